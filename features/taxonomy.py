@@ -1,0 +1,198 @@
+"""GridSense event taxonomy: a data file (YAML) plus this loader.
+
+A taxonomy is a tree of up to three levels. Every leaf names the department that
+handles it and a risk group (``dispute``, ``hazard`` or ``none``). ``department``
+and ``risk_group`` may be set on an inner node and are inherited by its children.
+
+Shallower trees are allowed (a flat 7-class taxonomy is just seven leaves at level
+one): missing levels repeat the deepest name, so every leaf always has L1/L2/L3.
+The classifier predicts ``Leaf.id``; L1, L2, department and risk group follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+RiskGroup = Literal["dispute", "hazard", "none"]
+RISK_GROUPS: tuple[str, ...] = ("dispute", "hazard", "none")
+DEFAULT_TAXONOMY = "gridsense_v1.yaml"
+ID_SEPARATOR = "/"
+NODE_KEYS = frozenset({"name", "department", "risk_group", "children", "description"})
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is malformed."""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    l1: str
+    l2: str
+    l3: str
+    department: str
+    risk_group: RiskGroup
+
+    @property
+    def id(self) -> str:
+        """Stable label: the distinct names along the path, joined by '/'."""
+        parts: list[str] = []
+        for name in (self.l1, self.l2, self.l3):
+            if not parts or parts[-1] != name:
+                parts.append(name)
+        return ID_SEPARATOR.join(parts)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    name: str
+    version: str
+    leaves: tuple[Leaf, ...]
+
+    def __post_init__(self) -> None:
+        if not self.leaves:
+            raise TaxonomyError("taxonomy has no leaves")
+        duplicates = sorted(i for i, n in Counter(leaf.id for leaf in self.leaves).items() if n > 1)
+        if duplicates:
+            raise TaxonomyError(f"duplicate leaves: {duplicates}")
+        bad_groups = sorted({leaf.id for leaf in self.leaves if leaf.risk_group not in RISK_GROUPS})
+        if bad_groups:
+            raise TaxonomyError(f"leaves with a risk_group not in {RISK_GROUPS}: {bad_groups}")
+
+    # ---- look-ups -------------------------------------------------------------------
+    @property
+    def leaf_ids(self) -> list[str]:
+        return [leaf.id for leaf in self.leaves]
+
+    @property
+    def level1(self) -> list[str]:
+        return list(dict.fromkeys(leaf.l1 for leaf in self.leaves))
+
+    @property
+    def depth(self) -> int:
+        """Number of distinct levels actually used (1 for a flat taxonomy)."""
+        return max(len(leaf.id.split(ID_SEPARATOR)) for leaf in self.leaves)
+
+    def leaf(self, leaf_id: str) -> Leaf:
+        try:
+            return self._by_id[leaf_id]
+        except KeyError:
+            raise KeyError(f"unknown leaf {leaf_id!r} in taxonomy {self.name} {self.version}") from None
+
+    def find(self, l1: str, l2: str | None = None, l3: str | None = None) -> Leaf | None:
+        """The leaf at a (possibly partial, flat-style) path, or None if there is none."""
+        l2 = l2 or l1
+        l3 = l3 or l2
+        return self._by_path.get((l1, l2, l3))
+
+    @cached_property
+    def _by_id(self) -> dict[str, Leaf]:
+        return {leaf.id: leaf for leaf in self.leaves}
+
+    @cached_property
+    def _by_path(self) -> dict[tuple[str, str, str], Leaf]:
+        return {(leaf.l1, leaf.l2, leaf.l3): leaf for leaf in self.leaves}
+
+    @cached_property
+    def fingerprint(self) -> str:
+        payload = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:12]
+
+    def to_records(self) -> list[dict[str, str]]:
+        """One row per leaf: id, category_l1..l3, department, risk_group."""
+        return [
+            {
+                "leaf_id": leaf.id,
+                "category_l1": leaf.l1,
+                "category_l2": leaf.l2,
+                "category_l3": leaf.l3,
+                "department": leaf.department,
+                "risk_group": leaf.risk_group,
+            }
+            for leaf in self.leaves
+        ]
+
+    # ---- (de)serialisation: models carry their taxonomy with them ----------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "leaves": [asdict(leaf) for leaf in self.leaves]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Taxonomy:
+        leaves = tuple(Leaf(**leaf) for leaf in data["leaves"])
+        return cls(name=data["name"], version=str(data["version"]), leaves=leaves)
+
+
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Load a taxonomy YAML file; with no path, GridSense's bundled default."""
+    if path is None:
+        text = resources.files("features.taxonomies").joinpath(DEFAULT_TAXONOMY).read_text("utf-8")
+        source = DEFAULT_TAXONOMY
+    else:
+        text = Path(path).read_text("utf-8")
+        source = str(path)
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or "categories" not in data:
+        raise TaxonomyError(f"{source}: expected a mapping with a 'categories' list")
+    leaves = tuple(_walk(data["categories"], path=(), inherited={}, source=source))
+    name = _text(data.get("name")) or Path(source).stem
+    try:
+        return Taxonomy(name=name, version=_text(data.get("version")) or "0", leaves=leaves)
+    except TaxonomyError as error:
+        raise TaxonomyError(f"{source}: {error}") from None
+
+
+def _walk(nodes: Any, path: tuple[str, ...], inherited: dict[str, str], source: str) -> Iterator[Leaf]:
+    if not isinstance(nodes, list) or not nodes:
+        raise TaxonomyError(f"{source}: {'/'.join(path) or 'categories'} must be a non-empty list")
+    for node in nodes:
+        here = (*path, _node_name(node, path, source))
+        unknown = sorted(set(node) - NODE_KEYS)
+        if unknown:
+            raise TaxonomyError(
+                f"{source}: {'/'.join(here)} has unknown keys {unknown} (allowed: {sorted(NODE_KEYS)})"
+            )
+        attrs = {**inherited, **{k: _text(node[k]) for k in ("department", "risk_group") if k in node}}
+        # An explicit but empty `children:` is a mistake, not a leaf: let _walk reject it.
+        if "children" in node:
+            if len(here) >= 3:
+                raise TaxonomyError(f"{source}: {'/'.join(here)} has children, deeper than three levels")
+            yield from _walk(node["children"], here, attrs, source)
+        else:
+            yield _leaf(here, attrs, source)
+
+
+def _node_name(node: Any, path: tuple[str, ...], source: str) -> str:
+    where = "/".join(path) or "root"
+    name = _text(node.get("name")) if isinstance(node, dict) else ""
+    if not name:
+        raise TaxonomyError(f"{source}: every category under {where} needs a name (got {node!r})")
+    if ID_SEPARATOR in name:
+        raise TaxonomyError(
+            f"{source}: category name {name!r} under {where} must not contain {ID_SEPARATOR!r}"
+        )
+    return name
+
+
+def _text(value: Any) -> str:
+    """A YAML scalar as stripped text; null (an empty `key:`) counts as missing."""
+    return "" if value is None else str(value).strip()
+
+
+def _leaf(path: tuple[str, ...], attrs: dict[str, str], source: str) -> Leaf:
+    where = "/".join(path)
+    if not attrs.get("department"):
+        raise TaxonomyError(f"{source}: leaf {where} has no department")
+    risk_group = attrs.get("risk_group", "none")
+    if risk_group not in RISK_GROUPS:
+        raise TaxonomyError(f"{source}: leaf {where} has risk_group {risk_group!r}, not one of {RISK_GROUPS}")
+    full = list(path) + [path[-1]] * (3 - len(path))
+    return Leaf(l1=full[0], l2=full[1], l3=full[2], department=attrs["department"], risk_group=risk_group)
