@@ -1,0 +1,1 @@
+"""GridSense HTTP API: event classification and grid risk look-ups (FastAPI, `serving.main:create_app`)."""

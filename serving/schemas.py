@@ -1,0 +1,253 @@
+"""Request and response bodies of the API. Requests and responses are separate models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag
+
+RiskGroupName = Literal["dispute", "hazard"]
+
+EXAMPLE_TITLE = "楼上深夜装修噪音扰民"
+EXAMPLE_TEXT = (
+    "3号楼502住户连续一周晚上十一点后还在装修，电钻声很大，"
+    "多次敲门沟通无果，家里老人无法休息，请社区协调处理。"
+)
+
+
+# ---- requests ----------------------------------------------------------------------------
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or whitespace only")
+    return value
+
+
+ReportText = Annotated[
+    StrictStr,
+    AfterValidator(_not_blank),
+    Field(
+        description="The report as written by the citizen or grid worker (raw text; PII is redacted inside)."
+    ),
+]
+
+
+class ClassifyItem(BaseModel):
+    """One event report."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"title": EXAMPLE_TITLE, "text": EXAMPLE_TEXT}]}
+    )
+
+    id: StrictStr | None = Field(
+        default=None, max_length=128, description="Echoed in the result; default: position."
+    )
+    title: StrictStr | None = Field(
+        default=None, description="Optional short title, classified together with text."
+    )
+    text: ReportText
+
+
+class BatchClassifyRequest(BaseModel):
+    """Several reports at once (at most `max_batch`, 256 by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ClassifyItem] = Field(min_length=1, description="The reports, classified in order.")
+
+
+BODY_VARIANT_TAGS = ("single", "batch")
+
+
+def _body_variant(value: Any) -> str:
+    has_items = isinstance(value, dict) and "items" in value or isinstance(value, BatchClassifyRequest)
+    return "batch" if has_items else "single"
+
+
+ClassifyRequest = Annotated[
+    Annotated[ClassifyItem, Tag("single")] | Annotated[BatchClassifyRequest, Tag("batch")],
+    Discriminator(_body_variant),
+]
+
+
+def request_items(request: ClassifyItem | BatchClassifyRequest) -> list[ClassifyItem]:
+    return request.items if isinstance(request, BatchClassifyRequest) else [request]
+
+
+# ---- classification results -----------------------------------------------------------------
+class ModelRef(BaseModel):
+    name: str = Field(examples=["gridsense-text"])
+    version: str | None = Field(
+        description="Registry version; null if the model was not loaded from the registry."
+    )
+
+
+class CategoryScore(BaseModel):
+    name: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class Alternative(BaseModel):
+    leaf_id: str
+    category_l3: str
+    probability: float = Field(ge=0.0, le=1.0)
+    department: str
+
+
+class ClassifyResult(BaseModel):
+    id: str = Field(description="The item's id, or its position in the request.")
+    category_l1: CategoryScore
+    category_l2: CategoryScore
+    category_l3: CategoryScore
+    leaf_id: str = Field(description="Taxonomy leaf: the distinct names of the path joined by '/'.")
+    department: str = Field(description="Department that handles this kind of event.")
+    risk_group: Literal["dispute", "hazard", "none"]
+    needs_review: bool = Field(
+        description="True when the model is unsure and a person should check the label."
+    )
+    alternatives: list[Alternative] = Field(description="The most likely leaves, best first.")
+
+
+class ClassifyResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": {"name": "gridsense-text", "version": "3"},
+                    "results": [
+                        {
+                            "id": "0",
+                            "category_l1": {"name": "矛盾纠纷", "probability": 0.93},
+                            "category_l2": {"name": "邻里纠纷", "probability": 0.88},
+                            "category_l3": {"name": "噪音扰邻纠纷", "probability": 0.81},
+                            "leaf_id": "矛盾纠纷/邻里纠纷/噪音扰邻纠纷",
+                            "department": "社区居委会",
+                            "risk_group": "dispute",
+                            "needs_review": False,
+                            "alternatives": [
+                                {
+                                    "leaf_id": "矛盾纠纷/邻里纠纷/噪音扰邻纠纷",
+                                    "category_l3": "噪音扰邻纠纷",
+                                    "probability": 0.81,
+                                    "department": "社区居委会",
+                                },
+                                {
+                                    "leaf_id": "城市管理/市容环境/施工噪音",
+                                    "category_l3": "施工噪音",
+                                    "probability": 0.07,
+                                    "department": "城管执法队",
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    model: ModelRef
+    results: list[ClassifyResult]
+
+
+# ---- risk forecasts ----------------------------------------------------------------------------
+class RiskScore(BaseModel):
+    group: RiskGroupName
+    probability: float = Field(
+        ge=0.0, le=1.0, description="Probability of at least one such event in the week."
+    )
+    rank: int = Field(ge=1, description="1 = highest probability among all grids for this group and week.")
+    model_name: str
+    model_version: str
+
+
+class GridRisk(BaseModel):
+    grid_id: str
+    district: str | None = None
+    risks: list[RiskScore]
+
+
+class RiskResponse(BaseModel):
+    week_start: date = Field(description="Monday of the forecast week.")
+    group: RiskGroupName | None = None
+    top: int | None = None
+    grids: list[GridRisk]
+
+
+# ---- model registry ----------------------------------------------------------------------------
+class ModelVersionInfo(BaseModel):
+    version: str
+    aliases: list[str] = Field(default_factory=list)
+    status: str | None = None
+    run_id: str | None = None
+    created_at: datetime | None = None
+    metrics: dict[str, float] = Field(default_factory=dict, description="Final metrics of the training run.")
+
+
+class RegisteredModelInfo(BaseModel):
+    name: str
+    versions: list[ModelVersionInfo] = Field(default_factory=list, description="Newest first.")
+    error: str | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[RegisteredModelInfo]
+    error: str | None = Field(default=None, description="Set when the registry could not be read at all.")
+
+
+# ---- health ----------------------------------------------------------------------------------------
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    text_model: ModelRef | None = None
+    forecast_week: date | None = None
+    missing: list[str] = Field(default_factory=list, description="What is not loaded, and why.")
+
+
+# ---- errors ------------------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str
+    field: str | None = Field(
+        default=None, description="The offending field, e.g. `items[3].text`, `grid_id`."
+    )
+    request_id: str | None = None
+    details: list[ErrorDetail] | None = Field(default=None, description="All validation errors.")
+    unknown_ids: list[str] | None = Field(default=None, description="Grid ids that do not exist.")
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "validation_error",
+                        "message": "items[1].text: must not be empty or whitespace only",
+                        "field": "items[1].text",
+                        "request_id": "5f0c2f1e8b9a4d7c9e1a2b3c4d5e6f70",
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        404: "Not found (e.g. unknown grid ids, listed in `unknown_ids`).",
+        413: "Too many items or too much text.",
+        422: "Invalid request; `field` names the offending field.",
+        503: "The model or table this endpoint needs is not loaded.",
+    }.items()
+}
