@@ -1,0 +1,313 @@
+"""Load an event log, validate it against the schema and the taxonomy, and keep every bad row.
+
+Everything is read as strings first, so no value can crash the load; parsing and validation are polars
+expressions over whole columns. A missing required *column* is a file-level :class:`SchemaError`; every
+other problem is a per-row reason. Rejected rows keep their original strings plus ``reject_reason``
+(all reasons, joined by ``"; "``) and ``source_row`` (1-based record number after the header; a blank
+CSV line counts as a record). ``len(events) + len(rejects)`` always equals the rows read.
+
+Lenient on form, strict on meaning: values are stripped, ``channel``/``status`` are compared
+lower-cased, column names are matched case-insensitively, and several datetime spellings are accepted
+(``2024-03-05T14:20:00``, ``2024-03-05 14:20``, ``2024/3/5 14:20``, ``2024年3月5日 14:20``, a bare date =
+midnight); values with a UTC offset are rejected (the log is naive local time). When an ``event_id``
+repeats, the first occurrence in file order owns it and every later one is rejected, even if the first is
+itself rejected for another reason. Columns outside the schema are kept as strings, except ``leaf_id``,
+``risk_group``, ``source_row`` and ``reject_reason``, which are recomputed (so a fixed rejects file or a
+previous load's output can be loaded again).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from features.schema import (
+    CHANNELS,
+    COLUMN_NAMES,
+    DATETIME,
+    DERIVED_COLUMNS,
+    LABEL_COLUMNS,
+    LAT_RANGE,
+    LON_RANGE,
+    REJECT_COLUMNS,
+    STATUSES,
+    SchemaError,
+    required_columns,
+)
+from features.taxonomy import Taxonomy
+from features.text import is_blank_expr
+
+REASON_SEPARATOR = "; "
+_ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+_DATE_PART = r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:T|\s+)?"
+_EXTRA_FIELDS = "extra_fields"  # CSV rows with more fields than the header keep the surplus here
+_PREFIX = "__"  # working columns; never part of the output
+
+
+@dataclass
+class EventLoad:
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def write_rejects(self, path: str | Path) -> Path:
+        """Write the rejects (Parquet if the name ends in .parquet, else CSV); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".parquet":
+            self.rejects.write_parquet(path)
+        else:
+            self.rejects.write_csv(path)
+        return path
+
+
+# ---- entry points ------------------------------------------------------------------------------------
+def load_events(
+    source: str | Path | pl.DataFrame,
+    taxonomy: Taxonomy,
+    require_labels: bool = True,
+    *,
+    encoding: str = "utf-8",
+) -> EventLoad:
+    """Read a CSV (.csv, .csv.gz) or Parquet event log, or take a frame, and validate it."""
+    raw = source if isinstance(source, pl.DataFrame) else read_raw_events(source, encoding=encoding)
+    return validate_events(raw, taxonomy, require_labels)
+
+
+def validate_events(df: pl.DataFrame, taxonomy: Taxonomy, require_labels: bool = True) -> EventLoad:
+    """Validate an in-memory event log; any dtypes are accepted and first rendered as strings."""
+    raw = _as_strings(df)
+    _check_columns(raw, require_labels)
+    raw = raw.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+    work = _parse(raw, taxonomy).with_columns(_reasons(raw.columns, require_labels).alias("reject_reason"))
+    is_valid = pl.col("reject_reason") == ""
+    events = work.filter(is_valid).select(_event_columns(raw.columns))
+    rejects = work.filter(~is_valid).select("source_row", "reject_reason", *_raw_columns(raw.columns))
+    if events.height + rejects.height != raw.height:
+        raise AssertionError(
+            f"rows lost: {raw.height} read, {events.height} valid, {rejects.height} rejected"
+        )
+    return EventLoad(events=events, rejects=rejects, counts=_counts(raw.height, events, rejects))
+
+
+# ---- reading -------------------------------------------------------------------------------------------
+def read_raw_events(path: str | Path, encoding: str = "utf-8") -> pl.DataFrame:
+    """The file as an all-string frame (no validation)."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return _as_strings(pl.read_parquet(path))
+    if name.endswith((".csv", ".csv.gz")):
+        return _read_csv(path, encoding)
+    raise SchemaError(f"{path}: unsupported file type (expected .csv, .csv.gz or .parquet)")
+
+
+def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
+    data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        data = gzip.decompress(data)
+    if encoding.lower().replace("-", "") != "utf8":
+        data = data.decode(encoding, errors="replace").encode("utf-8")
+    try:
+        return pl.read_csv(data, infer_schema=False, encoding="utf8-lossy")
+    except pl.exceptions.NoDataError as error:
+        raise SchemaError(f"{path}: empty file, no header") from error
+    except pl.exceptions.ComputeError:
+        # Ragged or badly quoted rows: fall back to the lenient stdlib parser (C, but row by row).
+        return _read_csv_leniently(data.decode("utf-8", errors="replace"), path)
+
+
+def _read_csv_leniently(text: str, path: Path) -> pl.DataFrame:
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise SchemaError(f"{path}: unreadable CSV: {error}") from error
+    if not rows:
+        raise SchemaError(f"{path}: empty file, no header")
+    header, body = rows[0], rows[1:]
+    width = len(header)
+    columns: dict[str, list[str | None]] = {
+        name: [row[i] if i < len(row) and row[i] != "" else None for row in body]
+        for i, name in enumerate(header)
+    }
+    columns[_EXTRA_FIELDS] = [",".join(row[width:]) if any(row[width:]) else None for row in body]
+    return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+
+
+def _as_strings(df: pl.DataFrame) -> pl.DataFrame:
+    names = [name.strip().lstrip("\ufeff").strip().lower() for name in df.columns]
+    if len(set(names)) != len(names):
+        raise SchemaError(f"duplicate column names (compared case-insensitively): {df.columns}")
+    kept = [new for new in names if new not in (*DERIVED_COLUMNS, *REJECT_COLUMNS)]
+    try:
+        return df.rename(dict(zip(df.columns, names, strict=True))).select(pl.col(kept).cast(pl.String))
+    except pl.exceptions.PolarsError as error:
+        raise SchemaError(f"columns that cannot be read as text: {error}") from error
+
+
+def _check_columns(raw: pl.DataFrame, require_labels: bool) -> None:
+    missing = [name for name in required_columns(require_labels) if name not in raw.columns]
+    if missing:
+        kind = "labelled " if require_labels else ""
+        raise SchemaError(f"{kind}event log lacks required column(s) {missing}; it has {raw.columns}")
+
+
+# ---- parsing ---------------------------------------------------------------------------------------
+def _work(name: str) -> str:
+    return f"{_PREFIX}{name}"
+
+
+def _col(name: str) -> pl.Expr:
+    return pl.col(_work(name))
+
+
+def _clean(name: str, columns: list[str]) -> pl.Expr:
+    """Stripped value, null when empty or when the column is absent."""
+    if name not in columns:
+        return pl.lit(None, dtype=pl.String).alias(_work(name))
+    return pl.col(name).str.strip_chars().replace("", None).alias(_work(name))
+
+
+def _parse_datetimes(values: pl.Series) -> pl.Series:
+    """Parse the usual ISO spelling natively in one pass, then only the leftovers with the other formats."""
+    parsed = values.str.replace_many(["T", "/"], [" ", "-"]).str.strptime(DATETIME, _ISO_FORMAT, strict=False)
+    leftover = (parsed.is_null() & values.is_not_null()).arg_true()
+    if leftover.is_empty():
+        return parsed
+    canonical = values.gather(leftover).str.replace(_DATE_PART, "${1}-${2}-${3} ").str.strip_chars()
+    retried = pl.select(
+        pl.coalesce(canonical.str.strptime(DATETIME, fmt, strict=False) for fmt in _DATETIME_FORMATS)
+    ).to_series()
+    return parsed.scatter(leftover, retried)
+
+
+def _parse(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    work = raw.with_columns(_clean(name, raw.columns) for name in COLUMN_NAMES)
+    work = work.with_columns(
+        _col("channel").str.to_lowercase(),
+        _col("status").str.to_lowercase(),
+        _col("reported_at")
+        .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
+        .alias(_work("reported_at_dt")),
+        _col("closed_at")
+        .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
+        .alias(_work("closed_at_dt")),
+        _col("lat").cast(pl.Float64, strict=False).alias(_work("lat_f")),
+        _col("lon").cast(pl.Float64, strict=False).alias(_work("lon_f")),
+        is_blank_expr(_col("text")).alias(_work("text_empty")),
+        (_col("event_id").is_not_null() & ~_col("event_id").is_first_distinct()).alias(_work("duplicate")),
+    )
+    return _join_taxonomy(work, taxonomy)
+
+
+def _join_taxonomy(work: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Attach the leaf of each (l1, l2, l3) path; a missing level repeats the one above (as in taxonomy)."""
+    l1, l2, l3 = (_col(name) for name in LABEL_COLUMNS)
+    work = work.with_columns(
+        l1.alias(_work("key_l1")),
+        pl.coalesce(l2, l1).alias(_work("key_l2")),
+        pl.coalesce(l3, l2, l1).alias(_work("key_l3")),
+    )
+    leaves = pl.DataFrame(
+        taxonomy.to_records(), schema={name: pl.String for name in taxonomy.to_records()[0]}
+    )
+    leaves = leaves.rename({name: _work(f"leaf_{name}") for name in leaves.columns})
+    return work.join(
+        leaves,
+        left_on=[_work("key_l1"), _work("key_l2"), _work("key_l3")],
+        right_on=[_work(f"leaf_{name}") for name in LABEL_COLUMNS],
+        how="left",
+        coalesce=False,
+        maintain_order="left",
+    )
+
+
+# ---- validation ------------------------------------------------------------------------------------
+def _reason(condition: pl.Expr, reason: str) -> pl.Expr:
+    return pl.when(condition).then(pl.lit(reason))
+
+
+def _reasons(columns: list[str], require_labels: bool) -> pl.Expr:
+    has_label = pl.any_horizontal(_col(name).is_not_null() for name in LABEL_COLUMNS)
+    reported, closed = _col("reported_at_dt"), _col("closed_at_dt")
+    checks = [
+        *(
+            _reason(_col(name).is_null(), f"missing {name}")
+            for name in required_columns(require_labels=False)
+            if name != "text"
+        ),
+        _reason(_col("reported_at").is_not_null() & reported.is_null(), "unparseable reported_at"),
+        _reason(_col("closed_at").is_not_null() & closed.is_null(), "unparseable closed_at"),
+        _reason(closed < reported, "closed_at before reported_at"),
+        _reason(_col("channel").is_not_null() & ~_col("channel").is_in(CHANNELS), "unknown channel"),
+        _reason(_col("status").is_not_null() & ~_col("status").is_in(STATUSES), "unknown status"),
+        _reason(has_label & _col("leaf_leaf_id").is_null(), "unknown category path"),
+        _reason(~has_label, "missing label") if require_labels else None,
+        *_coordinate_reasons(),
+        _reason(_col("text_empty"), "empty text"),
+        _reason(_col("duplicate"), "duplicate event_id"),
+        _reason(pl.col(_EXTRA_FIELDS).is_not_null(), "too many fields") if _EXTRA_FIELDS in columns else None,
+        _reason(_has_replacement_character(columns), "invalid characters (U+FFFD)"),
+    ]
+    checks = [check for check in checks if check is not None]
+    return pl.concat_str(checks, separator=REASON_SEPARATOR, ignore_nulls=True)
+
+
+def _coordinate_reasons() -> list[pl.Expr]:
+    reasons = []
+    for name, (low, high) in (("lat", LAT_RANGE), ("lon", LON_RANGE)):
+        text, value = _col(name), _col(f"{name}_f")
+        finite = value.is_not_null() & value.is_finite()
+        reasons.append(_reason(text.is_not_null() & ~finite, f"unparseable {name}"))
+        reasons.append(_reason(finite & ~value.is_between(low, high), f"{name} out of range"))
+    reasons.append(_reason(_col("lat").is_null() != _col("lon").is_null(), "lat/lon incomplete"))
+    return reasons
+
+
+def _has_replacement_character(columns: list[str]) -> pl.Expr:
+    contains = (pl.col(name).str.contains("\ufffd", literal=True) for name in _raw_columns(columns))
+    return pl.any_horizontal(contains).fill_null(False)
+
+
+# ---- output ----------------------------------------------------------------------------------------
+def _event_columns(columns: list[str]) -> list[pl.Expr]:
+    labelled = _col("leaf_leaf_id").is_not_null()
+    typed = {name: _col(name) for name in COLUMN_NAMES}
+    typed |= {
+        "reported_at": _col("reported_at_dt"),
+        "closed_at": _col("closed_at_dt"),
+        "lat": _col("lat_f"),
+        "lon": _col("lon_f"),
+        "category_l2": pl.when(labelled).then(_col("leaf_category_l2")).otherwise(_col("category_l2")),
+        "category_l3": pl.when(labelled).then(_col("leaf_category_l3")).otherwise(_col("category_l3")),
+        "department": pl.coalesce(_col("department"), _col("leaf_department")),
+        "leaf_id": _col("leaf_leaf_id"),
+        "risk_group": _col("leaf_risk_group"),
+    }
+    extras = [
+        pl.col(name) for name in _raw_columns(columns) if name not in COLUMN_NAMES and name != _EXTRA_FIELDS
+    ]
+    return [expr.alias(name) for name, expr in typed.items()] + extras
+
+
+def _raw_columns(columns: list[str]) -> list[str]:
+    return [name for name in columns if name != "source_row"]
+
+
+def _counts(rows_read: int, events: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Any]:
+    reasons = rejects.select(pl.col("reject_reason").str.split(REASON_SEPARATOR).explode()).to_series()
+    by_reason = dict(sorted(reasons.value_counts().iter_rows(), key=lambda item: (-item[1], item[0])))
+    return {
+        "rows_read": rows_read,
+        "events": events.height,
+        "rejects": rejects.height,
+        "labelled": events.height - events["leaf_id"].null_count(),
+        "reasons": by_reason,
+    }

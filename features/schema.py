@@ -1,0 +1,83 @@
+"""The GridSense event-log schema: one row per citizen or grid-worker report.
+
+Required versus optional, and why:
+
+* ``event_id``, ``reported_at``, ``grid_id``, ``channel`` and ``text`` are required. Without an id a report
+  cannot be deduplicated or traced back; without a time it cannot be placed in the time split or in the
+  grid x week panel; without a grid it cannot be forecast; the channel tells hotline transcripts from
+  grid-worker notes (different writing styles); and the text is what the classifier reads.
+* ``category_l1`` is required only for a *labelled* log (training data, ``require_labels=True``). Incoming
+  reports that the model is asked to classify have no category yet. ``category_l2``/``category_l3`` are
+  optional columns: a flat taxonomy has no lower levels, and a missing level repeats the deepest given one
+  (as in the taxonomy file), so ``(l1, "", "")`` names a flat leaf.
+* ``title`` is optional: hotline calls and sensor alarms usually have no title, only a transcript.
+* ``department`` is optional: it is filled from the taxonomy when missing (a given value is kept, it may
+  record the department that actually handled the case).
+* ``status`` and ``closed_at`` are optional: open reports have neither, and many exports omit them.
+* ``lat``/``lon`` are optional: hotline calls often have no coordinates; the grid id locates the report.
+  When given, both must be present and within WGS84 ranges.
+
+A missing optional *column* is added as nulls; a missing required column is a file-level
+:class:`SchemaError`. Times are naive local time (China has a single time zone); values with a UTC
+offset are rejected rather than silently shifted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+CHANNELS: tuple[str, ...] = ("hotline", "app", "grid_worker", "sensor")
+STATUSES: tuple[str, ...] = ("open", "in_progress", "closed")
+LABEL_COLUMNS: tuple[str, ...] = ("category_l1", "category_l2", "category_l3")
+DERIVED_COLUMNS: tuple[str, ...] = ("leaf_id", "risk_group")
+REJECT_COLUMNS: tuple[str, ...] = ("source_row", "reject_reason")
+LAT_RANGE: tuple[float, float] = (-90.0, 90.0)
+LON_RANGE: tuple[float, float] = (-180.0, 180.0)
+DATETIME = pl.Datetime("us")
+
+
+class SchemaError(ValueError):
+    """The file as a whole does not follow the event-log schema (e.g. a required column is missing)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    required: bool
+    description: str
+
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("event_id", pl.String(), True, "unique report id"),
+    Column("reported_at", DATETIME, True, "when the report was made, naive local time"),
+    Column("grid_id", pl.String(), True, "grid cell the report belongs to"),
+    Column("channel", pl.String(), True, f"one of {', '.join(CHANNELS)}"),
+    Column("title", pl.String(), False, "short title, often absent"),
+    Column("text", pl.String(), True, "report text, non-empty after normalisation"),
+    Column("category_l1", pl.String(), False, "taxonomy level 1; required in labelled logs"),
+    Column("category_l2", pl.String(), False, "taxonomy level 2; empty = repeats level 1"),
+    Column("category_l3", pl.String(), False, "taxonomy level 3; empty = repeats level 2"),
+    Column("department", pl.String(), False, "handling department; filled from the taxonomy"),
+    Column("status", pl.String(), False, f"one of {', '.join(STATUSES)}"),
+    Column("closed_at", DATETIME, False, "when the case was closed; not before reported_at"),
+    Column("lat", pl.Float64(), False, "WGS84 latitude"),
+    Column("lon", pl.Float64(), False, "WGS84 longitude"),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in EVENT_COLUMNS)
+
+# Typed frame returned by the loader: the schema columns plus the labels derived from the taxonomy.
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    **{column.name: column.dtype for column in EVENT_COLUMNS},
+    "leaf_id": pl.String(),
+    "risk_group": pl.String(),
+}
+
+
+def required_columns(require_labels: bool) -> tuple[str, ...]:
+    """Columns that must be present in a file (and non-empty in every row)."""
+    required = tuple(column.name for column in EVENT_COLUMNS if column.required)
+    return (*required, "category_l1") if require_labels else required
