@@ -1,0 +1,1 @@
+"""Report templates of the demo city (YAML data files; see README.md)."""

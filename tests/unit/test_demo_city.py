@@ -1,0 +1,353 @@
+"""The synthetic demo city: determinism, contract, rate structure and texts."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from features.demo_city import DemoCity, generate_demo_city, template_coverage, template_problems
+from features.demo_city.grids import GRID_COLUMNS, make_grids
+from features.demo_city.process import simulate_events
+from features.demo_city.rates import CHANNELS
+from features.demo_city.slots import Place
+from features.demo_city.texts import TextEngine, load_templates
+from features.schema import EVENT_COLUMNS, STATUSES
+from features.taxonomy import Taxonomy, load_taxonomy
+
+SMALL_TAXONOMY = """
+name: small
+version: "1"
+categories:
+  - name: 矛盾纠纷
+    risk_group: dispute
+    department: 社区居委会
+    children:
+      - name: 邻里纠纷
+        children:
+          - name: 噪音扰邻纠纷
+          - name: 完全虚构的纠纷
+  - name: 安全隐患
+    risk_group: hazard
+    department: 消防救援站
+    children:
+      - name: 消防安全
+        children:
+          - name: 飞线充电
+          - name: 道路积水内涝
+  - name: 供暖
+    department: 热力公司
+    children:
+      - name: 暖气不热
+  - name: 其他
+    department: 12345热线
+"""
+
+
+@pytest.fixture(scope="module")
+def small_taxonomy(tmp_path_factory: pytest.TempPathFactory) -> Taxonomy:
+    path = tmp_path_factory.mktemp("taxonomy") / "small.yaml"
+    path.write_text(SMALL_TAXONOMY, encoding="utf-8")
+    return load_taxonomy(path)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> DemoCity:
+    return generate_demo_city(tmp_path_factory.mktemp("city"), seed=3, n_grids=80, weeks=30)
+
+
+@pytest.fixture(scope="module")
+def events(city: DemoCity) -> pl.DataFrame:
+    return pl.read_parquet(city.events_path)
+
+
+@pytest.fixture(scope="module")
+def grids(city: DemoCity) -> pl.DataFrame:
+    return pl.read_parquet(city.grids_path)
+
+
+@pytest.fixture(scope="module")
+def big_run() -> tuple[pl.DataFrame, object]:
+    """Events without texts over a full-size city (the process alone is fast)."""
+    rng = np.random.Generator(np.random.PCG64(11))
+    grids = make_grids(300, rng)
+    return grids, simulate_events(load_taxonomy(), grids, date(2024, 1, 1), 7 * 52, rng)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---- determinism -------------------------------------------------------------------------------
+def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
+    runs = {
+        name: generate_demo_city(tmp_path / name, seed=seed, n_grids=30, weeks=6)
+        for name, seed in (("a", 5), ("b", 5), ("c", 6))
+    }
+    for attr in ("grids_path", "events_path"):
+        a, b, c = (_digest(getattr(runs[name], attr)) for name in "abc")
+        assert a == b
+        assert a != c
+    assert runs["a"].n_events == pl.read_parquet(runs["a"].events_path).height > 0
+
+
+# ---- grids -------------------------------------------------------------------------------------
+def test_grids_have_every_attribute_and_sensible_correlations(grids: pl.DataFrame) -> None:
+    big = make_grids(360, np.random.Generator(np.random.PCG64(1)))
+    assert big.height == 360 and grids.height == 80
+    assert tuple(grids.columns) == GRID_COLUMNS
+    assert grids["grid_id"].n_unique() == grids.height and grids["grid_id"][0] == "G0001"
+    assert grids.null_count().sum_horizontal().item() == 0
+    assert grids["lat"].is_between(30.0, 30.5).all() and grids["lon"].is_between(119.9, 120.4).all()
+    assert (big["households"] < big["population"]).all()
+    by_old = (
+        big.group_by("old_compound").agg(pl.col("building_age", "elderly_share").mean()).sort("old_compound")
+    )
+    new, old = by_old.rows(named=True)
+    assert old["building_age"] > new["building_age"] + 10
+    assert old["elderly_share"] > new["elderly_share"]
+    x, y = big["x_m"].to_numpy(), big["y_m"].to_numpy()
+    distance = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.eye(len(x)) * 1e9
+    assert 350 < np.median(distance.min(axis=1)) < 600  # a jittered ~500 m lattice
+    assert big["district"].n_unique() >= 4 and big["community"].n_unique() >= 20
+
+
+# ---- events: the contract ----------------------------------------------------------------------
+def test_events_follow_the_event_log_contract(events: pl.DataFrame, grids: pl.DataFrame) -> None:
+    for column in EVENT_COLUMNS:
+        assert events.schema[column.name] == column.dtype, column.name
+    assert "secondary_leaf_id" in events.columns
+    assert events["event_id"].n_unique() == events.height
+    assert events.select(pl.col("reported_at").is_sorted()).item()
+    assert events["event_id"].to_list() == sorted(events["event_id"].to_list())
+    assert set(events["channel"].unique()) <= set(CHANNELS)
+    assert set(events["status"].unique()) <= set(STATUSES)
+    assert set(events["grid_id"].unique()) <= set(grids["grid_id"])
+    assert (events["text"].str.strip_chars().str.len_chars() > 0).all()
+    assert events.filter(pl.col("closed_at") < pl.col("reported_at")).is_empty()
+    closed = events["status"] == "closed"
+    assert (closed == events["closed_at"].is_not_null()).all()
+    assert closed.mean() > 0.9
+    assert events.filter(pl.col("lat").is_null() != pl.col("lon").is_null()).is_empty()
+    assert events["lat"].drop_nulls().is_between(30.0, 30.5).all()
+    hours = events["reported_at"].dt.hour()
+    assert (hours.is_between(8, 21)).mean() > 0.8
+
+
+def test_every_category_path_and_department_comes_from_the_taxonomy(events: pl.DataFrame) -> None:
+    taxonomy = load_taxonomy()
+    for l1, l2, l3, department in (
+        events.select("category_l1", "category_l2", "category_l3", "department").unique().rows()
+    ):
+        leaf = taxonomy.find(l1, l2, l3)
+        assert leaf is not None, (l1, l2, l3)
+        assert leaf.department == department
+    secondary = events.filter(pl.col("secondary_leaf_id").is_not_null())
+    assert set(secondary["secondary_leaf_id"]) <= set(taxonomy.leaf_ids)
+    primary = secondary.select(pl.concat_str("category_l1", "category_l2", "category_l3", separator="/"))
+    assert (primary.to_series() != secondary["secondary_leaf_id"]).all()
+
+
+def test_the_event_loader_accepts_every_row(city: DemoCity) -> None:
+    from features.events import load_events
+
+    loaded = load_events(city.events_path, load_taxonomy())
+    assert loaded.rejects.height == 0
+    assert loaded.events.height == city.n_events
+
+
+def test_works_with_any_taxonomy(tmp_path: Path, small_taxonomy: Taxonomy) -> None:
+    city = generate_demo_city(tmp_path, seed=2, n_grids=20, weeks=8, taxonomy=small_taxonomy)
+    events = pl.read_parquet(city.events_path)
+    paths = set(events.select("category_l1", "category_l2", "category_l3").unique().rows())
+    known = {(leaf.l1, leaf.l2, leaf.l3) for leaf in small_taxonomy.leaves}
+    assert paths <= known and len(paths) >= 4
+
+
+def test_scale_sets_the_volume(tmp_path: Path) -> None:
+    small = generate_demo_city(tmp_path / "x1", seed=4, n_grids=30, weeks=8, scale=1.0)
+    large = generate_demo_city(tmp_path / "x3", seed=4, n_grids=30, weeks=8, scale=3.0)
+    assert 2.3 < large.n_events / small.n_events < 3.8
+
+
+def test_progress_is_reported(tmp_path: Path) -> None:
+    stages: list[str] = []
+    generate_demo_city(
+        tmp_path, seed=1, n_grids=10, weeks=2, progress=lambda stage, done, total: stages.append(stage)
+    )
+    assert stages[:2] == ["grids", "events"] and stages[-1] == "texts"
+
+
+# ---- events: the rate structure ----------------------------------------------------------------
+def _frame(grids: pl.DataFrame, simulated, taxonomy: Taxonomy) -> pl.DataFrame:
+    groups = np.array([leaf.risk_group for leaf in taxonomy.leaves])
+    return pl.DataFrame(
+        {
+            "grid": simulated.grid,
+            "day": simulated.seconds // 86_400,
+            "group": groups[simulated.leaf],
+            "leaf": np.array(taxonomy.leaf_ids)[simulated.leaf],
+            "channel": np.array(CHANNELS)[simulated.channel],
+            "hour": (simulated.seconds % 86_400) // 3600,
+        }
+    )
+
+
+def test_old_compounds_have_more_hazards_per_capita(big_run) -> None:
+    grids, simulated = big_run
+    frame = _frame(grids, simulated, load_taxonomy())
+    hazards = frame.filter(pl.col("group") == "hazard").group_by("grid").len()
+    per_grid = (
+        grids.with_row_index("grid")
+        .with_columns(pl.col("grid").cast(pl.Int64))
+        .join(hazards.with_columns(pl.col("grid").cast(pl.Int64)), on="grid", how="left")
+    )
+    rate = per_grid.group_by("old_compound").agg(
+        pl.col("len").fill_null(0).sum() / pl.col("population").sum()
+    )
+    old = rate.filter(pl.col("old_compound"))["len"].item()
+    new = rate.filter(~pl.col("old_compound"))["len"].item()
+    assert old > 1.8 * new
+
+
+def test_weekly_and_daily_patterns(big_run) -> None:
+    grids, simulated = big_run
+    frame = _frame(grids, simulated, load_taxonomy()).with_columns(
+        ((pl.col("day") % 7) >= 5).alias("weekend")  # 2024-01-01 is a Monday
+    )
+    share = (
+        frame.group_by("weekend").agg((pl.col("channel") == "grid_worker").mean().alias("gw")).sort("weekend")
+    )
+    assert share["gw"][0] > 1.8 * share["gw"][1]  # grid workers patrol on workdays
+    per_day = frame.group_by("weekend").agg(pl.len() / pl.col("day").n_unique()).sort("weekend")["len"]
+    assert per_day[0] > 1.05 * per_day[1]
+    night = frame["hour"].is_between(1, 5).mean()
+    assert night < 0.05
+
+
+def test_annual_seasonality_follows_the_leaf_names(small_taxonomy: Taxonomy) -> None:
+    rng = np.random.Generator(np.random.PCG64(5))
+    grids = make_grids(150, rng)
+    simulated = simulate_events(small_taxonomy, grids, date(2024, 1, 1), 364, rng, scale=2.0)
+    frame = _frame(grids, simulated, small_taxonomy).with_columns(
+        (pl.lit(date(2024, 1, 1)) + pl.duration(days=pl.col("day"))).dt.month().alias("month")
+    )
+    counts = frame.group_by("leaf", "month").len()
+
+    def count(leaf: str, months: list[int]) -> int:
+        return counts.filter(pl.col("leaf").str.ends_with(leaf) & pl.col("month").is_in(months))["len"].sum()
+
+    assert count("道路积水内涝", [6, 7]) > 3 * count("道路积水内涝", [11, 12])  # rainy season
+    assert count("暖气不热", [12, 1]) > 2 * count("暖气不热", [7, 8])  # heating season
+
+
+def _dispute_weeks(grids: pl.DataFrame, simulated, taxonomy: Taxonomy) -> np.ndarray:
+    """(grid, week) bool: at least one dispute."""
+    frame = _frame(grids, simulated, taxonomy).filter(pl.col("group") == "dispute")
+    weeks = int(simulated.seconds.max() // (7 * 86_400)) + 1
+    hit = np.zeros((grids.height, weeks), dtype=bool)
+    hit[frame["grid"].to_numpy(), frame["day"].to_numpy() // 7] = True
+    return hit
+
+
+def _within_grid_excess(hit: np.ndarray) -> float:
+    """Mean over grids of P(dispute in w+1 | dispute in w) - P(dispute in w+1 | none in w): grid
+    heterogeneity cancels, what is left is dependence in time."""
+    before, after = hit[:, :-1], hit[:, 1:]
+    usable = before.any(axis=1) & (~before).any(axis=1)
+    excess = [after[g][before[g]].mean() - after[g][~before[g]].mean() for g in np.flatnonzero(usable)]
+    return float(np.mean(excess))
+
+
+def test_disputes_excite_more_disputes(big_run) -> None:
+    grids, simulated = big_run
+    taxonomy = load_taxonomy()
+    assert (simulated.generation > 0).mean() > 0.1
+    hit = _dispute_weeks(grids, simulated, taxonomy)
+    assert hit[:, 1:][hit[:, :-1]].mean() > 1.3 * hit.mean()  # P(dispute next week | dispute) vs base rate
+
+    rng = np.random.Generator(np.random.PCG64(11))
+    calm_grids = make_grids(300, rng)
+    calm = simulate_events(taxonomy, calm_grids, date(2024, 1, 1), 7 * 52, rng, branching={})
+    assert (calm.generation == 0).all()
+    excited, unexcited = (
+        _within_grid_excess(hit),
+        _within_grid_excess(_dispute_weeks(calm_grids, calm, taxonomy)),
+    )
+    assert excited > 0.04 and abs(unexcited) < 0.02
+
+
+# ---- texts -------------------------------------------------------------------------------------
+def test_texts_vary_in_length_style_and_carry_some_pii(events: pl.DataFrame) -> None:
+    lengths = events["text"].str.len_chars()
+    assert lengths.min() <= 20 and lengths.max() >= 180 and lengths.max() <= 300
+    assert lengths.median() > 25
+    assert events["text"].n_unique() > 0.9 * events.height
+    texts = events["text"]
+    assert texts.str.contains("市民来电|来电人|来电").mean() > 0.15
+    assert texts.str.contains("网格员|巡查").mean() > 0.05
+    assert texts.str.contains(r"1[3-9]\d{9}|1[3-9]\d-\d{4}-\d{4}").mean() > 0.01
+    no_punctuation = ~texts.str.contains("[，。！？]")
+    assert 0.02 < no_punctuation.mean() < 0.3
+    assert 0.05 < events["title"].is_null().mean() < 0.25
+
+
+def test_compound_reports_are_a_small_share(events: pl.DataFrame) -> None:
+    share = events["secondary_leaf_id"].is_not_null().mean()
+    assert 0.03 <= share <= 0.12
+
+
+def test_leaf_without_templates_gets_a_fallback_text(small_taxonomy: Taxonomy) -> None:
+    missing = template_coverage(small_taxonomy)
+    fictional = small_taxonomy.find("矛盾纠纷", "邻里纠纷", "完全虚构的纠纷")
+    assert fictional is not None and fictional.id in missing
+    assert "矛盾纠纷/邻里纠纷/噪音扰邻纠纷" not in missing  # the example templates cover it
+    engine = TextEngine(small_taxonomy, seed=1)
+    place = Place("桂花新村社区", "东城区", ("文晖路", "丰潭巷"))
+    reports = [engine.render(fictional, "hotline", place, datetime(2024, 5, 1, 10)) for _ in range(30)]
+    assert all(report.text for report in reports)
+    assert engine.fallback_count > 20
+    assert len({report.text for report in reports}) == 30
+    assert sum("完全虚构的纠纷" in report.text for report in reports) > 10
+
+
+def test_template_files_parse_with_local_slots_and_alternatives(
+    tmp_path: Path, small_taxonomy: Taxonomy
+) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        """
+slots:
+  thing: [纸箱]
+leaves:
+  完全虚构的纠纷:
+    titles: ["{thing}问题"]
+    templates: ["{estate}[甲|乙]{thing}{gadget}"]
+    slots:
+      gadget: [小号]
+vague:
+  dispute: ["说不清楚{nonexistent}"]
+""",
+        encoding="utf-8",
+    )
+    bank = load_templates([path])
+    fictional = small_taxonomy.find("矛盾纠纷", "邻里纠纷", "完全虚构的纠纷")
+    assert fictional.id not in template_coverage(small_taxonomy, bank)
+    assert template_problems(small_taxonomy, bank) == [
+        "dispute: unknown slot {nonexistent} in '说不清楚{nonexistent}'"
+    ]
+    engine = TextEngine(small_taxonomy, bank, seed=3)
+    body = engine._body(
+        fictional, Place("桂花社区", "东城区", ("a路", "b路")), datetime(2024, 1, 1), allow_vague=False
+    )
+    assert re.fullmatch(r"桂花\S*[甲乙]纸箱小号", body)
+
+
+def test_bundled_templates_are_well_formed() -> None:
+    assert template_problems(load_taxonomy()) == []
+    assert len(template_coverage(load_taxonomy())) < len(load_taxonomy().leaves)
