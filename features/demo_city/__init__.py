@@ -5,6 +5,6 @@
 """
 
 from features.demo_city.city import DemoCity, generate_demo_city
-from features.demo_city.texts import template_coverage, template_problems
+from features.demo_city.texts import late_template_ids, template_coverage, template_problems
 
-__all__ = ["DemoCity", "generate_demo_city", "template_coverage", "template_problems"]
+__all__ = ["DemoCity", "generate_demo_city", "late_template_ids", "template_coverage", "template_problems"]

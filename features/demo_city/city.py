@@ -3,6 +3,10 @@
 Deterministic: one ``numpy`` Generator(PCG64(seed)) draws grids and events, one ``random.Random(seed)``
 writes the texts, nothing reads the clock, and Parquet is written with fixed settings, so the same
 arguments give the same bytes.
+
+Language drifts: a quarter of each leaf's templates (``bank.mark_late``) appear only in the last
+``LATE_PERIOD_SHARE`` of the period, so a time-based test split holds phrasings never seen in training.
+``template_id`` names each report's body template (null for fallback texts) to measure exactly that.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ MAX_DAYS_TO_CLOSE = 45
 LOCATION_JITTER_M = 120.0
 HOTLINE_WITHOUT_LOCATION = 0.3
 IN_PROGRESS_SHARE = 0.7  # of the reports still open when the log ends
+LATE_PERIOD_SHARE = 0.25  # late templates are used in this last share of the period
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "compression_level": 3,
@@ -52,6 +57,7 @@ EVENT_COLUMNS = (
     "lat",
     "lon",
     "secondary_leaf_id",
+    "template_id",
 )
 
 
@@ -65,6 +71,7 @@ class DemoCity:
     seed: int
     start: date
     end: date  # exclusive: the first day after the log
+    late_from: datetime  # late templates (new phrasings) are used from here on
     fallback_texts: int  # reports whose body came from the fallback (leaves without templates)
 
 
@@ -88,9 +95,14 @@ def generate_demo_city(
     grids = make_grids(n_grids, rng)
     report("events", 0, 1)
     n_days = 7 * weeks
-    simulated = simulate_events(taxonomy, grids, start, n_days, rng, scale=scale)
+    late_from = datetime.combine(start, datetime.min.time()) + timedelta(
+        days=round(n_days * (1.0 - LATE_PERIOD_SHARE))
+    )
+    engine = TextEngine(taxonomy, load_templates(), seed=seed, late_from=late_from)
+    simulated = simulate_events(
+        taxonomy, grids, start, n_days, rng, scale=scale, sensed=engine.sensed_leaves
+    )
     events = _event_table(simulated, grids, taxonomy, start, n_days, rng)
-    engine = TextEngine(taxonomy, load_templates(), seed=seed)
     events = events.with_columns(_render_texts(engine, events, grids, report)).select(EVENT_COLUMNS)
 
     out_dir = Path(out_dir)
@@ -107,6 +119,7 @@ def generate_demo_city(
         seed=seed,
         start=start,
         end=start + timedelta(days=n_days),
+        late_from=late_from,
         fallback_texts=engine.fallback_count,
     )
 
@@ -184,12 +197,13 @@ def _locations(
 def _render_texts(
     engine: TextEngine, events: pl.DataFrame, grids: pl.DataFrame, report: Progress
 ) -> list[pl.Series]:
-    """Title and text per event: the one Python loop over events (the text engine is string work)."""
+    """Title, text and template id per event: the one Python loop over events (string work)."""
     places = _places(grids)
     leaf = engine.taxonomy.leaf
     columns = ("leaf_id", "secondary_leaf_id", "channel", "grid_index", "reported_at")
     titles: list[str | None] = []
     texts: list[str] = []
+    template_ids: list[str | None] = []
     total = events.height
     for i, (leaf_id, secondary_id, channel, grid, when) in enumerate(events.select(columns).iter_rows()):
         if i % 5000 == 0:
@@ -198,8 +212,13 @@ def _render_texts(
         rendered = engine.render(leaf(leaf_id), channel, places[grid], when, secondary)
         titles.append(rendered.title)
         texts.append(rendered.text)
+        template_ids.append(rendered.template_id)
     report("texts", total, total)
-    return [pl.Series("title", titles, dtype=pl.String), pl.Series("text", texts, dtype=pl.String)]
+    return [
+        pl.Series("title", titles, dtype=pl.String),
+        pl.Series("text", texts, dtype=pl.String),
+        pl.Series("template_id", template_ids, dtype=pl.String),
+    ]
 
 
 def _places(grids: pl.DataFrame) -> list[Place]:

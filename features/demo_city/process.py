@@ -10,7 +10,7 @@ generation by generation, all as array operations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,8 +54,10 @@ def simulate_events(
     rng: np.random.Generator,
     scale: float = 1.0,
     branching: Mapping[str, float] | None = None,
+    sensed: Collection[str] | None = None,
 ) -> SimulatedEvents:
-    rates = leaf_rates(taxonomy, grids, start, n_days, rng)
+    """``sensed``: leaf ids sensors may report (see ``rates.leaf_rates``)."""
+    rates = leaf_rates(taxonomy, grids, start, n_days, rng, sensed=sensed)
     grid, day, leaf = _background(rates, rng, scale)
     neighbours = neighbour_table(grids["x_m"].to_numpy(), grids["y_m"].to_numpy())
     kids_grid, kids_day, kids_leaf, kids_generation = _offspring(

@@ -9,7 +9,7 @@ population. Effects are log-rate coefficients; grid attributes are standardised 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -28,6 +28,7 @@ SEASONS: tuple[str, ...] = (
 TREND_PER_YEAR = 0.08  # reporting grows as the app spreads
 HOLIDAY_FACTOR = 0.85  # public holidays: fewer reports on top of the day-off effect
 GRID_WORKER_DAY_OFF = 0.25  # grid workers mostly patrol on workdays
+SENSED_MIN_SHARE = 0.1  # sensor share of a leaf that has sensor alarm templates
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,15 @@ HOUR_PROFILE_NAMES: tuple[str, ...] = tuple(HOUR_PROFILES)
 
 
 def leaf_rates(
-    taxonomy: Taxonomy, grids: pl.DataFrame, start: date, n_days: int, rng: np.random.Generator
+    taxonomy: Taxonomy,
+    grids: pl.DataFrame,
+    start: date,
+    n_days: int,
+    rng: np.random.Generator,
+    sensed: Collection[str] | None = None,
 ) -> LeafRates:
+    """``sensed``: leaf ids that sensors report (the ones with sensor alarm templates); None keeps every
+    leaf's driver mix (sensors then report hazards and a few keyword leaves)."""
     drivers = [leaf_driver(leaf) for leaf in taxonomy.leaves]
     popularity = np.exp(rng.normal(0.0, 0.4, len(drivers)))  # some leaves are simply more common
     effects = np.array([[d.effects.get(name, 0.0) for name in GRID_EFFECTS] for d in drivers])
@@ -189,7 +197,12 @@ def leaf_rates(
         grid_weight=grid_weight,
         day_weight=_day_weights(drivers, calendar),
         hour_profile=np.array([HOUR_PROFILE_NAMES.index(d.hours or "office") for d in drivers]),
-        channel_probs=np.array([d.channels for d in drivers]),
+        channel_probs=np.array(
+            [
+                d.channels if sensed is None else sensor_restricted(d.channels, leaf.id in sensed)
+                for leaf, d in zip(taxonomy.leaves, drivers, strict=True)
+            ]
+        ),
         day_off=calendar["day_off"].astype(bool),
     )
 
@@ -226,6 +239,17 @@ def _channels(leaf: Leaf, matched: Sequence[Driver], group: Driver) -> tuple[flo
         mix = (*mix[:3], 0.0)  # sensors only report hazards
     total = sum(mix)
     return (mix[0] / total, mix[1] / total, mix[2] / total, mix[3] / total)
+
+
+def sensor_restricted(
+    mix: tuple[float, float, float, float] | None, sensed: bool
+) -> tuple[float, float, float, float]:
+    """The channel mix with a sensor share only for sensed leaves (at least SENSED_MIN_SHARE)."""
+    assert mix is not None
+    sensor = max(mix[3], SENSED_MIN_SHARE) if sensed else 0.0
+    people = sum(mix[:3])
+    scale = (1.0 - sensor) / people
+    return (mix[0] * scale, mix[1] * scale, mix[2] * scale, sensor)
 
 
 def grid_features(grids: pl.DataFrame) -> np.ndarray:

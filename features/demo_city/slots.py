@@ -51,9 +51,10 @@ TIMES = (
     "中午", "前天下午", "最近一个月", "晚上十一点以后", "天天", "节假日", "今天早上", "昨天下午三点左右",
     "上周五晚上", "这两天", "每天傍晚", "半夜",
 )
+# Bare spans: templates add 了 or 前 themselves ("都{duration}了", "{duration}前搬来的").
 DURATIONS = (
-    "三天了", "一个多星期", "半个多月", "一个多月", "两三个月", "半年多", "一年多", "好几年", "很久",
-    "快两个月", "十来天",
+    "三天", "三四天", "一个多星期", "十来天", "半个多月", "二十来天", "一个多月", "快两个月", "两三个月",
+    "半年多", "一年多", "好几年",
 )
 FREQUENCIES = ("经常", "天天", "反复", "多次", "一直", "隔三差五", "总是", "老是", "三天两头")
 SHOP_PREFIXES = (
@@ -89,6 +90,7 @@ PLATE_PROVINCES = "浙浙浙浙苏沪皖赣闽"
 PLATE_LETTERS = "ABCDEFGHJK"
 PLATE_CHARS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CN_DIGITS = "零一二三四五六七八九"
+DEVICE_KINDS = ("YG", "RQ", "DT", "JG", "SW", "XF", "HJ", "JT")
 
 
 def estate(place: Place, rng: random.Random) -> str:
@@ -109,10 +111,15 @@ def room(rng: random.Random) -> str:
     return f"{rng.randint(1, 18)}0{rng.randint(1, 4)}室"
 
 
-def road(place: Place, rng: random.Random) -> str:
-    if rng.random() < 0.12:
+def road(place: Place, rng: random.Random, crossing_share: float = 0.12) -> str:
+    if rng.random() < crossing_share:
         return f"{place.roads[0]}与{place.roads[1]}交叉口"
     return rng.choice(place.roads)
+
+
+def device(rng: random.Random) -> str:
+    """An IoT device number as alarm platforms print it: YG-330104-0457."""
+    return f"{rng.choice(DEVICE_KINDS)}-3301{rng.randint(1, 9):02d}-{rng.randint(1, 9999):04d}"
 
 
 def person(rng: random.Random) -> str:
@@ -228,6 +235,7 @@ SLOTS: dict[str, Filler] = {
     "count": lambda rng, place, when: rng.choice(COUNTS),
     "age": lambda rng, place, when: rng.choice(AGES),
     "agency": lambda rng, place, when: rng.choice(AGENCIES),
+    "device": lambda rng, place, when: device(rng),
 }
 
 SLOT_HELP: dict[str, str] = {
@@ -237,13 +245,13 @@ SLOT_HELP: dict[str, str] = {
     "building": "a building, sometimes with a unit: 12幢 / 3栋2单元 / 5号楼",
     "room": "a flat: 502室",
     "floor": "a floor: 6楼 / 11层",
-    "road": "a street by the grid, sometimes a crossing: 文晖路 / 文晖路与丰潭街交叉口",
+    "road": "a street by the grid, sometimes a crossing (not before 路口): 文晖路 / 文晖路与丰潭街交叉口",
     "place": "a spot: 小区门口 / 地下车库 / 菜市场旁边",
     "person": "someone involved: 王阿姨 / 一位老人 / 小区保安",
     "caller": "how a hotline record names the caller: 李女士",
     "neighbour": "a neighbour: 楼上住户 / 对门邻居",
     "time": "when it happens: 每天晚上 / 凌晨一两点 / 前天下午",
-    "duration": "how long it has gone on: 半个多月 / 一年多",
+    "duration": "how long it has gone on, without 了: 半个多月 / 一年多 (write 都{duration}了)",
     "frequency": "how often: 经常 / 隔三差五",
     "date": "a date near the report: 3月5日",
     "clock": "the report's time of day: 21:35 / 9点20分",
@@ -257,6 +265,7 @@ SLOT_HELP: dict[str, str] = {
     "count": "a vague number: 好几个 / 三四辆",
     "age": "an age: 七十多岁",
     "agency": "who was already asked: 物业 / 居委会 / 12345",
+    "device": "an IoT device number (sensor alarms): YG-330104-0457",
 }
 
 ROAD_STEMS = (

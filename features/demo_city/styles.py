@@ -1,11 +1,14 @@
-"""How reports are written, apart from what they are about: framings per channel, padding sentences,
-colloquial fillers, typos, vague reports and the fallback for leaves without templates.
+"""How reports are written, apart from what they are about: framings per channel and register, padding
+kinds, colloquial fillers, typos, vague reports, sensor alarms and the fallback for leaves without templates.
 
 Strings use the same syntax as templates (``{slot}``, ``[a|b]``); framings also get ``{body}`` (the
-report's core) and the style slots in ``STYLE_SLOTS``; fallbacks get ``{l1}``, ``{l2}`` and ``{l3}``.
+report's core) and the style slots in ``STYLE_SLOTS`` (filled from the leaf's voice, see ``voices``);
+fallbacks get ``{l1}``, ``{l2}`` and ``{l3}``.
 """
 
 from __future__ import annotations
+
+from features.demo_city.voices import DEFAULT_REGISTER, VOICES
 
 FRAMES: dict[str, tuple[str, ...]] = {
     # 话务员记录: the operator's summary of a 12345 call
@@ -21,16 +24,14 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "市民来电反映{estate}{building}附近的问题：{body}。诉求：{request}。",
         "热线转办：{body}，{request_sentence}。",
     ),
-    # 网格员上报: a grid worker's patrol report
+    # 网格员上报: what a grid worker saw on patrol
     "grid_worker": (
         "网格员巡查发现：{body}。{action}。",
         "网格员{worker}在{estate}日常巡查时发现{body}，{action}。",
         "巡查发现，{body}，{action}。",
-        "网格员走访中居民反映：{body}。",
         "{community}网格员上报：{body}，{action}。",
         "日常巡查中发现{body}。",
         "{body}，{action}。",
-        "网格员入户走访时了解到，{body}，{action}。",
     ),
     # 随手拍 / app: the citizen's own words
     "app": (
@@ -44,73 +45,102 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "{body}，请尽快处理！",
         "我要反映一个问题，{body}。",
     ),
-    # 物联感知设备: automatic alarms, with the issue in words (sensor texts still vary)
+    # 物联感知设备: automatic alarms; the body always names the place
     "sensor": (
-        "【物联感知告警】{estate}{building}设备告警：{body}。",
-        "设备自动上报：{body}。告警时间{clock}。",
-        "智能感知设备报警，位置{estate}{building}，{body}。",
+        "【物联感知告警】{body}。告警时间{clock}。",
+        "设备自动上报：{body}。",
         "系统告警：{body}，请及时核查。",
-        "{clock}传感器触发告警，{estate}{building}附近{body}。",
+        "{clock}感知设备触发告警：{body}，已推送网格员核查。",
+        "【[一级|二级|三级]告警】{body}。",
+        "物联感知平台告警：{body}，设备编号{device}。",
+        "{body}（设备编号{device}，告警时间{clock}）",
     ),
 }
+# What a grid worker heard from residents (questions, applications, praise, first-person bodies).
+HEARD_FRAMES = (
+    "网格员走访中居民反映：{body}。",
+    "网格员入户走访时了解到，{body}，{action}。",
+    "居民向网格员反映，{body}，{action}。",
+    "{community}网格员上报：居民反映{body}，{action}。",
+    "走访中居民[反映|提到]{body}。",
+)
+# Registers whose reports need their own framings (channels not listed use FRAMES).
+REGISTER_FRAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "inquiry": {
+        "hotline": (
+            "市民来电咨询：{body}。诉求：{request}。",
+            "来电人咨询{body}，{request_sentence}。",
+            "{caller}来电咨询，{body}。",
+            "市民来电询问：{body}，{request_sentence}。",
+            "市民来电咨询{body}。",
+            "热线转办：市民咨询{body}，{request_sentence}。",
+        ),
+        "grid_worker": (
+            "网格员走访中居民询问：{body}。{action}。",
+            "居民向网格员咨询，{body}，{action}。",
+            "走访中居民询问{body}，{action}。",
+            "{community}网格员上报居民咨询：{body}。",
+        ),
+        "app": (
+            "{body}。", "请问{body}。", "{body}，谢谢。", "咨询一下，{body}。", "{body}，麻烦解答一下。",
+            "想问一下，{body}。",
+        ),
+    },
+    "service": {
+        "grid_worker": HEARD_FRAMES,
+        "app": (
+            "{body}。", "{body}，麻烦帮忙看一下，谢谢。", "[求助]{body}。", "{body}，请尽快答复。",
+            "我要反映一个问题，{body}。", "{body}，{emotion}。",
+        ),
+    },
+    "praise": {
+        "hotline": (
+            "市民来电表扬：{body}。",
+            "{caller}来电，{body}，{request_sentence}。",
+            "来电人表示，{body}，{request_sentence}。",
+            "市民来电：{body}。诉求：{request}。",
+        ),
+        "grid_worker": (
+            "网格员走访时居民表示，{body}。", "走访中居民[称赞|表扬]：{body}，{action}。",
+            "居民向网格员表示，{body}。",
+        ),
+        "app": ("{body}！", "{body}，点赞！", "{body}，谢谢！", "{body}。", "表扬一下：{body}！"),
+    },
+    "suggestion": {
+        "hotline": (
+            "市民来电建议：{body}。",
+            "{caller}来电提出建议：{body}，{request_sentence}。",
+            "来电人建议{body}，{request_sentence}。",
+            "市民来电：{body}。诉求：{request}。",
+        ),
+        "grid_worker": (
+            "网格员走访中收集到居民意见：{body}，{action}。", "居民向网格员提出，{body}。",
+            "走访中收集到居民建议：{body}。",
+        ),
+        "app": (
+            "{body}。", "建议：{body}。", "{body}，希望采纳。", "{body}，仅供参考。", "提个建议，{body}。",
+        ),
+    },
+}
 
-REQUESTS = (
-    "尽快派人处理", "相关部门核实处理", "尽快解决", "有关部门管一管", "尽快到现场查看", "给个说法",
-    "依法处理", "协调解决", "加强管理", "彻底整治", "尽快维修", "给予答复", "落实整改", "上门处理",
-    "加强巡查",
-)
-REQUEST_SENTENCES = (
-    "希望尽快派人处理", "请相关部门核实处理", "要求尽快解决", "希望有关部门管一管",
-    "请尽快安排人员到现场查看", "希望给个说法", "请依法处理", "请协调解决", "希望加强管理", "要求彻底整治",
-    "请尽快回复",
-)
-ACTIONS = (
-    "已拍照取证，需相关部门处置", "已现场劝导，效果不明显", "已告知物业，请职能部门跟进",
-    "现场已设置警示，需尽快处置", "已上报街道", "已登记，待协调处理", "已联系相关责任人",
-    "已劝离，但反复出现", "需职能部门到场处理", "已通知社区，持续跟踪",
-)
-EMOTIONS = (
-    "实在受不了了", "真的很气人", "大家意见很大", "心里很着急", "晚上根本睡不着", "再这样下去要出事的",
-    "居民怨气很大", "太不像话了", "很担心安全", "非常影响生活",
-    "说实话我们也不想一直打电话，但是实在是没办法了", "再没人管我们只能找媒体了",
-    "老人孩子都受影响，全家人都很焦虑",
-)
+WORKERS = tuple(f"{s}{t}" for s in "王李张刘陈杨黄赵吴周" for t in ("某", "某某"))
+_DEFAULT_VOICE = VOICES[DEFAULT_REGISTER]
+# Style slots templates and framings may use; the engine fills them from the leaf's voice. These default
+# values are what the template checks know them by.
 STYLE_SLOTS: dict[str, tuple[str, ...]] = {
-    "request": REQUESTS,
-    "request_sentence": REQUEST_SENTENCES,
-    "action": ACTIONS,
-    "emotion": EMOTIONS,
-    "worker": tuple(f"{s}{t}" for s in "王李张刘陈杨黄赵吴周" for t in ("某", "某某")),
+    "request": _DEFAULT_VOICE.request,
+    "request_sentence": _DEFAULT_VOICE.request_sentence,
+    "action": _DEFAULT_VOICE.action,
+    "emotion": _DEFAULT_VOICE.emotion,
+    "worker": WORKERS,
 }
 
-# Optional padding sentences make reports longer and noisier.
-BACKGROUNDS = (
-    "我在这个小区住了十几年了", "家里有老人和小孩", "我们这栋楼都是老住户", "这个小区是老小区",
-    "我是这里的租户", "我每天上下班都经过这里", "附近住的老人比较多", "这里离学校很近", "我家就住在{floor}",
-    "我是{estate}的业主", "我们这边是{district}的", "这边晚上人很多",
-    "我们这栋楼一共六层，住的基本都是退休老人，平时大家关系都还可以",
-    "我家孩子今年要中考，晚上需要安静的环境学习", "我爱人身体不好，刚做完手术在家休养",
-    "我们是{duration}前搬过来的，刚来的时候还好，最近越来越严重", "我平时上夜班，白天要在家睡觉",
-    "我在{road}开了个小店，每天都在这边",
-)
-REPEATS = (
-    "已经反映过好几次了一直没人处理", "之前打过12345但问题没有解决", "物业说管不了", "找过社区也没有结果",
-    "这个问题{duration}了", "上个月投诉过一次", "跟对方沟通过没用", "{agency}来看过一次就没下文了",
-    "之前也有人反映过", "不是第一次了", "上个月{date}就打过电话，当时说会处理，结果到现在也没人来",
-    "物业一开始说会处理，后来就一直推说不归他们管", "社区的工作人员来看过，说要协调，之后就没有消息了",
-    "我们楼里好几户都打过电话，每次都是登记一下就没下文了", "{agency}说要等上面批准，也不知道要等到什么时候",
-)
-CONTACTS = (
+PHONE_CONTACTS = (
     "我的电话是{phone}", "联系电话{phone}", "有事可以打{phone}", "来电号码：{phone}",
-    "联系人{caller}，电话{phone}", "身份证号{idcard}", "车牌号{plate}", "对方车牌{plate}",
+    "联系人{caller}，电话{phone}",
 )
-PADDING_KINDS: dict[str, tuple[str, ...]] = {
-    "background": BACKGROUNDS,
-    "emotion": EMOTIONS,
-    "repeat": REPEATS,
-    "request": REQUEST_SENTENCES,
-    "contact": CONTACTS,
-}
+ID_CONTACTS = ("身份证号{idcard}",)
+PLATE_CONTACTS = ("车牌号{plate}", "对方车牌{plate}")  # only for leaves about vehicles
 PADDING_BY_CHANNEL: dict[str, tuple[str, ...]] = {  # which padding kinds suit whose voice
     "hotline": ("background", "emotion", "repeat", "contact"),  # the framing already states the request
     "app": ("background", "emotion", "repeat", "request", "contact"),
@@ -129,16 +159,18 @@ CONNECTORS = (
     "。另外，", "；还有，", "。同时反映", "，另外还有个问题，", "。顺便说一下，", "。此外，", "；另，",
 )
 
+# How app users start a message (not in front of a framing's own lead-in: 随手拍：, 请问…).
 OPENERS = (
     "那个，", "你好，", "您好，", "喂，我想反映个事，", "就是说，", "请问一下，", "哎，", "我跟你们说，",
 )
-CLOSERS = ("啊", "呀", "！！", "，谢谢", "，麻烦了", "！！！", "哈", "，急", "。。。")
+
+SHORT_PLACES = ("{estate}{building}", "{estate}", "{road}", "{place}", "")  # prefixes of few-word reports
 
 GENERIC_TITLES: dict[str, tuple[str, ...]] = {
     "hotline": ("市民来电反映问题", "市民诉求", "来电反映", "热线工单", "群众来电"),
     "grid_worker": ("网格巡查上报", "巡查发现问题", "网格事件上报", "走访发现"),
     "app": ("随手拍", "问题反映", "居民诉求", "求助", "投诉"),
-    "sensor": ("设备告警", "物联感知告警", "自动告警"),
+    "sensor": ("设备告警", "物联感知告警", "自动告警", "智能感知告警", "设备异常"),
 }
 
 # Vague reports: used for any leaf with a small probability. They keep keyword rules below 100%.
@@ -156,6 +188,9 @@ FALLBACKS = (
     "{estate}有{l3}的情况，{frequency}发生", "{l3}，地点在{estate}{place}",
     "想反映一下{l3}的事情，{time}就有", "{estate}{l2}的问题，主要是{l3}", "咨询{l3}相关事宜",
 )
+# Sensor alarms for a leaf without sensor templates (generation only sends sensors to leaves with some).
+SENSOR_ENDINGS = ("请及时核查", "请尽快处置")  # pad alarms shorter than the minimum length
+SENSOR_FALLBACKS = ("监测到{l3}相关异常", "{l3}监测数据异常，请核查", "感知设备上报疑似{l3}")
 
 FALLBACK_TITLES = ("{l3}", "{l3}问题", "反映{l3}", "{l2}-{l3}", "{l2}问题")
 

@@ -11,12 +11,20 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.demo_city import DemoCity, generate_demo_city, template_coverage, template_problems
+from features.demo_city import (
+    DemoCity,
+    generate_demo_city,
+    late_template_ids,
+    template_coverage,
+    template_problems,
+    voices,
+)
+from features.demo_city.bank import mark_late
 from features.demo_city.grids import GRID_COLUMNS, make_grids
 from features.demo_city.process import simulate_events
 from features.demo_city.rates import CHANNELS
-from features.demo_city.slots import Place
-from features.demo_city.texts import TextEngine, load_templates
+from features.demo_city.slots import DURATIONS, Place
+from features.demo_city.texts import Template, TemplateBank, TextEngine, load_templates
 from features.schema import EVENT_COLUMNS, STATUSES
 from features.taxonomy import Taxonomy, load_taxonomy
 
@@ -69,6 +77,12 @@ def events(city: DemoCity) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def grids(city: DemoCity) -> pl.DataFrame:
     return pl.read_parquet(city.grids_path)
+
+
+@pytest.fixture(scope="module")
+def bank() -> TemplateBank:
+    """The bundled templates, parsed once."""
+    return load_templates()
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +299,8 @@ def test_disputes_excite_more_disputes(big_run) -> None:
 # ---- texts -------------------------------------------------------------------------------------
 def test_texts_vary_in_length_style_and_carry_some_pii(events: pl.DataFrame) -> None:
     lengths = events["text"].str.len_chars()
-    assert lengths.min() <= 20 and lengths.max() >= 180 and lengths.max() <= 300
+    assert 10 <= lengths.min() <= 15 and lengths.max() <= 300
+    assert (lengths >= 200).sum() >= 5 and (lengths < 20).mean() > 0.02
     assert lengths.median() > 25
     assert events["text"].n_unique() > 0.9 * events.height
     texts = events["text"]
@@ -299,7 +314,7 @@ def test_texts_vary_in_length_style_and_carry_some_pii(events: pl.DataFrame) -> 
 
 def test_compound_reports_are_a_small_share(events: pl.DataFrame) -> None:
     share = events["secondary_leaf_id"].is_not_null().mean()
-    assert 0.03 <= share <= 0.12
+    assert 0.05 <= share <= 0.10
 
 
 def test_leaf_without_templates_gets_a_fallback_text(small_taxonomy: Taxonomy) -> None:
@@ -345,9 +360,161 @@ vague:
     body = engine._body(
         fictional, Place("桂花社区", "东城区", ("a路", "b路")), datetime(2024, 1, 1), allow_vague=False
     )
-    assert re.fullmatch(r"桂花\S*[甲乙]纸箱小号", body)
+    assert re.fullmatch(r"桂花\S*[甲乙]纸箱小号", body.text)
+    assert body.template_id == "t:完全虚构的纠纷:0"
 
 
-def test_bundled_templates_are_well_formed() -> None:
-    assert template_problems(load_taxonomy()) == []
-    assert len(template_coverage(load_taxonomy())) < len(load_taxonomy().leaves)
+def test_bundled_templates_cover_every_leaf_without_problems(bank: TemplateBank) -> None:
+    taxonomy = load_taxonomy()
+    assert template_coverage(taxonomy, bank) == []
+    assert template_problems(taxonomy, bank) == []
+
+
+def test_unknown_leaf_keys_are_rejected(tmp_path: Path) -> None:
+    from features.demo_city.bank import TemplateError
+
+    path = tmp_path / "t.yaml"
+    path.write_text("leaves:\n  飞线充电:\n    templates: [a]\n    sensors: [b]\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match="sensors"):
+        load_templates([path])
+
+
+# ---- language drift: late templates ------------------------------------------------------------
+def test_a_quarter_of_each_leafs_templates_is_late_whatever_their_order(bank: TemplateBank) -> None:
+    templates = bank.for_taxonomy(load_taxonomy())
+    bodies = [entry.templates for entry in templates.values()]
+    late_share = sum(t.late for group in bodies for t in group) / sum(len(group) for group in bodies)
+    assert 0.2 < late_share < 0.3
+    assert all(1 <= sum(t.late for t in group) < len(group) / 2 for group in bodies if len(group) >= 4)
+    group = bodies[0]
+    reordered = mark_late("x", tuple(reversed(mark_late("x", group))))
+    assert {t.text for t in reordered if t.late} == {t.text for t in mark_late("x", group) if t.late}
+
+
+def test_late_templates_appear_only_from_the_drift_date(
+    city: DemoCity, events: pl.DataFrame, bank: TemplateBank
+) -> None:
+    assert city.late_from == datetime(2024, 6, 7)  # 30 weeks: the last quarter starts on day 158
+    assert events["template_id"].null_count() == 0  # every leaf has templates: no fallback
+    is_late = pl.col("template_id").is_in(list(late_template_ids(load_taxonomy(), bank)))
+    assert (events.filter(is_late)["reported_at"] >= city.late_from).all()
+    after = events.filter(pl.col("reported_at") >= city.late_from)
+    assert 0.1 < after.select(is_late.mean()).item() < 0.4
+    # the latest 15% (a time-based test split) holds phrasings the first 70% never used
+    train, test = events.head(int(0.7 * events.height)), events.tail(int(0.15 * events.height))
+    unseen = ~test["template_id"].is_in(train["template_id"].unique().to_list())
+    assert unseen.mean() > 0.1
+
+
+def test_an_engine_without_a_drift_date_uses_late_templates_from_the_start(bank: TemplateBank) -> None:
+    taxonomy = load_taxonomy()
+    leaf = taxonomy.leaf("矛盾纠纷/邻里纠纷/噪音扰邻纠纷")
+    late = late_template_ids(taxonomy, bank)
+    early_day = datetime(2024, 1, 2, 10)
+    held_back = TextEngine(taxonomy, bank, seed=1, late_from=datetime(2024, 6, 1))
+    free = TextEngine(taxonomy, bank, seed=1)
+    ids_held = {held_back.render(leaf, "hotline", PLACE, early_day).template_id for _ in range(150)}
+    ids_free = {free.render(leaf, "hotline", PLACE, early_day).template_id for _ in range(150)}
+    assert not ids_held & late and ids_free & late
+
+
+# ---- rendering: registers, padding, places, sensors --------------------------------------------
+PLACE = Place("桂花新村社区", "东城区", ("文晖路", "丰潭巷"))
+HUMAN_CHANNELS = ("hotline", "app", "grid_worker")
+
+
+@pytest.fixture(scope="module")
+def rendered(bank: TemplateBank) -> pl.DataFrame:
+    """Every bundled leaf rendered 12 times per human channel, and by sensors when it has alarms."""
+    taxonomy = load_taxonomy()
+    engine = TextEngine(taxonomy, bank, seed=5)
+    rows = []
+    for i, leaf in enumerate(taxonomy.leaves):
+        channels = HUMAN_CHANNELS + (("sensor",) if leaf.id in engine.sensed_leaves else ())
+        for channel in channels:
+            for k in range(12):
+                report = engine.render(leaf, channel, PLACE, datetime(2024, 3, 1 + k, 8 + i % 12))
+                rows.append((leaf.id, voices.register(leaf), channel, report.text, report.template_id))
+    return pl.DataFrame(rows, schema=["leaf_id", "register", "channel", "text", "template_id"], orient="row")
+
+
+def test_registers_follow_the_leaf_names() -> None:
+    taxonomy = load_taxonomy()
+    expected = {
+        "其他/表扬建议/表扬感谢": "praise",
+        "其他/表扬建议/意见建议": "suggestion",
+        "政策咨询/社保医保政策/社保政策咨询": "inquiry",
+        "政策咨询/住房政策/住房公积金": "inquiry",
+        "社会保障/社会救助/低保申请": "service",
+        "养老托育/养老服务/养老机构服务投诉": "complaint",
+        "矛盾纠纷/家庭纠纷/婚姻纠纷": "dispute",
+        "安全隐患/市政设施隐患/窨井盖缺失破损": "hazard",
+        "基础设施与公用事业/供水/停水": "repair",
+        "城市管理/市容秩序/占道经营": "complaint",
+    }
+    assert {leaf_id: voices.register(taxonomy.leaf(leaf_id)) for leaf_id in expected} == expected
+    assert "尽快维修" in voices.voice(taxonomy.leaf("安全隐患/市政设施隐患/窨井盖缺失破损")).request
+
+
+def test_durations_read_right(bank: TemplateBank) -> None:
+    assert not [d for d in DURATIONS if d.endswith("了")]
+    engine = TextEngine(load_taxonomy(), bank, seed=2)
+    for text in ("都{duration}了", "我们是{duration}前搬过来的"):
+        filled = {engine.fill(Template(text), None, PLACE, datetime(2024, 1, 1)) for _ in range(60)}
+        assert not [f for f in filled if "了了" in f or "了前" in f]
+
+
+def test_no_duration_is_followed_by_a_second_le(rendered: pl.DataFrame) -> None:
+    pattern = f"({'|'.join(DURATIONS)})了[了前]"
+    assert rendered.filter(pl.col("text").str.contains(pattern)).is_empty()
+
+
+def test_padding_and_framing_suit_the_register(rendered: pl.DataFrame) -> None:
+    complaints = "再这样下去要出事的|有没有人管管|很担心安全|尽快维修|巡查.{0,3}发现|车牌"
+    calm = rendered.filter(pl.col("register").is_in(["praise", "suggestion", "inquiry"]))
+    assert calm.height > 250
+    assert calm.filter(pl.col("text").str.contains(complaints)).is_empty()
+    asked = calm.filter((pl.col("register") == "inquiry") & (pl.col("channel") == "grid_worker"))
+    assert asked["text"].str.contains("询问|咨询").mean() > 0.5
+    family = rendered.filter(pl.col("leaf_id").str.starts_with("矛盾纠纷/家庭纠纷"))
+    assert family.filter(pl.col("text").str.contains("尽快维修|维修")).is_empty()
+    assert family["text"].str.contains("调解|协调|说法|公道").mean() > 0.1
+
+
+def test_plates_only_in_reports_about_vehicles(rendered: pl.DataFrame, bank: TemplateBank) -> None:
+    taxonomy = load_taxonomy()
+    vehicles = {leaf.id for leaf in taxonomy.leaves if voices.mentions_vehicles(leaf)}
+    named_in_templates = {
+        leaf_id
+        for leaf_id, entry in bank.for_taxonomy(taxonomy).items()
+        if any("车牌" in t.text for t in entry.templates)
+    }
+    with_plate = rendered.filter(pl.col("text").str.contains("车牌"))["leaf_id"].unique().to_list()
+    assert with_plate and set(with_plate) <= vehicles | named_in_templates
+    policy = rendered.filter(pl.col("leaf_id").str.starts_with("政策咨询"))
+    assert policy.height > 200 and not policy["text"].str.contains("车牌").any()
+
+
+def test_sensor_reports_use_alarm_templates_only(
+    rendered: pl.DataFrame, events: pl.DataFrame, bank: TemplateBank
+) -> None:
+    sensor = rendered.filter(pl.col("channel") == "sensor")
+    assert sensor.height > 50
+    assert sensor["template_id"].str.contains(r":sensor\d+$").all()
+    people = rendered.filter(pl.col("channel") != "sensor")
+    assert not people["template_id"].str.contains(":sensor").any()
+    sensed = TextEngine(load_taxonomy(), bank).sensed_leaves
+    from_sensors = events.filter(pl.col("channel") == "sensor")
+    assert from_sensors.height > 0
+    leaf_ids = from_sensors.select(pl.concat_str("category_l1", "category_l2", "category_l3", separator="/"))
+    assert set(leaf_ids.to_series()) <= sensed
+    assert from_sensors["template_id"].str.contains(":sensor").all()
+
+
+def test_a_place_is_named_once(rendered: pl.DataFrame) -> None:
+    texts = rendered.filter(pl.col("channel") != "sensor")["text"]
+    estate_twice = r"^\S{0,12}?桂花(新村|小区|苑|花园)(\d+(幢|栋|号楼))?(\d单元)?桂花"
+    assert texts.str.contains(estate_twice).sum() == 0
+    assert texts.str.contains("文晖路文晖路|丰潭巷丰潭巷|附近的问题：桂花").sum() == 0
+    assert texts.str.contains("交叉口(这个|那个)?路口").sum() == 0
+    assert texts.str.contains("^桂花").mean() > 0.02  # places are still named
