@@ -25,6 +25,8 @@ TEXT_DATASET_COLUMNS: tuple[str, ...] = (
     "risk_group",
     "split",
 )
+# Carried through when the log has them: provenance that evaluation can slice by (demo texts' templates).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("template_id", "secondary_leaf_id")
 
 
 def build_text_dataset(
@@ -47,7 +49,8 @@ def build_text_dataset(
         .then(pl.lit("valid"))
         .otherwise(pl.lit("train"))
     )
-    return labelled.with_columns(split.alias("split")).select(TEXT_DATASET_COLUMNS)
+    extra = [column for column in OPTIONAL_COLUMNS if column in labelled.columns]
+    return labelled.with_columns(split.alias("split")).select(*TEXT_DATASET_COLUMNS, *extra)
 
 
 def split_summary(dataset: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,131 @@
+"""MLflow pyfunc wrappers around the fitted estimators (the only module that imports MLflow).
+
+Each wrapper keeps the estimator as a joblib artifact: ``classifier`` for the text model, ``forecaster``
+for the risk model. ``load_context`` puts it on ``self.classifier`` / ``self.forecaster``, so serving can
+``unwrap_python_model()`` and call the estimator directly.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import polars as pl
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from features.text import prepare_text_expr
+from models.persistence import load_estimator, save_estimator
+
+TEXT_ARTIFACT = "classifier"
+RISK_ARTIFACT = "forecaster"
+TEXT_OUTPUT_COLUMNS: tuple[str, ...] = (
+    "leaf_id",
+    "category_l1",
+    "category_l2",
+    "category_l3",
+    "probability",
+    "department",
+    "risk_group",
+    "needs_review",
+)
+PIP_REQUIREMENTS: tuple[str, ...] = (
+    "scikit-learn",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "polars",
+    "pyyaml",
+    "joblib",
+)
+
+
+class TextClassifierModel(mlflow.pyfunc.PythonModel):
+    """Input: a DataFrame with ``text`` and optionally ``title``. Output: one row per report."""
+
+    def load_context(self, context) -> None:
+        self.classifier = load_estimator(context.artifacts[TEXT_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.predict_with(self.classifier, model_input)
+
+    @staticmethod
+    def predict_with(classifier, model_input: pd.DataFrame) -> pd.DataFrame:
+        """What ``predict`` returns, for a classifier in memory (used to infer a signature before logging)."""
+        texts = report_texts(model_input)
+        rows = [
+            {
+                "leaf_id": p.leaf_id,
+                "category_l1": p.category_l1,
+                "category_l2": p.category_l2,
+                "category_l3": p.category_l3,
+                "probability": p.p_l3,
+                "department": p.department,
+                "risk_group": p.risk_group,
+                "needs_review": p.needs_review,
+            }
+            for p in classifier.describe(texts)
+        ]
+        return pd.DataFrame(rows, columns=list(TEXT_OUTPUT_COLUMNS), index=model_input.index)
+
+
+class RiskForecasterModel(mlflow.pyfunc.PythonModel):
+    """Input: panel rows with the forecaster's feature columns. Output: ``p_<group>`` per row."""
+
+    def load_context(self, context) -> None:
+        self.forecaster = load_estimator(context.artifacts[RISK_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.predict_with(self.forecaster, model_input)
+
+    @staticmethod
+    def predict_with(forecaster, model_input: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
+        probabilities = forecaster.predict_proba(model_input)
+        index = model_input.index if isinstance(model_input, pd.DataFrame) else None
+        return pd.DataFrame({f"p_{group}": values for group, values in probabilities.items()}, index=index)
+
+
+def report_texts(model_input: pd.DataFrame) -> list[str]:
+    """``title。text`` per row, normalised and redacted the way the training set was built."""
+    if "text" not in model_input.columns:
+        raise ValueError("model input needs a 'text' column")
+    columns = [name for name in ("title", "text") if name in model_input.columns]
+    values = {
+        name: model_input[name].astype(object).where(model_input[name].notna(), None).tolist()
+        for name in columns
+    }
+    frame = pl.DataFrame(values, schema={name: pl.String for name in columns}, strict=False)
+    title = "title" if "title" in columns else None
+    return frame.select(prepare_text_expr(title, "text").fill_null("")).to_series().to_list()
+
+
+def text_model_signature() -> ModelSignature:
+    """Input ``title`` (optional) and ``text``; output as :data:`TEXT_OUTPUT_COLUMNS`. A signature inferred
+    from an example would make ``title`` required."""
+    inputs = Schema([ColSpec("string", "title", required=False), ColSpec("string", "text")])
+    types = {"probability": "double", "needs_review": "boolean"}
+    outputs = Schema([ColSpec(types.get(name, "string"), name) for name in TEXT_OUTPUT_COLUMNS])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def save_text_model(classifier, path: str | Path, **save_kwargs) -> Path:
+    """Save a fitted text classifier as an MLflow pyfunc model directory (no tracking server involved)."""
+    save_kwargs.setdefault("signature", text_model_signature())
+    return _save(TextClassifierModel(), TEXT_ARTIFACT, classifier, path, save_kwargs)
+
+
+def save_risk_model(forecaster, path: str | Path, **save_kwargs) -> Path:
+    """Save a fitted risk forecaster as an MLflow pyfunc model directory."""
+    return _save(RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, save_kwargs)
+
+
+def _save(
+    wrapper: mlflow.pyfunc.PythonModel, artifact: str, estimator, path: str | Path, kwargs: dict
+) -> Path:
+    kwargs.setdefault("pip_requirements", list(PIP_REQUIREMENTS))  # skips MLflow's slow requirement inference
+    with tempfile.TemporaryDirectory() as tmp:
+        stored = save_estimator(estimator, Path(tmp) / f"{artifact}.joblib")
+        mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts={artifact: str(stored)}, **kwargs)
+    return Path(path)

@@ -1,0 +1,137 @@
+"""TF-IDF character n-grams + calibrated linear SVM over taxonomy leaves.
+
+Chinese reports are not segmented into words, so the features are character 1-3-grams (``char_wb``).
+The SVM's scores are turned into probabilities by cross-validated calibration; temperature scaling (one
+parameter shared by all classes) is the default: on synthetic 100-class data it gave a clearly lower
+calibration error than per-class sigmoid or isotonic calibration whenever the classes overlap, at the
+same accuracy and training time. Normalisation and PII redaction (``features.text``) happen inside
+``fit``/``predict``, so callers pass raw text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from features.taxonomy import Taxonomy
+from features.text import prepare_texts
+from models.text_prediction import TextPrediction, describe_probabilities
+
+
+class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
+    """Leaf classifier for event reports; ``describe`` adds the L1/L2 view, department and risk group."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        ngram_range: tuple[int, int] = (1, 3),
+        max_features: int | None = 300_000,
+        min_df: int | float = 2,
+        sublinear_tf: bool = True,
+        C: float = 0.5,
+        calibration: str = "temperature",
+        calibration_cv: int = 3,
+        class_weight: str | dict | None = None,
+        review_threshold: float = 0.5,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.ngram_range = ngram_range
+        self.max_features = max_features
+        self.min_df = min_df
+        self.sublinear_tf = sublinear_tf
+        self.C = C
+        self.calibration = calibration
+        self.calibration_cv = calibration_cv
+        self.class_weight = class_weight
+        self.review_threshold = review_threshold
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ---- fitting ----------------------------------------------------------------------------------------
+    def fit(self, texts: Iterable[str], leaf_ids: Iterable[str]) -> TfidfTextClassifier:
+        taxonomy = self._checked_taxonomy()
+        documents = _as_texts(texts)
+        labels = np.asarray(list(leaf_ids), dtype=object)
+        if len(documents) != len(labels):
+            raise ValueError(f"{len(documents)} texts but {len(labels)} labels")
+        _check_labels(labels, taxonomy)
+        folds = _calibration_folds(labels, self.calibration_cv)
+        pipeline = Pipeline([("tfidf", self._vectorizer()), ("classifier", self._classifier(folds))])
+        pipeline.fit(prepare_texts(documents), labels)
+        self.pipeline_ = pipeline
+        self.classes_ = pipeline.classes_
+        self.taxonomy_ = taxonomy
+        self.calibration_cv_ = folds
+        self.vocabulary_size_ = len(pipeline.named_steps["tfidf"].vocabulary_)
+        return self
+
+    def _checked_taxonomy(self) -> Taxonomy:
+        if not isinstance(self.taxonomy, Taxonomy):
+            raise ValueError("TfidfTextClassifier needs a Taxonomy (features.taxonomy.load_taxonomy)")
+        return self.taxonomy
+
+    def _vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=tuple(self.ngram_range),
+            max_features=self.max_features,
+            min_df=self.min_df,
+            sublinear_tf=self.sublinear_tf,
+            dtype=np.float32,
+        )
+
+    def _classifier(self, folds: int) -> CalibratedClassifierCV:
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+        return CalibratedClassifierCV(svm, method=self.calibration, cv=folds, n_jobs=self.n_jobs)
+
+    # ---- prediction -------------------------------------------------------------------------------------
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """(n_texts, n_classes) probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(prepare_texts(_as_texts(texts)))
+
+    def predict(self, texts: Iterable[str]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+    def describe(
+        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
+    ) -> list[TextPrediction]:
+        """Leaf, L1/L2 parents and their probabilities, department, risk group, top-k leaves, needs_review
+        (leaf probability below ``review_threshold``; the estimator's own threshold when None)."""
+        threshold = self.review_threshold if review_threshold is None else review_threshold
+        return describe_probabilities(
+            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
+        )
+
+
+def _as_texts(texts: Iterable[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of texts, got a single string")
+    return ["" if text is None else str(text) for text in texts]
+
+
+def _check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
+    unknown = sorted({str(label) for label in labels} - set(taxonomy.leaf_ids))
+    if unknown:
+        raise ValueError(f"labels not in taxonomy {taxonomy.name} {taxonomy.version}: {unknown[:10]}")
+    if len(set(labels)) < 2:
+        raise ValueError("need at least two distinct leaves to train a classifier")
+
+
+def _calibration_folds(labels: np.ndarray, requested: int) -> int:
+    """Calibration needs every class in every fold: use fewer folds if a leaf is rarer than requested."""
+    leaves, counts = np.unique(labels, return_counts=True)
+    folds = min(requested, int(counts.min()))
+    if folds < 2:
+        rare = [str(leaf) for leaf in leaves[counts < 2]]
+        raise ValueError(f"leaves with a single training example cannot be calibrated: {rare[:10]}")
+    return folds
