@@ -1,0 +1,133 @@
+"""Train, evaluate and register the LightGBM risk forecaster (one MLflow run).
+
+Evaluation is honest about time: the model is fitted on weeks before the test window and scored on
+the test window, side by side with the naive baselines. The registered model is then refitted on
+every labelled week with the same parameters, so forecasts use the newest history.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from features.panel import feature_columns
+from models.baselines import last_week_count, mean_52w
+from models.metrics import risk_metrics
+from models.risk_lgbm import RiskForecaster
+from training import plots
+from training.tracking import RISK_MODEL_NAME, fingerprint, git_commit, register
+
+PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "polars"]
+BASELINES = {"last_week": last_week_count, "mean_52w": mean_52w}
+
+
+@dataclass
+class RiskTrainingResult:
+    run_id: str
+    model_version: str | None
+    metrics: dict[str, float]
+
+
+def split_by_weeks(panel: pl.DataFrame, test_weeks: int) -> tuple[pl.DataFrame, pl.DataFrame, object]:
+    """Labelled rows before the last `test_weeks` labelled weeks, and those weeks."""
+    labelled = panel.filter(pl.col("y_dispute").is_not_null())
+    last_week = labelled.get_column("week_start").max()
+    test_from = last_week - timedelta(weeks=test_weeks - 1)
+    return labelled.filter(pl.col("week_start") < test_from), labelled.filter(pl.col("week_start") >= test_from), test_from
+
+
+def evaluate(model: RiskForecaster, test: pl.DataFrame) -> tuple[dict[str, float], dict[str, dict[str, list]]]:
+    """Metrics of the model and the baselines on the same rows, plus weekly series for plots."""
+    probabilities = model.predict_proba(test)
+    weeks = test.get_column("week_start").to_numpy()
+    metrics: dict[str, float] = {}
+    weekly: dict[str, dict[str, list]] = {}
+    for group in model.groups:
+        y = test.get_column(f"y_{group}").to_numpy()
+        counts = test.get_column(f"n_{group}").to_numpy()
+        scorers = {"model": probabilities[group], **{name: fn(test, group) for name, fn in BASELINES.items()}}
+        weekly[group] = {}
+        for name, scores in scorers.items():
+            result = risk_metrics(np.asarray(scores, dtype=float), y, counts, weeks)
+            for key, value in result.items():
+                if np.isscalar(value):
+                    metrics[f"{name}.{group}.{key}"] = float(value)
+            weekly[group][name] = _weekly_top_share(np.asarray(scores, dtype=float), counts, weeks)
+    return metrics, weekly
+
+
+def _weekly_top_share(scores: np.ndarray, counts: np.ndarray, weeks: np.ndarray, share: float = 0.10) -> list:
+    from models.metrics import top_share
+
+    return [top_share(scores[weeks == w], counts[weeks == w], weeks[weeks == w], share) for w in np.unique(weeks)]
+
+
+def train_risk_model(
+    panel: pl.DataFrame,
+    panel_path: str | Path,
+    project_root: Path,
+    test_weeks: int = 13,
+    alias: str | None = "champion",
+    params: dict | None = None,
+) -> RiskTrainingResult:
+    import mlflow
+
+    train, test, test_from = split_by_weeks(panel, test_weeks)
+    features = feature_columns(panel)
+    with mlflow.start_run(run_name="risk-lightgbm") as run:
+        mlflow.set_tags({"model": "lightgbm", "git_commit": git_commit(project_root)})
+        backtest_model = RiskForecaster(**(params or {}))
+        mlflow.log_params({f"model.{k}": v for k, v in backtest_model.get_params().items()})
+        mlflow.log_params(fingerprint(panel, panel_path, "week_start").as_params())
+        mlflow.log_params({"split.test_from": str(test_from), "split.test_weeks": test_weeks,
+                           "split.train_rows": train.height, "features.count": len(features)})
+
+        backtest_model.fit(train, feature_columns=features)
+        metrics, weekly = evaluate(backtest_model, test)
+        mlflow.log_metrics(metrics)
+        _log_artifacts(features, weekly)
+
+        final_model = RiskForecaster(**(params or {})).fit(pl.concat([train, test]), feature_columns=features)
+        model_info = _log_model(final_model, test.select(features).head(5))
+        version = register(model_info.model_uri, RISK_MODEL_NAME, alias) if alias is not None else None
+    return RiskTrainingResult(run.info.run_id, version, metrics)
+
+
+def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]]) -> None:
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        (out / "feature_list.json").write_text(json.dumps(features, indent=1), encoding="utf-8")
+        for group, series in weekly.items():
+            weeks = [str(i) for i in range(1, len(next(iter(series.values()))) + 1)]
+            plots.weekly_top_share_plot(weeks, series, out / f"top10_share_{group}.png", title=f"{group}: test weeks")
+        mlflow.log_artifacts(str(out), artifact_path="evaluation")
+
+
+def _log_model(model: RiskForecaster, example: pl.DataFrame):
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from models.persistence import save_estimator
+    from models.pyfunc import RiskForecasterModel
+
+    example_pd = example.cast(pl.Float64).to_pandas()  # float: the features may hold missing values
+    with tempfile.TemporaryDirectory() as tmp:
+        artifact = save_estimator(model, Path(tmp) / "forecaster.joblib")
+        wrapper = RiskForecasterModel()
+        output = wrapper.predict_with(model, example_pd)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=wrapper,
+            artifacts={"forecaster": str(artifact)},
+            signature=infer_signature(example_pd, output),
+            input_example=example_pd,
+            pip_requirements=PIP_REQUIREMENTS,
+        )

@@ -1,0 +1,143 @@
+"""Train, evaluate and register the TF-IDF text classifier (one MLflow run)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from features.taxonomy import Taxonomy
+from models.baselines import MostFrequentTextBaseline
+from models.metrics import expected_calibration_error, text_metrics
+from models.text_tfidf import TfidfTextClassifier
+from training import plots
+from training.tracking import TEXT_MODEL_NAME, fingerprint, git_commit, register
+
+PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas", "polars", "pyyaml"]
+
+
+@dataclass
+class TextTrainingResult:
+    run_id: str
+    model_version: str | None
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train_text_model(
+    dataset: pl.DataFrame,
+    taxonomy: Taxonomy,
+    dataset_path: str | Path,
+    project_root: Path,
+    alias: str | None = "champion",
+    params: dict | None = None,
+) -> TextTrainingResult:
+    """Fit on the train split, score on the later test split against the majority baseline,
+    log everything to the active MLflow experiment and register a new `gridsense-text` version."""
+    import mlflow
+
+    train = dataset.filter(pl.col("split") == "train")
+    test = dataset.filter(pl.col("split") == "test")
+    model = TfidfTextClassifier(taxonomy=taxonomy, **(params or {}))
+    baseline = MostFrequentTextBaseline()
+
+    with mlflow.start_run(run_name="text-tfidf") as run:
+        mlflow.set_tags({"model": "tfidf", "git_commit": git_commit(project_root), "taxonomy": taxonomy.name})
+        mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items() if k != "taxonomy"})
+        mlflow.log_params(fingerprint(dataset, dataset_path, "reported_at").as_params())
+        mlflow.log_params({
+            "taxonomy.version": taxonomy.version,
+            "taxonomy.fingerprint": taxonomy.fingerprint,
+            "split.train_rows": train.height,
+            "split.test_rows": test.height,
+            "split.test_from": str(test.get_column("reported_at").min()),
+        })
+
+        texts_train = train.get_column("text").to_list()
+        labels_train = train.get_column("leaf_id").to_list()
+        model.fit(texts_train, labels_train)
+        baseline.fit(texts_train, labels_train)
+
+        texts_test = test.get_column("text").to_list()
+        y_test = test.get_column("leaf_id").to_list()
+        proba = model.predict_proba(texts_test)
+        y_pred = model.classes_[proba.argmax(axis=1)]
+        metrics = text_metrics(y_test, y_pred, taxonomy)
+        confidence = proba.max(axis=1)
+        correct = (y_pred == np.asarray(y_test)).astype(int)
+        metrics["ece_leaf"] = expected_calibration_error(confidence, correct)
+        metrics.update(_review_metrics(confidence, correct, model.review_threshold))
+        metrics.update(_unseen_template_metrics(train, test, y_pred, taxonomy))
+        baseline_metrics = text_metrics(y_test, baseline.predict(texts_test), taxonomy)
+        mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
+        mlflow.log_metrics({f"baseline_most_frequent.{k}": float(v) for k, v in baseline_metrics.items()})
+
+        _log_plots(taxonomy, y_test, y_pred, confidence, correct)
+        model_info = _log_model(model, texts_test[:3])
+        version = register(model_info.model_uri, TEXT_MODEL_NAME, alias) if alias is not None else None
+    return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
+
+
+def _review_metrics(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, float]:
+    answered = confidence >= threshold
+    return {
+        "review_threshold": threshold,
+        "coverage": float(answered.mean()),
+        "accuracy_answered": float(correct[answered].mean()) if answered.any() else 0.0,
+    }
+
+
+def _unseen_template_metrics(train: pl.DataFrame, test: pl.DataFrame, y_pred, taxonomy: Taxonomy) -> dict:
+    """Scores on test reports whose phrasing (template) never occurred in training, where the log says."""
+    if "template_id" not in test.columns:
+        return {}
+    seen = train.get_column("template_id").drop_nulls().unique().implode()
+    unseen = test.select(pl.col("template_id").is_not_null() & ~pl.col("template_id").is_in(seen)).to_series()
+    mask = unseen.to_numpy()
+    if not mask.any():
+        return {"unseen_templates.share": 0.0}
+    scores = text_metrics(np.asarray(test.get_column("leaf_id").to_list())[mask], np.asarray(y_pred)[mask], taxonomy)
+    return {"unseen_templates.share": float(mask.mean())} | {f"unseen_templates.{k}": v for k, v in scores.items()}
+
+
+def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, correct: np.ndarray) -> None:
+    import mlflow
+
+    l1_true = [taxonomy.leaf(y).l1 for y in y_test]
+    l1_pred = [taxonomy.leaf(y).l1 for y in y_pred]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        plots.confusion_matrix_plot(l1_true, l1_pred, taxonomy.level1, out / "confusion_l1.png")
+        (out / "confusion_l1_labels.json").write_text(
+            json.dumps(dict(enumerate(taxonomy.level1)), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        plots.reliability_plot(confidence, correct, out / "reliability_leaf.png", title="leaf confidence")
+        plots.coverage_curve_plot(confidence, correct, out / "coverage_accuracy.png")
+        mlflow.log_artifacts(str(out), artifact_path="plots")
+
+
+def _log_model(model: TfidfTextClassifier, example_texts: list[str]):
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from models.persistence import save_estimator
+    from models.pyfunc import TextClassifierModel
+
+    example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
+    with tempfile.TemporaryDirectory() as tmp:
+        artifact = save_estimator(model, Path(tmp) / "classifier.joblib")
+        wrapper = TextClassifierModel()
+        output = wrapper.predict_with(model, example)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=wrapper,
+            artifacts={"classifier": str(artifact)},
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+        )
