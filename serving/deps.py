@@ -1,4 +1,7 @@
-"""Dependencies of the routers, as `Annotated` aliases. Tests replace them via `app.dependency_overrides`."""
+"""Dependencies of the routers, as `Annotated` aliases. Tests replace them via `app.dependency_overrides`.
+
+They are `async def` because they only read app state: FastAPI would run sync ones in a thread.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,22 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serving.audit import AuditLog
 from serving.errors import NotReadyError
 from serving.forecast_store import ForecastStore
+from serving.inference import InferenceRunner
+from serving.metrics import ServingMetrics
 from serving.registry import ModelRegistry
-from serving.resources import FORECASTS, TEXT_MODEL, Resources
+from serving.resources import Resources
 from serving.settings import Settings
 from serving.text_service import TextClassifierService
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     return request.app.state.resources
 
 
@@ -26,26 +32,40 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_text_service(resources: ResourcesDep) -> TextClassifierService:
-    if resources.text_service is None:
-        raise NotReadyError(
-            f"text model is not loaded: {resources.problems.get(TEXT_MODEL, 'unknown reason')}"
-        )
-    return resources.text_service
+async def get_text_service(resources: ResourcesDep) -> TextClassifierService:
+    """The text model served at this moment; the request keeps it even if a swap happens meanwhile."""
+    service = resources.text.value
+    if service is None:
+        raise NotReadyError(f"text model is not loaded: {resources.text.last_error or 'unknown reason'}")
+    return service
 
 
-def get_forecast_store(resources: ResourcesDep) -> ForecastStore:
-    if resources.forecast_store is None:
-        raise NotReadyError(
-            f"forecasts are not loaded: {resources.problems.get(FORECASTS, 'unknown reason')}"
-        )
-    return resources.forecast_store
+async def get_forecast_store(resources: ResourcesDep) -> ForecastStore:
+    store = resources.forecasts.value
+    if store is None:
+        raise NotReadyError(f"forecasts are not loaded: {resources.forecasts.last_error or 'unknown reason'}")
+    return store
 
 
-def get_registry(resources: ResourcesDep) -> ModelRegistry:
+async def get_registry(resources: ResourcesDep) -> ModelRegistry:
     return resources.registry
+
+
+async def get_runner(request: Request) -> InferenceRunner:
+    return request.app.state.runner
+
+
+async def get_metrics(request: Request) -> ServingMetrics:
+    return request.app.state.metrics
+
+
+async def get_audit_log(request: Request) -> AuditLog:
+    return request.app.state.audit
 
 
 TextModelDep = Annotated[TextClassifierService, Depends(get_text_service)]
 ForecastStoreDep = Annotated[ForecastStore, Depends(get_forecast_store)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+RunnerDep = Annotated[InferenceRunner, Depends(get_runner)]
+MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]
+AuditDep = Annotated[AuditLog, Depends(get_audit_log)]

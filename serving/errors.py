@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _STATUS_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -65,6 +67,30 @@ class NotReadyError(ApiError):
     code = "not_ready"
 
 
+class BodyTooLargeError(Exception):
+    """Raised while the body streams in, past the limit (serving.validation.BodyLimitMiddleware)."""
+
+
+class UnauthorizedError(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class UnknownWeekError(ApiError):
+    status_code = 404
+    code = "unknown_week"
+
+
+class InvalidEncodingError(ApiError):
+    status_code = 400
+    code = "invalid_encoding"
+
+
 def field_name(loc: Sequence[str | int]) -> str:
     """('body', 'batch', 'items', 2, 'text') -> 'items[2].text'; a bare ('body',) -> 'body'."""
     parts = list(loc)
@@ -95,7 +121,10 @@ def error_response(
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(request, exc.status_code, exc.code, exc.message, exc.field, **exc.extra)
+    response = error_response(request, exc.status_code, exc.code, exc.message, exc.field, **exc.extra)
+    if exc.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gridsense"'
+    return response
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -124,11 +153,23 @@ def _detail(error: dict[str, Any]) -> ErrorDetail:
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    cause = exc.__cause__  # FastAPI answers "error parsing the body" for any failure reading it
+    if isinstance(cause, UnicodeDecodeError):
+        return await _api_error(request, invalid_utf8("body", cause))
+    if isinstance(cause, BodyTooLargeError):
+        return await _api_error(request, PayloadTooLargeError(str(cause), field="body"))
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     response = error_response(request, exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def invalid_utf8(field: str, error: UnicodeDecodeError) -> InvalidEncodingError:
+    byte = error.object[error.start : error.start + 1].hex()
+    return InvalidEncodingError(
+        f"{field} is not valid UTF-8 (byte 0x{byte} at position {error.start})", field=field
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

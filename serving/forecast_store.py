@@ -1,16 +1,25 @@
-"""The risk forecasts table (written by `gridsense forecast`), held in memory for look-ups."""
+"""The risk forecasts table (written by `gridsense forecast`), held in memory for look-ups.
+
+Besides probability and rank, a table from `gridsense forecast` carries per grid and group the level
+(高/中/低), the top drivers (JSON: feature, value, contribution, direction, Chinese text), all SHAP
+contributions (JSON) and the trend over the last forecasts; older tables without them still load.
+The forecast history (``history.parquet`` next to the table: past forecasts and what happened) is
+loaded with it when present.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from serving.errors import UnknownGridError
+from serving.schemas import ModelRef
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "grid_id": pl.String(),
@@ -21,8 +30,20 @@ FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "model_version": pl.String(),
 }
-OPTIONAL_COLUMNS: dict[str, pl.DataType] = {"district": pl.String()}
-RISK_FIELDS = ("group", "probability", "rank", "model_name", "model_version")
+OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
+    "district": pl.String(),
+    "level": pl.String(),
+    "drivers_json": pl.String(),
+    "contributions": pl.String(),
+}
+TREND_COLUMN = "trend"  # list of {week_start, probability, rank, level, actual_count}, oldest first
+RISK_FIELDS = (
+    "group", "probability", "rank", "model_name", "model_version", "level", "drivers_json", "contributions"
+)
+HISTORY_FILE = "history.parquet"
+HISTORY_FIELDS = (
+    "week_start", "group", "probability", "rank", "level", "model_version", "source", "actual_count", "actual"
+)
 
 
 class ForecastTableError(ValueError):
@@ -32,20 +53,31 @@ class ForecastTableError(ValueError):
 class ForecastStore:
     """Only the latest forecast week is served; `rank` is taken from the table (1 = highest)."""
 
-    def __init__(self, table: pl.DataFrame) -> None:
+    def __init__(self, table: pl.DataFrame, history: pl.DataFrame | None = None) -> None:
         typed = _typed(table)
         self.latest = typed.filter(pl.col("week_start") == pl.col("week_start").max())
+        self.history = _typed_history(history)
 
     @classmethod
     def from_parquet(cls, path: str | Path) -> ForecastStore:
-        return cls(pl.read_parquet(path))
+        history_path = Path(path).parent / HISTORY_FILE
+        history = pl.read_parquet(history_path) if history_path.exists() else None
+        return cls(pl.read_parquet(path), history)
 
     def latest_week(self) -> date:
         return self.latest.get_column("week_start").item(0)
 
     @cached_property
+    def model(self) -> ModelRef:
+        """The risk model version that made the latest week's forecasts (the newest, if several)."""
+        versions = self.latest.select("model_name", "model_version").unique()
+        versions = versions.sort(pl.col("model_version").str.len_chars(), "model_version")  # "10" after "9"
+        name, version = versions.row(-1)
+        return ModelRef(name=name, version=version)
+
+    @property
     def known_grids(self) -> frozenset[str]:
-        return frozenset(self.latest.get_column("grid_id").to_list())
+        return frozenset(self._by_grid)
 
     def get(
         self, grid_ids: Sequence[str] | None = None, group: str | None = None, top: int | None = None
@@ -55,27 +87,92 @@ class ForecastStore:
         Grids come in the order asked for, or best rank first when no ids are given. `top` keeps the
         grids ranked 1..top within each group.
         """
-        rows = self.latest
         if grid_ids:
             wanted = list(dict.fromkeys(grid_ids))
-            unknown = [grid_id for grid_id in wanted if grid_id not in self.known_grids]
+            unknown = [grid_id for grid_id in wanted if grid_id not in self._by_grid]
             if unknown:
                 raise UnknownGridError(unknown)
-            order = pl.col("grid_id").replace_strict(wanted, range(len(wanted)), default=None)
-            rows = rows.filter(pl.col("grid_id").is_in(wanted))
+            candidates = [self._by_grid[grid_id] for grid_id in wanted]
         else:
-            order = pl.col("rank").min().over("grid_id")
+            candidates = list(self._by_grid.values())
+        rows = []
+        for grid in candidates:
+            risks = [
+                risk
+                for risk in grid["risks"]
+                if (group is None or risk["group"] == group) and (top is None or risk["rank"] <= top)
+            ]
+            if risks:
+                rows.append({"grid_id": grid["grid_id"], "district": grid["district"], "risks": risks})
+        if not grid_ids:
+            rows.sort(key=lambda row: (min(risk["rank"] for risk in row["risks"]), row["grid_id"]))
+        return rows
+
+    def history_of(
+        self, grid_id: str, group: str | None = None, weeks: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Past forecasts of a grid next to what happened, oldest first (the last ``weeks`` weeks)."""
+        if grid_id not in self._by_grid:
+            raise UnknownGridError([grid_id])
+        rows = self._history_by_grid.get(grid_id, [])
         if group is not None:
-            rows = rows.filter(pl.col("group") == group)
-        if top is not None:
-            rows = rows.filter(pl.col("rank") <= top)
-        return (
-            rows.with_columns(_order=order)
-            .sort("_order", "grid_id", "group")
+            rows = [row for row in rows if row["group"] == group]
+        if weeks is not None:
+            kept = sorted({row["week_start"] for row in rows})[-weeks:]
+            rows = [row for row in rows if row["week_start"] in set(kept)]
+        return rows
+
+    def district_of(self, grid_id: str) -> str | None:
+        return self._by_grid[grid_id]["district"]
+
+    @cached_property
+    def _by_grid(self) -> dict[str, dict[str, Any]]:
+        """Grid id -> its latest-week row, built once per table: an API read is then a dictionary look-up
+        (a polars query per request costs milliseconds; this is microseconds). JSON columns are parsed
+        here, once."""
+        fields = [*RISK_FIELDS, TREND_COLUMN] if TREND_COLUMN in self.latest.columns else list(RISK_FIELDS)
+        rows = (
+            self.latest.sort("grid_id", "group")
             .group_by("grid_id", maintain_order=True)
-            .agg(pl.col("district").first(), risks=pl.struct(RISK_FIELDS))
+            .agg(pl.col("district").first(), risks=pl.struct(fields))
             .to_dicts()
         )
+        for row in rows:
+            row["risks"] = [_parsed_risk(risk) for risk in row["risks"]]
+        return {row["grid_id"]: row for row in rows}
+
+    @cached_property
+    def _history_by_grid(self) -> dict[str, list[dict[str, Any]]]:
+        rows = (
+            self.history.sort("week_start", "group")
+            .group_by("grid_id", maintain_order=True)
+            .agg(history=pl.struct(HISTORY_FIELDS))
+            .to_dicts()
+        )
+        return {row["grid_id"]: row["history"] for row in rows}
+
+
+def _parsed_risk(risk: dict[str, Any]) -> dict[str, Any]:
+    """drivers_json -> ``drivers`` (list), contributions -> dict, trend -> list (empty when absent)."""
+    parsed = {k: v for k, v in risk.items() if k not in ("drivers_json", "contributions", TREND_COLUMN)}
+    parsed["drivers"] = json.loads(risk["drivers_json"]) if risk.get("drivers_json") else []
+    parsed["contributions"] = json.loads(risk["contributions"]) if risk.get("contributions") else None
+    parsed["trend"] = list(risk.get(TREND_COLUMN) or [])
+    return parsed
+
+
+def _typed_history(history: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {
+        "grid_id": pl.String(), "week_start": pl.Date(), "group": pl.String(), "probability": pl.Float64(),
+        "rank": pl.Int64(), "level": pl.String(), "model_version": pl.String(), "source": pl.String(),
+        "actual_count": pl.Int64(), "actual": pl.Int64(),
+    }
+    if history is None:
+        return pl.DataFrame(schema=schema)
+    return history.select(
+        pl.col(name).cast(dtype) if name in history.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in schema.items()
+    )
 
 
 def _typed(table: pl.DataFrame) -> pl.DataFrame:
@@ -88,4 +185,38 @@ def _typed(table: pl.DataFrame) -> pl.DataFrame:
         pl.col(name).cast(dtype) if name in table.columns else pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in OPTIONAL_COLUMNS.items()
     ]
-    return table.select(*(pl.col(name).cast(dtype) for name, dtype in FORECAST_SCHEMA.items()), *optional)
+    trend = [pl.col(TREND_COLUMN)] if TREND_COLUMN in table.columns else []
+    required = (pl.col(name).cast(dtype) for name, dtype in FORECAST_SCHEMA.items())
+    return table.select(*required, *optional, *trend)
+
+
+class ForecastFileSource:
+    """The forecasts table as a hot-swappable component: a new version is a rewritten file."""
+
+    kind: Literal["file"] = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def current_version(self) -> str:
+        stat = self.path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="microseconds")
+        version = f"{modified} ({stat.st_size} bytes)"
+        history = self.path.parent / HISTORY_FILE
+        if history.exists():  # a rewritten history is a new version too
+            version += f"; history {history.stat().st_mtime_ns} ({history.stat().st_size} bytes)"
+        return version
+
+    def load(self, version: str) -> ForecastStore:
+        return ForecastStore.from_parquet(self.path)
+
+    def load_last_good(self) -> None:
+        return None  # the file is local: there is nothing to fall back to
+
+    def keep_as_last_good(self, version: str) -> None:
+        return None
+
+
+def smoke_test(store: ForecastStore) -> None:
+    if not store.known_grids:
+        raise ForecastTableError("the latest week has no grids")

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib import metadata
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from serving.audit import AuditLog
+from serving.dashboard import router as dashboard_router
 from serving.errors import install_error_handlers
+from serving.hot_swap import ReloadEvent
+from serving.inference import make_runner
+from serving.keys_store import KeyVerifier
+from serving.logs import configure_logging
+from serving.metrics import ServingMetrics
+from serving.observability import ObservabilityMiddleware
 from serving.request_id import RequestIdMiddleware
-from serving.resources import Resources, load_resources, registry_view
-from serving.routers import classify, health, models, risk
+from serving.resources import Resources, build_resources, registry_view
+from serving.routers import admin, classify, grids, health, metrics, models, risk
 from serving.settings import Settings
+from serving.validation import BodyLimitMiddleware, check_query_encoding
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 GridSense serves two models for grid-based community governance (网格化服务管理):
@@ -23,21 +38,84 @@ GridSense serves two models for grid-based community governance (网格化服务
 * **/v1/risk** returns next week's dispute and hazard risk per grid, from the latest batch forecast;
 * **/v1/models** shows which model versions are registered and which one is the champion.
 
+Every call but `/healthz` needs an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`), created
+with `gridsense keys create --role intake|supervisor|data_scientist`. Every answer names the model
+version that produced it (in the body and in the `X-Model-Name` / `X-Model-Version` headers).
+
 Every error answers with the same JSON envelope: `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
 TAGS = [
-    {"name": "classify", "description": "Event report classification."},
-    {"name": "risk", "description": "Grid x week risk forecasts."},
-    {"name": "models", "description": "The MLflow model registry."},
-    {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "classify", "description": "Event report classification (role: intake)."},
+    {"name": "risk", "description": "Grid x week risk forecasts (role: supervisor)."},
+    {"name": "grids", "description": "Grid geometry, weekly activity, recent reports (role: supervisor)."},
+    {"name": "models", "description": "The MLflow model registry (role: data_scientist)."},
+    {"name": "admin", "description": "Model reloads (role: data_scientist)."},
+    {"name": "metrics", "description": "Prometheus metrics (role: data_scientist)."},
+    {"name": "health", "description": "Liveness (open) and readiness (any role) probes."},
 ]
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.resources = await run_in_threadpool(load_resources, app.state.settings)
-    yield
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_level, settings.log_format)
+    resources = build_resources(settings, listeners=[_reload_listener(app)])
+    await run_in_threadpool(resources.refresh, "start-up")
+    app.state.resources = resources
+    if app.state.key_verifier.active_keys == 0:
+        logger.warning(
+            "no API keys in %s: every call but /healthz is refused; create one with "
+            "`gridsense keys create --role ...`",
+            settings.api_keys_path,
+        )
+    poller = asyncio.create_task(_poll(app, settings.reload_interval_seconds), name="gridsense-poller")
+    try:
+        yield
+    finally:
+        poller.cancel()
+        with suppress(asyncio.CancelledError):
+            await poller
+        await app.state.runner.aclose()
+
+
+async def _poll(app: FastAPI, interval: float) -> None:
+    """Re-check the registry alias and the forecasts file; jittered so workers do not reload together."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+        await run_in_threadpool(app.state.resources.refresh, "poll")
+
+
+def _reload_listener(app: FastAPI):
+    def on_reload(event: ReloadEvent) -> None:
+        metrics: ServingMetrics = app.state.metrics
+        metrics.observe_reload(event)
+        if event.version is not None:
+            metrics.set_served(event.component, event.version, event.source)
+        if event.outcome == "unchanged":
+            return
+        log = logger.warning if event.outcome == "failed" else logger.info
+        log(
+            "%s %s: %s -> %s%s",
+            event.component,
+            event.outcome,
+            event.previous_version,
+            event.version,
+            f" ({event.error})" if event.error else "",
+            extra={"reload": event.__dict__},
+        )
+        if event.trigger != "admin":  # the admin endpoint audits its own call, with the caller's key
+            details = {key: value for key, value in event.__dict__.items() if key != "outcome"}
+            app.state.audit.record(
+                f"reload:{event.component}",
+                actor=f"serving:{event.trigger}",
+                outcome=event.outcome,
+                **details,
+            )
+
+    return on_reload
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,13 +127,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_package_version(),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        dependencies=[Depends(check_query_encoding)],
     )
     app.state.settings = settings
+    app.state.metrics = ServingMetrics()
+    app.state.audit = AuditLog(settings.audit_log_path)
+    app.state.key_verifier = KeyVerifier(settings.api_keys_path, settings.keys_refresh_seconds)
+    app.state.runner = make_runner(
+        settings.inference, settings.microbatch_max_items, settings.microbatch_wait_ms
+    )
     app.state.resources = Resources.not_loaded(registry=registry_view(settings))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:  # off by default
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "X-Request-ID"],
+        )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    for router in (classify.router, risk.router, models.router, health.router):
+    for router in (classify.router, risk.router, models.router, admin.router, metrics.router, health.router):
         app.include_router(router)
+    app.include_router(grids.router)
+    app.include_router(dashboard_router)
     return app
 
 

@@ -36,6 +36,14 @@ class MlflowRegistryView:
             )
         return ModelsResponse(models=[self._describe_model(client, name) for name in self.model_names])
 
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version `alias` points at; None when the registry or the alias is not there."""
+        try:
+            return str(self._get_client().get_model_version_by_alias(name, alias).version)
+        except Exception as exc:
+            logger.debug("cannot resolve %s@%s: %s", name, alias, exc)
+            return None
+
     def _get_client(self) -> Any:
         if self._client is None:
             database = sqlite_path(self.tracking_uri)

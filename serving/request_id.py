@@ -9,6 +9,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.logs import REQUEST_ID
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -25,6 +27,7 @@ class RequestIdMiddleware:
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)  # for the logs, also in threads the request runs code in
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -33,7 +36,10 @@ class RequestIdMiddleware:
                     headers.append(REQUEST_ID_HEADER, request_id)
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def _incoming_id(scope: Scope) -> str | None:

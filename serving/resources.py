@@ -1,32 +1,76 @@
-"""What the app loads at start-up. A component that fails to load is recorded, not fatal: /readyz says so."""
+"""What the app serves: the text model and the forecasts table as hot-swappable components, and a view
+of the registry. A component that fails to load is recorded, not fatal: /readyz says so."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
-from serving.forecast_store import ForecastStore
+from serving.forecast_store import ForecastFileSource, ForecastStore
+from serving.forecast_store import smoke_test as forecast_smoke_test
+from serving.hot_swap import HotSwap, ReloadEvent
 from serving.registry import MlflowRegistryView, ModelRegistry
 from serving.settings import Settings
-from serving.text_service import ModelUri, TextClassifierService, load_text_service
+from serving.text_service import MlflowTextModelSource, ModelUri, TextClassifierService
+from serving.text_service import smoke_test as text_smoke_test
 
 logger = logging.getLogger(__name__)
 
 TEXT_MODEL = "text_model"
 FORECASTS = "forecasts"
 
+Listener = Callable[[ReloadEvent], None]
+
 
 @dataclass
 class Resources:
     registry: ModelRegistry
-    text_service: TextClassifierService | None = None
-    forecast_store: ForecastStore | None = None
-    problems: dict[str, str] = field(default_factory=dict)  # component -> why it is not loaded
+    text: HotSwap[TextClassifierService]
+    forecasts: HotSwap[ForecastStore]
+    risk_model_name: str = "gridsense-risk"
+    risk_model_alias: str = "champion"
+    risk_champion_version: str | None = None  # where the registry's risk alias points, when known
+
+    @classmethod
+    def fixed(
+        cls,
+        registry: ModelRegistry,
+        text_service: TextClassifierService | None = None,
+        forecast_store: ForecastStore | None = None,
+    ) -> Resources:
+        """Components that never change (tests; nothing loaded yet when both are None)."""
+        text_version = (text_service.model.version if text_service else None) or "fixed"
+        return cls(
+            registry=registry,
+            text=HotSwap.fixed(TEXT_MODEL, text_service, version=text_version),
+            forecasts=HotSwap.fixed(FORECASTS, forecast_store),
+        )
 
     @classmethod
     def not_loaded(cls, registry: ModelRegistry) -> Resources:
-        reason = "not loaded (start-up has not run)"
-        return cls(registry=registry, problems={TEXT_MODEL: reason, FORECASTS: reason})
+        return cls.fixed(registry)
+
+    @property
+    def text_service(self) -> TextClassifierService | None:
+        return self.text.value
+
+    @property
+    def forecast_store(self) -> ForecastStore | None:
+        return self.forecasts.value
+
+    @property
+    def components(self) -> dict[str, HotSwap]:
+        return {TEXT_MODEL: self.text, FORECASTS: self.forecasts}
+
+    def refresh(self, trigger: str) -> list[ReloadEvent]:
+        """Check every component for a new version (slow when one loads: call it off the event loop)."""
+        events = [component.refresh(trigger) for component in self.components.values()]
+        lookup = getattr(self.registry, "alias_version", None)
+        if lookup is not None:
+            self.risk_champion_version = lookup(self.risk_model_name, self.risk_model_alias)
+        return events
 
 
 def registry_view(settings: Settings) -> MlflowRegistryView:
@@ -34,21 +78,19 @@ def registry_view(settings: Settings) -> MlflowRegistryView:
     return MlflowRegistryView(settings.mlflow_tracking_uri, model_names=(text_name, settings.risk_model_name))
 
 
-def load_resources(settings: Settings) -> Resources:
-    resources = Resources(registry=registry_view(settings))
-    try:
-        resources.text_service = load_text_service(settings)
-    except Exception as exc:
-        logger.exception("text model %s not loaded", settings.text_model_uri)
-        resources.problems[TEXT_MODEL] = f"{settings.text_model_uri}: {_reason(exc)}"
-    try:
-        resources.forecast_store = ForecastStore.from_parquet(settings.forecasts_path)
-    except Exception as exc:
-        logger.exception("forecasts %s not loaded", settings.forecasts_path)
-        resources.problems[FORECASTS] = f"{settings.forecasts_path}: {_reason(exc)}"
-    return resources
-
-
-def _reason(exc: Exception) -> str:
-    message = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+def build_resources(settings: Settings, listeners: list[Listener] | None = None) -> Resources:
+    """Wire the components to their sources; loads nothing (`Resources.refresh` does)."""
+    return Resources(
+        registry=registry_view(settings),
+        text=HotSwap(
+            TEXT_MODEL,
+            MlflowTextModelSource(settings),
+            smoke_test=partial(text_smoke_test, text=settings.smoke_text),
+            listeners=listeners,
+        ),
+        forecasts=HotSwap(
+            FORECASTS, ForecastFileSource(settings.forecasts_path), forecast_smoke_test, listeners=listeners
+        ),
+        risk_model_name=settings.risk_model_name,
+        risk_model_alias=settings.risk_model_alias,
+    )

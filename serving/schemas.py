@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictStr,
+    Tag,
+)
 
 RiskGroupName = Literal["dispute", "hazard"]
 
@@ -17,6 +27,19 @@ EXAMPLE_TEXT = (
 
 
 # ---- requests ----------------------------------------------------------------------------
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Dates as YYYY-MM-DD only: pydantic would also take '20260112' as a Unix timestamp."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or whitespace only")
@@ -106,6 +129,10 @@ class ClassifyResult(BaseModel):
         description="True when the model is unsure and a person should check the label."
     )
     alternatives: list[Alternative] = Field(description="The most likely leaves, best first.")
+    truncated: bool = Field(
+        default=False,
+        description="True when the title or text was over the limit and only its start was classified.",
+    )
 
 
 class ClassifyResponse(BaseModel):
@@ -150,14 +177,46 @@ class ClassifyResponse(BaseModel):
 
 
 # ---- risk forecasts ----------------------------------------------------------------------------
+RiskLevelName = Literal["高", "中", "低"]
+
+
+class RiskDriver(BaseModel):
+    feature: str = Field(description="Panel feature, e.g. `cnt_dispute_4w`.")
+    value: float | None = Field(default=None, description="Its value for this grid and week.")
+    contribution: float = Field(
+        description="SHAP contribution on the model's raw scale (log-odds or log count)."
+    )
+    direction: Literal["up", "down"] = Field(description="`up` raises the risk, `down` lowers it.")
+    text: str = Field(description="The driver for people, e.g. 近4周矛盾纠纷12起，为近一年周均的3倍.")
+
+
+class RiskTrendPoint(BaseModel):
+    week_start: date
+    probability: float | None = None
+    rank: int | None = None
+    level: RiskLevelName | None = None
+    actual_count: int | None = Field(default=None, description="Events that week; null until known.")
+
+
 class RiskScore(BaseModel):
     group: RiskGroupName
     probability: float = Field(
         ge=0.0, le=1.0, description="Probability of at least one such event in the week."
     )
-    rank: int = Field(ge=1, description="1 = highest probability among all grids for this group and week.")
+    rank: int = Field(ge=1, description="1 = highest risk among all grids for this group and week.")
     model_name: str
     model_version: str
+    level: RiskLevelName | None = Field(
+        default=None, description="高 / 中 / 低: by default the top 5% / next to top 20% of grids by rank."
+    )
+    drivers: list[RiskDriver] = Field(default_factory=list, description="Top 3 drivers, largest first.")
+    contributions: dict[str, float] | None = Field(
+        default=None,
+        description="All non-zero SHAP contributions and `bias` (only with `contributions=true`).",
+    )
+    trend: list[RiskTrendPoint] = Field(
+        default_factory=list, description="This grid's last 8 forecasts (this week included), oldest first."
+    )
 
 
 class GridRisk(BaseModel):
@@ -167,10 +226,34 @@ class GridRisk(BaseModel):
 
 
 class RiskResponse(BaseModel):
+    model: ModelRef = Field(description="The risk model version that made these forecasts.")
     week_start: date = Field(description="Monday of the forecast week.")
     group: RiskGroupName | None = None
     top: int | None = None
     grids: list[GridRisk]
+
+
+class RiskHistoryPoint(BaseModel):
+    week_start: date = Field(description="Monday of the forecast week.")
+    group: RiskGroupName
+    probability: float | None = None
+    rank: int | None = None
+    level: RiskLevelName | None = None
+    model_version: str | None = None
+    source: str | None = Field(
+        default=None, description="`forecast` (batch run) or `backtest` (out-of-sample)."
+    )
+    actual_count: int | None = Field(
+        default=None, description="Events that actually happened; null until known."
+    )
+    actual: int | None = Field(default=None, description="1 if at least one event happened, 0 if none.")
+
+
+class RiskHistoryResponse(BaseModel):
+    grid_id: str
+    district: str | None = None
+    group: RiskGroupName | None = None
+    history: list[RiskHistoryPoint] = Field(description="Past forecasts next to what happened, oldest first.")
 
 
 # ---- model registry ----------------------------------------------------------------------------
@@ -199,11 +282,49 @@ class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ComponentStatus(BaseModel):
+    """One hot-swappable component (the text model, the forecasts table)."""
+
+    loaded: bool
+    version: str | None = Field(default=None, description="What is being served.")
+    source: Literal["registry", "cache", "file"] | None = Field(
+        default=None, description="`cache`: the registry was unreachable; the last good local copy is served."
+    )
+    loaded_at: datetime | None = None
+    last_check: datetime | None = None
+    last_error: str | None = Field(default=None, description="Why the latest load or check failed.")
+    failed_version: str | None = Field(default=None, description="The version that failed to load, if any.")
+
+
 class ReadinessResponse(BaseModel):
     status: Literal["ready", "not_ready"]
     text_model: ModelRef | None = None
+    risk_model: ModelRef | None = Field(default=None, description="The model version of the forecasts table.")
     forecast_week: date | None = None
     missing: list[str] = Field(default_factory=list, description="What is not loaded, and why.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Served, but not as wanted: a failed reload, a cached model, stale forecasts.",
+    )
+    components: dict[str, ComponentStatus] = Field(default_factory=dict)
+
+
+# ---- admin -------------------------------------------------------------------------------------------
+class ReloadOutcome(BaseModel):
+    component: str
+    outcome: Literal["unchanged", "swapped", "failed"]
+    version: str | None = Field(description="The version served after the reload.")
+    previous_version: str | None = None
+    error: str | None = None
+
+
+class ReloadResponse(BaseModel):
+    results: list[ReloadOutcome]
+
+
+class WhoAmIResponse(BaseModel):
+    key_id: str
+    role: Literal["intake", "supervisor", "data_scientist"]
 
 
 # ---- errors ------------------------------------------------------------------------------------------
@@ -221,6 +342,7 @@ class ErrorBody(BaseModel):
     request_id: str | None = None
     details: list[ErrorDetail] | None = Field(default=None, description="All validation errors.")
     unknown_ids: list[str] | None = Field(default=None, description="Grid ids that do not exist.")
+    available_weeks: list[str] | None = Field(default=None, description="The forecast weeks that are served.")
 
 
 class ErrorResponse(BaseModel):
@@ -245,6 +367,9 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
+        400: "The request is not valid UTF-8.",
+        401: "No API key, or an invalid or revoked one.",
+        403: "The key's role may not use this endpoint.",
         404: "Not found (e.g. unknown grid ids, listed in `unknown_ids`).",
         413: "Too many items or too much text.",
         422: "Invalid request; `field` names the offending field.",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SMOKE_TEXT = "小区3号楼楼道里堆满杂物，消防通道被堵死了，物业也不管。"
+
 
 class Settings(BaseSettings):
-    """Relative paths (forecasts table, SQLite tracking database) are resolved against `home`."""
+    """Relative paths (forecasts table, SQLite tracking database, key store, caches, audit log) are
+    resolved against `home`."""
 
     model_config = SettingsConfigDict(env_prefix="GRIDSENSE_", extra="ignore")
 
@@ -20,16 +24,71 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = "sqlite:///mlruns/mlflow.db"
     text_model_uri: str = "models:/gridsense-text@champion"
     risk_model_name: str = "gridsense-risk"
+    risk_model_alias: str = "champion"
     forecasts_path: Path = Path("datasets/demo/forecasts/latest.parquet")
+    dashboard_tables_dir: Path = Field(
+        default=Path("datasets/demo/serving"),
+        description="Grids, weekly activity and recent reports for the dashboard (`gridsense forecast`).",
+    )
+
+    # classification
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    max_text_chars: int = Field(default=5000, ge=1)
-    max_batch: int = Field(default=256, ge=1)
     top_k: int = Field(default=3, ge=1)
+    inference: Literal["threadpool", "microbatch", "inline"] = Field(
+        default="microbatch",
+        description="How CPU-bound inference leaves the event loop: micro-batches run in a thread (the "
+        "fastest, docs/BENCHMARKS.md), a thread per request, or inline (blocks the loop; for measuring).",
+    )
+    microbatch_max_items: int = Field(default=64, ge=1)
+    microbatch_wait_ms: float = Field(default=2.0, ge=0.0)
+
+    # input limits
+    max_text_chars: int = Field(default=5000, ge=1)
+    long_text: Literal["reject", "truncate"] = Field(
+        default="reject", description="Text over max_text_chars: 413, or cut to the limit and flagged."
+    )
+    max_batch: int = Field(default=256, ge=1)
+    max_body_bytes: int = Field(default=8_000_000, ge=1024)
+
+    # model hot swap
+    reload_interval_seconds: float = Field(
+        default=30.0, ge=0.0, description="How often the registry alias is polled; 0 turns polling off."
+    )
+    model_cache_dir: Path = Field(
+        default=Path(".cache/gridsense/models"),
+        description="Last good model per name, used when the registry is unreachable at start-up.",
+    )
+    smoke_text: str = DEFAULT_SMOKE_TEXT
+    fast_model_load: bool = Field(
+        default=False,
+        description="Load the text model from an uncompressed, memory-mapped copy made by a low-priority "
+        "process (serving/model_prep.py): workers share its memory, but on a busy machine the copy takes "
+        "longer to make than an in-worker load (docs/BENCHMARKS.md). Off: MLflow loads it in the worker.",
+    )
+
+    # security and operations
+    api_keys_path: Path = Path(".gridsense/api_keys.json")
+    keys_refresh_seconds: float = Field(
+        default=1.0, ge=0.0, description="How often the key file is checked for changes (revocations)."
+    )
+    audit_log_path: Path = Path(".gridsense/audit.jsonl")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="CORS is off unless origins are listed."
+    )
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _resolve_relative_paths(self) -> Settings:
         self.home = self.home.expanduser().resolve()
-        self.forecasts_path = self.home / self.forecasts_path  # an absolute path stays as it is
+        for name in (
+            "forecasts_path",
+            "dashboard_tables_dir",
+            "model_cache_dir",
+            "api_keys_path",
+            "audit_log_path",
+        ):
+            setattr(self, name, self.home / getattr(self, name))  # an absolute path stays as it is
         self.mlflow_tracking_uri = resolve_tracking_uri(self.mlflow_tracking_uri, self.home)
         return self
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
+from features.text import TITLE_SEPARATOR
 from serving.errors import PayloadTooLargeError
+from serving.model_cache import ModelCache
+from serving.model_prep import load_fast
 from serving.schemas import (
     Alternative,
     BatchClassifyRequest,
@@ -15,11 +19,12 @@ from serving.schemas import (
     ClassifyItem,
     ClassifyResult,
     ModelRef,
-    request_items,
 )
 from serving.settings import Settings, sqlite_path
 
 logger = logging.getLogger(__name__)
+
+TEXT_ARTIFACT = "classifier"  # models.pyfunc.TEXT_ARTIFACT (not imported: that module imports MLflow)
 
 
 class TextClassifier(Protocol):
@@ -33,7 +38,18 @@ class TextClassifier(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PreparedItem:
+    """A report checked against the limits, with its id resolved and the model input built."""
+
+    id: str
+    text: str
+    truncated: bool = False
+
+
 class TextClassifierService:
+    """Immutable once built: a hot swap replaces the whole service, so a request keeps one version."""
+
     def __init__(
         self,
         classifier: TextClassifier,
@@ -44,6 +60,7 @@ class TextClassifierService:
         review_threshold: float | None = 0.5,
         max_text_chars: int = 5000,
         max_batch: int = 256,
+        long_text: Literal["reject", "truncate"] = "reject",
     ) -> None:
         self.classifier = classifier
         self.model = ModelRef(name=model_name, version=model_version)
@@ -51,42 +68,63 @@ class TextClassifierService:
         self.review_threshold = review_threshold
         self.max_text_chars = max_text_chars
         self.max_batch = max_batch
+        self.long_text = long_text
 
     def classify_request(self, request: ClassifyItem | BatchClassifyRequest) -> list[ClassifyResult]:
-        """Check the size limits (naming the offending field as the client sent it), then classify."""
+        return self.predict(self.prepare(request))
+
+    def prepare(self, request: ClassifyItem | BatchClassifyRequest) -> list[PreparedItem]:
+        """Check the size limits (naming the offending field as the client sent it); cheap, no model."""
         if isinstance(request, BatchClassifyRequest):
             if len(request.items) > self.max_batch:
                 raise PayloadTooLargeError(
                     f"{len(request.items)} items; at most {self.max_batch} per request", field="items"
                 )
-            for position, item in enumerate(request.items):
-                self._check_length(item, prefix=f"items[{position}].")
-        else:
-            self._check_length(request, prefix="")
-        return self.classify(request_items(request))
+            return [
+                self._prepare_item(item, str(position), prefix=f"items[{position}].")
+                for position, item in enumerate(request.items)
+            ]
+        return [self._prepare_item(request, "0", prefix="")]
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[ClassifyResult]:
-        texts = [model_input(item) for item in items]
-        predictions = self.classifier.describe(
-            texts, top_k=self.top_k, review_threshold=self.review_threshold
-        )
-        ids = [item.id if item.id is not None else str(position) for position, item in enumerate(items)]
-        return [to_result(item_id, prediction) for item_id, prediction in zip(ids, predictions, strict=True)]
+        prepared = [
+            PreparedItem(item.id if item.id is not None else str(position), model_input(item))
+            for position, item in enumerate(items)
+        ]
+        return self.predict(prepared)
 
-    def _check_length(self, item: ClassifyItem, prefix: str) -> None:
+    def predict(self, items: Sequence[PreparedItem]) -> list[ClassifyResult]:
+        """Run the model (CPU-bound: call it off the event loop)."""
+        predictions = self.classifier.describe(
+            [item.text for item in items], top_k=self.top_k, review_threshold=self.review_threshold
+        )
+        return [
+            to_result(item.id, prediction, truncated=item.truncated)
+            for item, prediction in zip(items, predictions, strict=True)
+        ]
+
+    def _prepare_item(self, item: ClassifyItem, default_id: str, prefix: str) -> PreparedItem:
+        truncated = False
         for name in ("title", "text"):
             length = len(getattr(item, name) or "")
-            if length > self.max_text_chars:
+            if length <= self.max_text_chars:
+                continue
+            if self.long_text == "reject":
                 raise PayloadTooLargeError(
                     f"{name} has {length} characters; at most {self.max_text_chars}", field=f"{prefix}{name}"
                 )
+            item = item.model_copy(update={name: getattr(item, name)[: self.max_text_chars]})
+            truncated = True
+        item_id = item.id if item.id is not None else default_id
+        return PreparedItem(item_id, model_input(item), truncated)
 
 
 def model_input(item: ClassifyItem) -> str:
-    return f"{item.title}\n{item.text}" if item.title and item.title.strip() else item.text
+    """Title and text joined as the training set joins them (the model normalises and redacts itself)."""
+    return f"{item.title}{TITLE_SEPARATOR}{item.text}" if item.title and item.title.strip() else item.text
 
 
-def to_result(item_id: str, prediction: Any) -> ClassifyResult:
+def to_result(item_id: str, prediction: Any, truncated: bool = False) -> ClassifyResult:
     return ClassifyResult(
         id=item_id,
         category_l1=CategoryScore(name=prediction.category_l1, probability=float(prediction.p_l1)),
@@ -97,6 +135,7 @@ def to_result(item_id: str, prediction: Any) -> ClassifyResult:
         risk_group=prediction.risk_group,
         needs_review=bool(prediction.needs_review),
         alternatives=[to_alternative(alternative) for alternative in prediction.alternatives],
+        truncated=truncated,
     )
 
 
@@ -131,31 +170,88 @@ class ModelUri:
         return cls(uri, name=name, version=version or None)
 
 
-def load_text_service(settings: Settings) -> TextClassifierService:
-    """Load the text model named by `settings.text_model_uri` (slow: imports MLflow, reads artifacts)."""
-    database = sqlite_path(settings.mlflow_tracking_uri)
-    if database is not None and not database.exists():
-        raise FileNotFoundError(f"MLflow database {database} does not exist; train a model first")
-    import mlflow
-    from mlflow import MlflowClient
+class MlflowTextModelSource:
+    """Versions of the text model in the MLflow registry, loaded through the local model cache."""
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    model_uri = ModelUri.parse(settings.text_model_uri)
-    version = model_uri.version
-    load_uri = model_uri.uri
-    if model_uri.alias is not None:  # pin the version so the alias cannot move between look-up and load
-        version = MlflowClient().get_model_version_by_alias(model_uri.name, model_uri.alias).version
-        load_uri = f"models:/{model_uri.name}/{version}"
-    loaded = mlflow.pyfunc.load_model(load_uri)
-    classifier = loaded.unwrap_python_model().classifier
-    logger.info("loaded text model %s (%s)", settings.text_model_uri, load_uri)
+    kind: Literal["registry"] = "registry"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uri = ModelUri.parse(settings.text_model_uri)
+        self.cache = ModelCache(settings.model_cache_dir, self.uri.name or "text-model")
+
+    def current_version(self) -> str:
+        if self.uri.name is None:  # runs:/..., a path: one fixed model
+            return self.uri.uri
+        if self.uri.version is not None:
+            return self.uri.version
+        return str(self._client().get_model_version_by_alias(self.uri.name, self.uri.alias).version)
+
+    def load(self, version: str) -> TextClassifierService:
+        """Download the version into the cache (if not there yet) and load it from there."""
+        import mlflow
+
+        artifact_uri = self.uri.uri if self.uri.name is None else f"models:/{self.uri.name}/{version}"
+
+        def download(destination: Path) -> str:
+            self._client()  # sets the tracking and registry URIs
+            return mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination))
+
+        path = self.cache.fetch(version, download)
+        logger.info("loading text model %s version %s from %s", self.uri.name, version, path)
+        return build_text_service(path, self.uri.name or self.uri.uri, version, self.settings)
+
+    def load_last_good(self) -> tuple[str, TextClassifierService] | None:
+        cached = self.cache.last_good()
+        if cached is None:
+            return None
+        version, path = cached
+        return version, build_text_service(path, self.uri.name or self.uri.uri, version, self.settings)
+
+    def keep_as_last_good(self, version: str) -> None:
+        self.cache.mark_good(version)
+
+    def _client(self) -> Any:
+        database = sqlite_path(self.settings.mlflow_tracking_uri)
+        if database is not None and not database.exists():
+            raise FileNotFoundError(f"MLflow database {database} does not exist; train a model first")
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)
+        mlflow.set_registry_uri(self.settings.mlflow_tracking_uri)
+        return MlflowClient(self.settings.mlflow_tracking_uri, self.settings.mlflow_tracking_uri)
+
+
+def build_text_service(
+    model_dir: Path, model_name: str, version: str, settings: Settings
+) -> TextClassifierService:
+    """Load an MLflow pyfunc model directory: its uncompressed, memory-mapped copy when it can be made
+    (`serving.model_prep`), else through MLflow (slow: imports MLflow, decompresses, unpickles)."""
+    classifier = None
+    if settings.fast_model_load:
+        try:
+            classifier = load_fast(model_dir, TEXT_ARTIFACT)
+        except Exception as exc:
+            logger.warning("fast load of %s failed (%s); loading through MLflow", model_dir, exc)
+    if classifier is None:
+        import mlflow
+
+        classifier = mlflow.pyfunc.load_model(str(model_dir)).unwrap_python_model().classifier
     return TextClassifierService(
         classifier,
-        model_name=model_uri.name or settings.text_model_uri,
-        model_version=str(version) if version is not None else None,
+        model_name=model_name,
+        model_version=version,
         top_k=settings.top_k,
         review_threshold=settings.review_threshold,
         max_text_chars=settings.max_text_chars,
         max_batch=settings.max_batch,
+        long_text=settings.long_text,
     )
+
+
+def smoke_test(service: TextClassifierService, text: str) -> None:
+    """One prediction on a known report; raises when the model cannot classify."""
+    [result] = service.classify([ClassifyItem(text=text)])
+    if not result.leaf_id or not 0.0 <= result.category_l3.probability <= 1.0:
+        raise ValueError(f"smoke prediction is not usable: {result.leaf_id!r}")

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
-from serving.deps import TextModelDep
+from serving.auth import Permission, require
+from serving.deps import MetricsDep, RunnerDep, TextModelDep
+from serving.routers.headers import set_model_headers
 from serving.schemas import (
     ERROR_RESPONSES,
     EXAMPLE_TEXT,
@@ -13,7 +15,7 @@ from serving.schemas import (
     ClassifyResponse,
 )
 
-router = APIRouter(prefix="/v1", tags=["classify"])
+router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[require(Permission.CLASSIFY)])
 
 BODY_EXAMPLES = {
     "single": {
@@ -43,9 +45,17 @@ BODY_EXAMPLES = {
         "names the handling department and risk group, lists the top alternatives and flags uncertain "
         "predictions for review. Send either one report (`title`, `text`) or a batch (`items`)."
     ),
-    responses={status: ERROR_RESPONSES[status] for status in (413, 422, 503)},
+    responses={status: ERROR_RESPONSES[status] for status in (400, 401, 403, 413, 422, 503)},
 )
-def classify(
-    body: Annotated[ClassifyRequest, Body(openapi_examples=BODY_EXAMPLES)], service: TextModelDep
+async def classify(
+    body: Annotated[ClassifyRequest, Body(openapi_examples=BODY_EXAMPLES)],
+    service: TextModelDep,
+    runner: RunnerDep,
+    metrics: MetricsDep,
+    response: Response,
 ) -> ClassifyResponse:
-    return ClassifyResponse(model=service.model, results=service.classify_request(body))
+    items = service.prepare(body)  # limits checked on the loop: cheap, and no thread for a 413
+    results = await runner.predict(service, items)  # the model runs off the event loop
+    metrics.observe_predictions(service.model.version, results)
+    set_model_headers(response, service.model)
+    return ClassifyResponse(model=service.model, results=results)

@@ -2,36 +2,79 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from serving.auth import Permission, require
 from serving.deps import ResourcesDep
-from serving.resources import FORECASTS, TEXT_MODEL
-from serving.schemas import HealthResponse, ReadinessResponse
+from serving.resources import Resources
+from serving.schemas import ERROR_RESPONSES, ComponentStatus, HealthResponse, ReadinessResponse
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> HealthResponse:
+@router.get("/healthz", summary="Liveness: the process answers (no key needed)")
+async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
 @router.get(
     "/readyz",
     summary="Readiness: the text model and the forecasts table are loaded",
-    responses={503: {"model": ReadinessResponse, "description": "Something is not loaded; see `missing`."}},
+    description=(
+        "503 while something is not loaded (`missing` says why). `warnings` lists what is served but not "
+        "as wanted: a newer version that failed to load (the previous one is kept), a model served from "
+        "the local cache because the registry was unreachable, forecasts older than the risk champion."
+    ),
+    dependencies=[require(Permission.STATUS)],
+    responses={
+        503: {"model": ReadinessResponse, "description": "Something is not loaded; see `missing`."},
+        **{code: ERROR_RESPONSES[code] for code in (401, 403)},
+    },
 )
-def readyz(resources: ResourcesDep, response: Response) -> ReadinessResponse:
+async def readyz(resources: ResourcesDep, response: Response) -> ReadinessResponse:
+    components = {name: component_status(swap) for name, swap in resources.components.items()}
     missing = [
-        f"{component}: {resources.problems.get(component, 'not loaded')}"
-        for component, loaded in ((TEXT_MODEL, resources.text_service), (FORECASTS, resources.forecast_store))
-        if loaded is None
+        f"{name}: {swap.last_error or 'not loaded'}"
+        for name, swap in resources.components.items()
+        if swap.active is None
     ]
-    ready = not missing
-    if not ready:
+    if missing:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    store = resources.forecast_store
+    text, store = resources.text_service, resources.forecast_store
     return ReadinessResponse(
-        status="ready" if ready else "not_ready",
-        text_model=resources.text_service.model if resources.text_service else None,
+        status="not_ready" if missing else "ready",
+        text_model=text.model if text else None,
+        risk_model=store.model if store else None,
         forecast_week=store.latest_week() if store else None,
         missing=missing,
+        warnings=warnings(resources),
+        components=components,
     )
+
+
+def component_status(swap) -> ComponentStatus:
+    active = swap.active
+    return ComponentStatus(
+        loaded=active is not None,
+        version=active.version if active else None,
+        source=active.source if active else None,
+        loaded_at=active.loaded_at if active else None,
+        last_check=swap.last_check,
+        last_error=swap.last_error,
+        failed_version=swap.failed_version,
+    )
+
+
+def warnings(resources: Resources) -> list[str]:
+    found = []
+    for name, swap in resources.components.items():
+        active = swap.active
+        if active is not None and active.source == "cache":
+            found.append(f"{name}: the registry is unreachable; serving the cached version {active.version}")
+        elif active is not None and swap.last_error:
+            found.append(f"{name}: {swap.last_error}; still serving {active.version}")
+    store, champion = resources.forecast_store, resources.risk_champion_version
+    if store is not None and champion is not None and store.model.version != champion:
+        found.append(
+            f"forecasts: made by {store.model.name} version {store.model.version}, but "
+            f"{resources.risk_model_alias} is version {champion}; run `gridsense forecast`"
+        )
+    return found

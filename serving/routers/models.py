@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
+from serving.auth import Permission, require
 from serving.deps import RegistryDep
-from serving.schemas import ModelsResponse
+from serving.schemas import ERROR_RESPONSES, ModelsResponse
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], dependencies=[require(Permission.MODELS)])
 
 
 @router.get(
@@ -16,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["models"])
         "(`champion` is the one served) and the metrics of the training run. Registry problems are "
         "reported in `error` fields, never as a failure of this endpoint."
     ),
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403)},
 )
-def list_models(registry: RegistryDep) -> ModelsResponse:
-    return registry.describe()
+async def list_models(registry: RegistryDep) -> ModelsResponse:
+    return await run_in_threadpool(registry.describe)  # reads the registry database

@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from serving.auth import Permission, require
 from serving.deps import ForecastStoreDep
-from serving.schemas import ERROR_RESPONSES, RiskGroupName, RiskResponse
+from serving.errors import UnknownWeekError
+from serving.routers.headers import set_model_headers
+from serving.schemas import (
+    ERROR_RESPONSES,
+    IsoDate,
+    RiskGroupName,
+    RiskHistoryResponse,
+    RiskResponse,
+)
 
-router = APIRouter(prefix="/v1", tags=["risk"])
+router = APIRouter(prefix="/v1", tags=["risk"], dependencies=[require(Permission.RISK)])
 
 
 @router.get(
@@ -15,18 +24,62 @@ router = APIRouter(prefix="/v1", tags=["risk"])
     summary="Grid risk forecasts for the coming week",
     description=(
         "Probability that each grid sees at least one dispute (矛盾纠纷) or hazard (安全隐患) event in the "
-        "latest forecast week, with its rank among all grids. Without `grid_id`, all grids, best rank first."
+        "latest forecast week, with its rank among all grids, its level (高/中/低), the top 3 drivers in "
+        "Chinese and the trend over the last 8 forecasts. Without `grid_id`, all grids, best rank first. "
+        "`contributions=true` adds every SHAP contribution."
     ),
-    responses={status: ERROR_RESPONSES[status] for status in (404, 422, 503)},
+    responses={status: ERROR_RESPONSES[status] for status in (400, 401, 403, 404, 422, 503)},
 )
-def risk(
+async def risk(
     store: ForecastStoreDep,
+    response: Response,
     grid_id: Annotated[
         list[str] | None,
         Query(description="Grid ids (repeat the parameter); default: all grids.", examples=["G0001"]),
     ] = None,
     group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
     top: Annotated[int | None, Query(ge=1, description="Only grids ranked 1..top within each group.")] = None,
+    week: Annotated[
+        IsoDate | None,
+        Query(description="Forecast week (its Monday, YYYY-MM-DD); only the latest week is served."),
+    ] = None,
+    contributions: Annotated[
+        bool, Query(description="Include all SHAP contributions per grid and group (large).")
+    ] = False,
 ) -> RiskResponse:
+    latest = store.latest_week()
+    if week is not None and week != latest:
+        raise UnknownWeekError(
+            f"no forecasts for the week of {week}; the latest forecast week is {latest}",
+            field="week",
+            available_weeks=[latest.isoformat()],
+        )
     grids = store.get(grid_ids=grid_id, group=group, top=top)
-    return RiskResponse(week_start=store.latest_week(), group=group, top=top, grids=grids)
+    if not contributions:
+        grids = [{**grid, "risks": [{**r, "contributions": None} for r in grid["risks"]]} for grid in grids]
+    set_model_headers(response, store.model)
+    return RiskResponse(model=store.model, week_start=latest, group=group, top=top, grids=grids)
+
+
+@router.get(
+    "/risk/{grid_id}/history",
+    summary="Past forecasts of a grid next to what happened",
+    description=(
+        "Every stored forecast of the grid (weekly `gridsense forecast` runs, and the out-of-sample backtest "
+        "weeks of the champion's training run), oldest first, with the events that actually happened "
+        "(`actual_count`, null until the week is over and loaded)."
+    ),
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 422, 503)},
+)
+async def risk_history(
+    store: ForecastStoreDep,
+    response: Response,
+    grid_id: str,
+    group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
+    weeks: Annotated[int, Query(ge=1, le=520, description="The last N forecast weeks.")] = 26,
+) -> RiskHistoryResponse:
+    history = store.history_of(grid_id, group=group, weeks=weeks)
+    set_model_headers(response, store.model)
+    return RiskHistoryResponse(
+        grid_id=grid_id, district=store.district_of(grid_id), group=group, history=history
+    )

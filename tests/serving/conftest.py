@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from serving.deps import get_registry, get_resources
 from serving.forecast_store import ForecastStore
+from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.resources import Resources
 from serving.schemas import ModelsResponse, ModelVersionInfo, RegisteredModelInfo
@@ -122,17 +123,39 @@ def store() -> ForecastStore:
 
 
 @pytest.fixture
-def app(tmp_path) -> FastAPI:
-    return create_app(Settings(home=tmp_path))
+def settings(tmp_path) -> Settings:
+    """Polling off: tests trigger reloads themselves."""
+    return Settings(home=tmp_path, reload_interval_seconds=0, keys_refresh_seconds=0)
 
 
 @pytest.fixture
-def client(app: FastAPI, text_service: TextClassifierService, store: ForecastStore) -> Iterator[TestClient]:
-    """The app with everything loaded (fakes); the real lifespan does not run."""
-    loaded = Resources(registry=FakeRegistry(), text_service=text_service, forecast_store=store)
+def api_keys(settings: Settings) -> dict[str, str]:
+    """One key per role, in the app's key file."""
+    key_file = KeyFile(settings.api_keys_path)
+    return {role.value: key_file.create(role, label="test").key for role in Role}
+
+
+@pytest.fixture
+def admin_headers(api_keys: dict[str, str]) -> dict[str, str]:
+    return {"X-API-Key": api_keys["data_scientist"]}
+
+
+@pytest.fixture
+def app(settings: Settings, api_keys: dict[str, str]) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def loaded(text_service: TextClassifierService, store: ForecastStore) -> Resources:
+    return Resources.fixed(registry=FakeRegistry(), text_service=text_service, forecast_store=store)
+
+
+@pytest.fixture
+def client(app: FastAPI, loaded: Resources, admin_headers: dict[str, str]) -> Iterator[TestClient]:
+    """The app with everything loaded (fakes), called with a data_scientist key; no lifespan runs."""
     app.dependency_overrides[get_resources] = lambda: loaded
     app.dependency_overrides[get_registry] = FakeRegistry
-    yield TestClient(app)
+    yield TestClient(app, headers=admin_headers)
     app.dependency_overrides.clear()
 
 

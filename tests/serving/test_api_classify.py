@@ -24,7 +24,7 @@ def test_single_report_gives_one_full_result(client, classifier):
     assert result["needs_review"] is True  # 0.4 < default review threshold 0.5
     assert [alt["leaf_id"] for alt in result["alternatives"]] == [NOISE, MANHOLE]
     assert set(result["alternatives"][0]) == {"leaf_id", "category_l3", "probability", "department"}
-    assert classifier.calls[0]["texts"] == [f"{REPORT['title']}\n{REPORT['text']}"]
+    assert classifier.calls[0]["texts"] == [f"{REPORT['title']}。{REPORT['text']}"]  # joined as in training
 
 
 def test_batch_keeps_order_and_ids(client):

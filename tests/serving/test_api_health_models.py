@@ -12,8 +12,8 @@ def test_healthz_answers_even_when_nothing_is_loaded(app):
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_is_503_listing_what_is_missing_before_loading(app):
-    response = TestClient(app).get("/readyz")
+def test_readyz_is_503_listing_what_is_missing_before_loading(app, admin_headers):
+    response = TestClient(app, headers=admin_headers).get("/readyz")
 
     assert response.status_code == 503
     body = response.json()
@@ -25,16 +25,16 @@ def test_readyz_is_200_when_loaded(client):
     response = client.get("/readyz")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "status": "ready",
-        "text_model": {"name": "gridsense-text", "version": "7"},
-        "forecast_week": "2026-01-12",
-        "missing": [],
-    }
+    body = response.json()
+    assert (body["status"], body["missing"], body["warnings"]) == ("ready", [], [])
+    assert body["text_model"] == {"name": "gridsense-text", "version": "7"}
+    assert body["risk_model"] == {"name": "gridsense-risk", "version": "5"}
+    assert body["forecast_week"] == "2026-01-12"
+    assert body["components"]["text_model"]["version"] == "7"
 
 
-def test_endpoints_needing_a_model_are_503_when_it_is_not_loaded(app, assert_error):
-    client = TestClient(app)
+def test_endpoints_needing_a_model_are_503_when_it_is_not_loaded(app, admin_headers, assert_error):
+    client = TestClient(app, headers=admin_headers)
 
     assert_error(client.post("/v1/classify", json={"text": "噪音"}), 503, "not_ready", None)
     assert_error(client.get("/v1/risk"), 503, "not_ready", None)
@@ -51,8 +51,10 @@ def test_models_lists_versions_aliases_and_metrics(client):
     assert risk_model == {"name": "gridsense-risk", "versions": [], "error": "not registered"}
 
 
-def test_models_reports_a_missing_registry_instead_of_failing(app):
-    response = TestClient(app).get("/v1/models")  # the app's home (tmp_path) has no MLflow database
+def test_models_reports_a_missing_registry_instead_of_failing(app, admin_headers):
+    response = TestClient(app, headers=admin_headers).get(
+        "/v1/models"
+    )  # the app's home (tmp_path) has no MLflow database
 
     assert response.status_code == 200
     body = response.json()
@@ -75,13 +77,13 @@ def test_unknown_route_uses_the_error_envelope(client, assert_error):
     assert_error(client.get("/v1/nothing-here"), 404, "not_found", None)
 
 
-def test_unexpected_errors_are_json_500_with_the_request_id(app, assert_error):
+def test_unexpected_errors_are_json_500_with_the_request_id(app, admin_headers, assert_error):
     class Broken:
-        def classify_request(self, request):
+        def prepare(self, request):
             raise RuntimeError("boom")
 
     app.dependency_overrides[get_text_service] = Broken
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, headers=admin_headers)
 
     response = client.post("/v1/classify", json={"text": "噪音"}, headers={"X-Request-ID": "req-42"})
 

@@ -27,12 +27,11 @@ def test_environment_overrides_and_absolute_uris_stay(monkeypatch, tmp_path):
     assert settings.max_batch == 8
 
 
-def test_start_up_loads_what_exists_and_reports_the_rest(tmp_path, forecasts):
-    settings = Settings(home=tmp_path)
+def test_start_up_loads_what_exists_and_reports_the_rest(tmp_path, forecasts, settings, admin_headers):
     settings.forecasts_path.parent.mkdir(parents=True)
     forecasts.write_parquet(settings.forecasts_path)
 
-    with TestClient(create_app(settings)) as client:  # runs the real lifespan; there is no MLflow store
+    with TestClient(create_app(settings), headers=admin_headers) as client:  # the real lifespan; no MLflow
         response = client.get("/readyz")
         risk = client.get("/v1/risk", params={"grid_id": "G0002"})
 

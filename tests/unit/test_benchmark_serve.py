@@ -1,0 +1,75 @@
+"""The load generator and the figures it reports (the real run needs a trained champion: see
+docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from training.benchmarks.serve import (
+    Sample,
+    drive,
+    http_request,
+    markdown_table,
+    summarise,
+    swap_spike,
+)
+
+
+def test_summary_percentiles_errors_and_versions():
+    samples = [Sample(i * 0.01, 0.010, 200, "3") for i in range(98)]
+    samples += [Sample(1.0, 0.500, 503, "3"), Sample(1.1, 0.020, 0, "")]
+
+    result = summarise(
+        "classify_single", samples, elapsed=2.0, workers=2, inference="microbatch", concurrency=4
+    )
+
+    assert (result.requests, result.errors, result.throughput) == (100, 2, 50.0)
+    assert result.p50_ms == pytest.approx(10.0)
+    assert result.max_ms == pytest.approx(500.0)
+    assert result.statuses == {"200": 98, "503": 1, "0": 1}
+    assert result.versions == {"3": 99, "": 1}
+    assert "classify_single" in markdown_table([result]) and "2 (2.00%)" in markdown_table([result])
+
+
+def test_swap_spike_compares_windows_after_the_swap_with_the_p99_before():
+    before = [Sample(t / 100, 0.010, 200, "1") for t in range(100)]
+    after = [Sample(1.0 + t / 100, 0.010, 200, "2") for t in range(100)]
+    after[30] = Sample(1.30, 0.080, 200, "2")  # one slow request in the window [1.25, 1.50)
+
+    spike = swap_spike(before + after, swapped_at=1.0)
+
+    assert spike["p99_before_ms"] == pytest.approx(10.0)
+    assert spike["worst_window_p99_ms"] > 50  # that window's p99 is pulled up by the slow request
+    assert spike["spike_ratio"] == pytest.approx(spike["worst_window_p99_ms"] / 10.0, rel=0.01)
+
+
+@pytest.mark.timeout(30)
+def test_drive_is_bounded_by_its_request_budget_and_reads_keep_alive_answers():
+    async def scenario():
+        served = []
+
+        async def handle(reader, writer):
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                served.append(1)
+                writer.write(b"HTTP/1.1 200 OK\r\nX-Model-Version: 9\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        make = lambda rng: http_request("GET", "/x", "key")  # noqa: E731
+        samples, _ = await drive(port, make, concurrency=3, seconds=20, max_requests=50)
+        server.close()
+        await server.wait_closed()
+        return samples, served
+
+    samples, served = asyncio.run(scenario())
+
+    assert len(samples) == 50 == len(served)
+    assert {(s.status, s.version) for s in samples} == {(200, "9")}

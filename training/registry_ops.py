@@ -1,0 +1,433 @@
+"""Promotion, rollback and listing in the MLflow model registry.
+
+Aliases: every training run registers a new version as `challenger`; `champion` is what serving loads.
+`promote` moves `champion` to the challenger only when the challenger beats the champion on the same
+evaluation set under the model's `PromotionRule`; otherwise it refuses and says why. `--force` with a
+reason overrides and records the reason on the version. Each champion change is appended to a history
+(a registered-model tag), which `rollback` walks back; `previous_champion` names the one before.
+
+Same evaluation set:
+- text: both versions are loaded and scored now on the test split of one dataset (by default the one
+  the challenger was trained on: it is the newest, so neither model has seen it);
+- risk: the registered forecaster is refitted on every labelled week, so re-scoring it would be
+  in-sample. The backtest metrics logged by each run are compared instead, and only when both runs were
+  evaluated on the same data (same content hash and test window); otherwise the gate refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from serving.audit import AuditLog
+from training.tracking import RISK_MODEL_NAME, TEXT_MODEL_NAME
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous_champion"
+HISTORY_TAG = "gridsense.champion_history"
+
+
+class PromotionError(RuntimeError):
+    """The operation cannot be done (no challenger, no history, ...); the message says why."""
+
+
+# ---- the rule ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PromotionRule:
+    """The challenger must beat the champion on `primary` by more than `min_gain`, and may not fall
+    behind on any guard metric by more than its allowed drop (all metrics: higher is better; 0.002 is
+    0.2 percentage points)."""
+
+    primary: str
+    min_gain: float = 0.0
+    guards: dict[str, float] = field(default_factory=dict)
+
+    def decide(self, champion: dict[str, float], challenger: dict[str, float]) -> GateDecision:
+        checks = [self._check_primary(champion, challenger)]
+        checks += [self._check_guard(name, drop, champion, challenger) for name, drop in self.guards.items()]
+        return GateDecision(passed=all(check.passed for check in checks), checks=checks)
+
+    def _check_primary(self, champion: dict[str, float], challenger: dict[str, float]) -> Check:
+        old, new = _metric(champion, self.primary), _metric(challenger, self.primary)
+        passed = new - old > self.min_gain
+        verdict = "better" if passed else "not better"
+        return Check(
+            self.primary,
+            old,
+            new,
+            passed,
+            f"{verdict} on {self.primary}: {new:.4f} vs {old:.4f} (needs a gain above {self.min_gain:.4f})",
+        )
+
+    @staticmethod
+    def _check_guard(
+        name: str, drop: float, champion: dict[str, float], challenger: dict[str, float]
+    ) -> Check:
+        old, new = _metric(champion, name), _metric(challenger, name)
+        passed = new >= old - drop - 1e-12
+        verdict = "holds" if passed else "worse"
+        return Check(
+            name, old, new, passed, f"{name} {verdict}: {new:.4f} vs {old:.4f} (may drop at most {drop:.4f})"
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    champion: float
+    challenger: float
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    checks: list[Check]
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(check.message for check in self.checks)
+
+
+def _metric(metrics: dict[str, float], name: str) -> float:
+    value = metrics.get(name)
+    if value is None or not math.isfinite(value):
+        raise PromotionError(f"metric {name!r} is missing or not finite (have: {sorted(metrics)[:8]})")
+    return float(value)
+
+
+PROMOTION_RULES: dict[str, PromotionRule] = {
+    TEXT_MODEL_NAME: PromotionRule(primary="macro_f1_leaf", guards={"macro_f1_l1": 0.002}),
+    RISK_MODEL_NAME: PromotionRule(
+        primary="mean_average_precision",
+        guards={"dispute.average_precision": 0.002, "hazard.average_precision": 0.002},
+    ),
+}
+
+
+# ---- evaluation on one set --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    eval_set: str  # what both were evaluated on
+    champion: dict[str, float]
+    challenger: dict[str, float]
+
+
+Evaluator = Callable[[Any, str, str, str], Comparison]  # (client, name, champion, challenger)
+
+
+def evaluate_text_versions(data: Path | None = None) -> Evaluator:
+    """Score both text versions now on the test split of `data` (default: the challenger's dataset)."""
+
+    def evaluate(client: Any, name: str, champion: str, challenger: str) -> Comparison:
+        path = data or Path(_run_params(client, name, challenger).get("data.path", ""))
+        if not path.is_file():
+            raise PromotionError(f"evaluation dataset {path} not found; pass --data")
+        test = pl.read_parquet(path).filter(pl.col("split") == "test")
+        if test.is_empty():
+            raise PromotionError(f"{path} has no rows in the test split")
+        texts, truth = test.get_column("text").to_list(), test.get_column("leaf_id").to_list()
+        scores = {version: _score_text(name, version, texts, truth) for version in (champion, challenger)}
+        eval_set = f"{path} test split ({test.height} reports)"
+        return Comparison(eval_set, scores[champion], scores[challenger])
+
+    return evaluate
+
+
+def _score_text(name: str, version: str, texts: list[str], truth: list[str]) -> dict[str, float]:
+    import mlflow
+
+    from models.metrics import text_metrics
+
+    classifier = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().classifier
+    predicted = list(classifier.predict(texts))
+    try:
+        return text_metrics(truth, predicted, classifier.taxonomy_)
+    except KeyError as exc:  # a leaf of the evaluation set is not in this model's taxonomy
+        raise PromotionError(
+            f"version {version} cannot be scored on this set (taxonomy differs: {exc})"
+        ) from exc
+
+
+RISK_EVAL_SET_PARAMS = ("data.content_hash", "data.rows", "split.test_from", "split.test_weeks")
+
+
+def compare_logged_risk_metrics(client: Any, name: str, champion: str, challenger: str) -> Comparison:
+    """The backtest metrics of both runs, if they were computed on the same panel and test window."""
+    params = {version: _run_params(client, name, version) for version in (champion, challenger)}
+    identity = {
+        version: {key: params[version].get(key) for key in RISK_EVAL_SET_PARAMS} for version in params
+    }
+    if identity[champion] != identity[challenger]:
+        raise PromotionError(
+            "champion and challenger were evaluated on different data "
+            f"({identity[champion]} vs {identity[challenger]}); retrain the champion's configuration on the "
+            "challenger's panel, or promote with --force --reason"
+        )
+    metrics = {version: _risk_view(_run_metrics(client, name, version)) for version in (champion, challenger)}
+    eval_set = (
+        f"panel {identity[challenger]['data.content_hash']} from {identity[challenger]['split.test_from']}"
+    )
+    return Comparison(eval_set, metrics[champion], metrics[challenger])
+
+
+def _risk_view(metrics: dict[str, float]) -> dict[str, float]:
+    """`model.<group>.<metric>` -> `<group>.<metric>`, plus the mean average precision over groups."""
+    view = {key.removeprefix("model."): value for key, value in metrics.items() if key.startswith("model.")}
+    precisions = [value for key, value in view.items() if key.endswith(".average_precision")]
+    if precisions:
+        view["mean_average_precision"] = sum(precisions) / len(precisions)
+    return view
+
+
+def default_evaluator(name: str, data: Path | None = None) -> Evaluator:
+    return compare_logged_risk_metrics if name == RISK_MODEL_NAME else evaluate_text_versions(data)
+
+
+# ---- operations ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PromotionResult:
+    promoted: bool
+    name: str
+    champion_before: str | None
+    challenger: str
+    decision: GateDecision | None
+    comparison: Comparison | None
+    forced: bool = False
+    reason: str | None = None
+
+    @property
+    def explanation(self) -> str:
+        if self.decision is None:
+            return self.reason or ""
+        return self.decision.summary
+
+
+def promote(
+    client: Any,
+    name: str,
+    audit: AuditLog,
+    actor: str,
+    evaluator: Evaluator | None = None,
+    rule: PromotionRule | None = None,
+    force: bool = False,
+    reason: str | None = None,
+) -> PromotionResult:
+    """Move `champion` to the `challenger` version if it passes the gate (or `force` with a reason)."""
+    if force and not (reason and reason.strip()):
+        raise PromotionError("--force needs --reason: say why the gate is overridden")
+    challenger = _alias(client, name, CHALLENGER)
+    if challenger is None:
+        raise PromotionError(f"{name} has no {CHALLENGER!r} version; train one with `gridsense retrain`")
+    champion = _alias(client, name, CHAMPION)
+    if champion == challenger:
+        raise PromotionError(f"version {challenger} is already the {CHAMPION}")
+    decision = comparison = None
+    if champion is None:
+        passed, why = True, "no champion yet: the first version becomes champion"
+    else:
+        try:
+            comparison = (evaluator or default_evaluator(name))(client, name, champion, challenger)
+            decision = (rule or PROMOTION_RULES[name]).decide(comparison.champion, comparison.challenger)
+            passed, why = decision.passed, decision.summary
+        except PromotionError as exc:
+            if not force:
+                audit.record(
+                    "promote",
+                    actor,
+                    outcome="refused",
+                    model=name,
+                    champion=champion,
+                    challenger=challenger,
+                    why=str(exc),
+                )
+                raise
+            passed, why = False, f"gate could not run: {exc}"
+    result = PromotionResult(
+        passed or force,
+        name,
+        champion,
+        challenger,
+        decision,
+        comparison,
+        forced=force and not passed,
+        reason=reason if force else why,
+    )
+    if not result.promoted:
+        audit.record(
+            "promote",
+            actor,
+            outcome="refused",
+            model=name,
+            champion=champion,
+            challenger=challenger,
+            why=why,
+            eval_set=comparison.eval_set if comparison else None,
+        )
+        return result
+    _set_champion(client, name, challenger, previous=champion)
+    tags = {
+        "promoted_at": _now(),
+        "promoted_by": actor,
+        "promotion_gate": "forced" if result.forced else "passed",
+        "promotion_evidence": why[:4000],
+    }
+    if force:
+        tags["promotion_reason"] = reason or ""
+    for key, value in tags.items():
+        client.set_model_version_tag(name, challenger, key, value)
+    audit.record(
+        "promote",
+        actor,
+        outcome="forced" if result.forced else "promoted",
+        model=name,
+        champion_before=champion,
+        champion=challenger,
+        why=why,
+        reason=reason,
+        eval_set=comparison.eval_set if comparison else None,
+    )
+    return result
+
+
+def rollback(
+    client: Any, name: str, audit: AuditLog, actor: str, to_version: str | None = None
+) -> tuple[str, str]:
+    """Point `champion` back at the previous champion (or `to_version`). Returns (from, to)."""
+    current = _alias(client, name, CHAMPION)
+    if current is None:
+        raise PromotionError(f"{name} has no {CHAMPION}")
+    history = _history(client, name)
+    if to_version is None:
+        earlier = [version for version in history if version != current]
+        if not earlier:
+            raise PromotionError(f"{name} has no earlier champion to roll back to")
+        to_version = earlier[-1]
+    client.get_model_version(name, to_version)  # raises if it does not exist
+    client.set_registered_model_alias(name, CHAMPION, to_version)
+    trimmed = history[: history.index(to_version) + 1] if to_version in history else [*history, to_version]
+    _write_history(client, name, trimmed)
+    _point_previous(client, name, trimmed)
+    client.set_model_version_tag(name, to_version, "rolled_back_to_at", _now())
+    audit.record("rollback", actor, model=name, champion_before=current, champion=to_version)
+    return current, to_version
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    name: str
+    version: str
+    aliases: list[str]
+    created_at: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+KEY_METRICS = {
+    TEXT_MODEL_NAME: ("test.macro_f1_leaf", "test.macro_f1_l1", "test.ece_leaf"),
+    RISK_MODEL_NAME: (
+        "model.dispute.average_precision",
+        "model.hazard.average_precision",
+        "model.dispute.top10_share",
+        "model.hazard.top10_share",
+    ),
+}
+
+
+def list_versions(client: Any, name: str) -> list[VersionRow]:
+    """Every version of `name`, newest first, with aliases, key metrics and promotion tags."""
+    try:
+        aliases = client.get_registered_model(name).aliases or {}
+    except Exception:  # not registered yet
+        return []
+    by_version: dict[str, list[str]] = {}
+    for alias, version in sorted(aliases.items()):
+        by_version.setdefault(str(version), []).append(alias)
+    rows = []
+    for version in client.search_model_versions(f"name = '{name}'"):
+        metrics = _metrics_of_run(client, version.run_id)
+        wanted = KEY_METRICS.get(name, ())
+        rows.append(
+            VersionRow(
+                name=name,
+                version=str(version.version),
+                aliases=by_version.get(str(version.version), []),
+                created_at=datetime.fromtimestamp(version.creation_timestamp / 1000, tz=UTC).isoformat(
+                    timespec="minutes"
+                ),
+                metrics={key: metrics[key] for key in wanted if key in metrics},
+                tags=dict(version.tags or {}),
+            )
+        )
+    return sorted(rows, key=lambda row: int(row.version) if row.version.isdigit() else -1, reverse=True)
+
+
+# ---- registry helpers -----------------------------------------------------------------------------------
+def _alias(client: Any, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception:
+        return None
+
+
+def _set_champion(client: Any, name: str, version: str, previous: str | None) -> None:
+    history = _history(client, name)
+    if previous is not None and (not history or history[-1] != previous):
+        history.append(previous)  # a champion set before history was kept (e.g. by the demo)
+    history.append(version)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    _write_history(client, name, history)
+    _point_previous(client, name, history)
+
+
+def _point_previous(client: Any, name: str, history: list[str]) -> None:
+    if len(history) >= 2:
+        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, history[-2])
+    else:
+        try:
+            client.delete_registered_model_alias(name, PREVIOUS_CHAMPION)
+        except Exception:
+            pass
+
+
+def _history(client: Any, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags or {}
+    try:
+        return [str(version) for version in json.loads(tags.get(HISTORY_TAG, "[]"))]
+    except ValueError:
+        return []
+
+
+def _write_history(client: Any, name: str, history: list[str]) -> None:
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
+
+
+def _run_params(client: Any, name: str, version: str) -> dict[str, str]:
+    run_id = client.get_model_version(name, version).run_id
+    return dict(client.get_run(run_id).data.params) if run_id else {}
+
+
+def _run_metrics(client: Any, name: str, version: str) -> dict[str, float]:
+    return _metrics_of_run(client, client.get_model_version(name, version).run_id)
+
+
+def _metrics_of_run(client: Any, run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    try:
+        return dict(client.get_run(run_id).data.metrics)
+    except Exception:
+        return {}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
