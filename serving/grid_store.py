@@ -1,0 +1,223 @@
+"""The dashboard tables (written by `training.dashboard_tables`), held in memory for the grid routes.
+
+Read-only: grids with their map polygons, weekly events per grid and first-level category, and the
+latest classified, redacted reports per grid. Answers are built once per table version (a request is
+a dictionary look-up and a few list slices), and the tables are reloaded when `meta.json` changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from serving.errors import NotReadyError, UnknownGridError
+
+GRIDS_FILE = "grids.parquet"
+WEEKLY_FILE = "grid_weekly.parquet"
+REPORTS_FILE = "recent_reports.parquet"
+META_FILE = "meta.json"
+KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon", "polygon_x", "polygon_y")
+REPORT_COLUMNS = (
+    "event_id", "reported_at", "channel", "status", "title", "text", "category_l1", "category_l2",
+    "category_l3", "leaf_id", "department", "risk_group", "confidence", "needs_review",
+)  # fmt: skip
+
+
+class GridStore:
+    def __init__(
+        self, grids: pl.DataFrame, weekly: pl.DataFrame, reports: pl.DataFrame, meta: dict[str, Any]
+    ) -> None:
+        self.grids_table = grids
+        self.weekly_table = weekly
+        self.reports_table = reports
+        self.meta = meta
+        self.forecast_week = _date(meta.get("forecast_week"))
+        self.weeks = _week_span(meta, weekly)
+        self.weekly_dense = _dense_group_counts(weekly, grids.get_column("grid_id"), self.weeks)
+        self._weekly_cache: dict[int, dict[str, Any]] = {}
+
+    @classmethod
+    def from_dir(cls, path: Path) -> GridStore:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        return cls(
+            pl.read_parquet(path / GRIDS_FILE),
+            pl.read_parquet(path / WEEKLY_FILE),
+            pl.read_parquet(path / REPORTS_FILE),
+            meta,
+        )
+
+    # ---- answers ------------------------------------------------------------------------------------
+    @cached_property
+    def grids(self) -> list[dict[str, Any]]:
+        attributes = [name for name in self.grids_table.columns if name not in KEY_COLUMNS]
+        rows = self.grids_table.to_dicts()
+        return [_grid_shape(row, attributes) for row in rows]
+
+    def weekly_counts(self, weeks: int) -> dict[str, Any]:
+        """Dispute, hazard and all events per grid over the latest `weeks` weeks."""
+        weeks = min(weeks, len(self.weeks))
+        if weeks not in self._weekly_cache:  # a benign race: two threads may build the same answer
+            self._weekly_cache[weeks] = self._weekly_counts(weeks)
+        return self._weekly_cache[weeks]
+
+    def activity(self, grid_id: str) -> dict[str, Any]:
+        self._check(grid_id)
+        return self._activity_by_grid.get(grid_id) or self._empty_activity(grid_id)
+
+    def reports(self, grid_id: str, limit: int) -> list[dict[str, Any]]:
+        self._check(grid_id)
+        return self._reports_by_grid.get(grid_id, [])[:limit]
+
+    @cached_property
+    def text_model(self) -> dict[str, str | None] | None:
+        name = self.meta.get("text_model_name")
+        return {"name": name, "version": self.meta.get("text_model_version")} if name else None
+
+    # ---- indexes built once -------------------------------------------------------------------------
+    @cached_property
+    def _grid_ids(self) -> frozenset[str]:
+        return frozenset(self.grids_table.get_column("grid_id").to_list())
+
+    def _check(self, grid_id: str) -> None:
+        if grid_id not in self._grid_ids:
+            raise UnknownGridError([grid_id])
+
+    def _weekly_counts(self, weeks: int) -> dict[str, Any]:
+        wanted = self.weeks[len(self.weeks) - weeks :]
+        rows = (
+            self.weekly_dense.filter(pl.col("week_start").is_in(wanted))
+            .group_by("grid_id", maintain_order=True)
+            .agg(pl.col("n_dispute").alias("dispute"), pl.col("n_hazard").alias("hazard"),
+                 pl.col("n_events").alias("total"))
+            .to_dicts()
+        )  # fmt: skip
+        return {"weeks": wanted, "grids": rows}
+
+    @cached_property
+    def _activity_by_grid(self) -> dict[str, dict[str, Any]]:
+        if self.weekly_table.is_empty() or not self.weeks:
+            return {}
+        weeks = pl.DataFrame({"week_start": self.weeks})
+        per_category = (
+            self.weekly_table.select("grid_id", "category_l1")
+            .unique()
+            .join(weeks, how="cross")
+            .join(self.weekly_table, on=["grid_id", "category_l1", "week_start"], how="left")
+            .with_columns(pl.col("n_events").fill_null(0))
+            .sort("grid_id", "category_l1", "week_start")
+            .group_by("grid_id", "category_l1", maintain_order=True)
+            .agg(counts=pl.col("n_events"), total=pl.col("n_events").sum())
+            .sort(["grid_id", "total", "category_l1"], descending=[False, True, False])
+            .group_by("grid_id", maintain_order=True)
+            .agg(categories=pl.struct("category_l1", "counts"))
+        )
+        totals = (
+            self.weekly_dense.group_by("grid_id", maintain_order=True)
+            .agg(dispute=pl.col("n_dispute"), hazard=pl.col("n_hazard"), total=pl.col("n_events"))
+        )  # fmt: skip
+        rows = totals.join(per_category, on="grid_id", how="left").to_dicts()
+        return {row["grid_id"]: {**row, "weeks": self.weeks, "categories": row["categories"] or []}
+                for row in rows}  # fmt: skip
+
+    def _empty_activity(self, grid_id: str) -> dict[str, Any]:
+        zeros = [0] * len(self.weeks)
+        return {"grid_id": grid_id, "weeks": self.weeks, "categories": [], "dispute": zeros,
+                "hazard": zeros, "total": zeros}  # fmt: skip
+
+    @cached_property
+    def _reports_by_grid(self) -> dict[str, list[dict[str, Any]]]:
+        ordered = self.reports_table.sort(["grid_id", "reported_at"], descending=[False, True])
+        grouped = ordered.group_by("grid_id", maintain_order=True).agg(
+            reports=pl.struct(*[name for name in REPORT_COLUMNS if name in ordered.columns])
+        )
+        return {row["grid_id"]: row["reports"] for row in grouped.to_dicts()}
+
+
+class GridStoreLoader:
+    """The current GridStore for a folder, reloaded when the batch step rewrites `meta.json`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+        self._store: GridStore | None = None
+
+    def current(self) -> GridStore:
+        try:
+            stat = (self.path / META_FILE).stat()
+        except FileNotFoundError:
+            if self._store is not None:
+                return self._store  # the folder is being rebuilt: keep serving what we have
+            raise NotReadyError(
+                f"dashboard tables are not built ({self.path}); run `gridsense forecast`"
+            ) from None
+        version = (stat.st_mtime_ns, stat.st_size)
+        if version != self._version:
+            with self._lock:
+                if version != self._version:
+                    self._store = self._load()
+                    self._version = version
+        assert self._store is not None
+        return self._store
+
+    def _load(self) -> GridStore:
+        try:
+            return GridStore.from_dir(self.path)
+        except Exception as exc:
+            if self._store is not None:
+                return self._store
+            raise NotReadyError(f"dashboard tables in {self.path} cannot be read: {exc}") from exc
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _week_span(meta: dict[str, Any], weekly: pl.DataFrame) -> list[date]:
+    """Every Monday from the first week to the week before the forecast week (from meta, else the data)."""
+    first, forecast = _date(meta.get("first_week")), _date(meta.get("forecast_week"))
+    if first is None or forecast is None:
+        if weekly.is_empty():
+            return []
+        first = weekly.get_column("week_start").min()
+        forecast = weekly.get_column("week_start").max() + timedelta(weeks=1)
+    return [first + timedelta(weeks=offset) for offset in range((forecast - first).days // 7)]
+
+
+def _dense_group_counts(weekly: pl.DataFrame, grid_ids: pl.Series, weeks: Sequence[date]) -> pl.DataFrame:
+    """One row per (grid, week): n_events, n_dispute, n_hazard, zeros included."""
+    totals = weekly.group_by("grid_id", "week_start").agg(pl.col("n_events", "n_dispute", "n_hazard").sum())
+    return (
+        pl.DataFrame({"grid_id": grid_ids.unique().sort()})
+        .join(pl.DataFrame({"week_start": list(weeks)}, schema={"week_start": pl.Date}), how="cross")
+        .join(totals, on=["grid_id", "week_start"], how="left")
+        .with_columns(pl.col("n_events", "n_dispute", "n_hazard").fill_null(0).cast(pl.Int64))
+        .sort("grid_id", "week_start")
+    )
+
+
+def _grid_shape(row: dict[str, Any], attributes: Sequence[str]) -> dict[str, Any]:
+    xs, ys = row.get("polygon_x"), row.get("polygon_y")
+    polygon = list(zip(xs, ys, strict=True)) if xs and ys else None
+    return {
+        **{name: row.get(name) for name in ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon")},
+        "polygon": polygon,
+        "attributes": {name: _plain(row.get(name)) for name in attributes},
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly attribute values (dates become strings; NaN becomes null)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,102 @@
+"""Grid geometry, weekly activity and recent reports: what a supervisor needs next to the forecasts.
+
+Read from the dashboard tables (`serving.grid_store`); the supervisor dashboard calls these like any
+other client.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from serving.auth import Permission, require
+from serving.deps import SettingsDep
+from serving.grid_schemas import (
+    GridActivityResponse,
+    GridReportsResponse,
+    GridsResponse,
+    GridWeeklyResponse,
+)
+from serving.grid_store import GridStore, GridStoreLoader
+from serving.schemas import ERROR_RESPONSES, ModelRef
+
+router = APIRouter(prefix="/v1/grids", tags=["grids"], dependencies=[require(Permission.DASHBOARD)])
+
+GridIdPath = Annotated[str, Path(description="A grid id.", examples=["G0001"], max_length=128)]
+
+
+def get_grid_store(request: Request, settings: SettingsDep) -> GridStore:
+    """The dashboard tables, loaded on first use and reloaded when the batch step rewrites them.
+
+    This dependency and the routes are plain `def`: FastAPI runs them in its thread pool, so loading the
+    tables and building an index the first time never blocks the event loop."""
+    loader: GridStoreLoader | None = getattr(request.app.state, "grid_store_loader", None)
+    if loader is None or loader.path != settings.dashboard_tables_dir:
+        loader = GridStoreLoader(settings.dashboard_tables_dir)
+        request.app.state.grid_store_loader = loader
+    return loader.current()
+
+
+GridStoreDep = Annotated[GridStore, Depends(get_grid_store)]
+
+
+@router.get(
+    "",
+    summary="All grids with their map geometry",
+    description=(
+        "Every grid with its district, community, position in metres (`x_m`, `y_m`), lat/lon when known, "
+        "a map polygon (one cell per grid, in the same metres) and its static attributes."
+    ),
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 503)},
+)
+def grids(store: GridStoreDep) -> GridsResponse:
+    return GridsResponse(
+        forecast_week=store.forecast_week,
+        weeks=store.weeks,
+        built_at=store.meta.get("built_at"),
+        grids=store.grids,
+    )
+
+
+@router.get(
+    "/weekly",
+    summary="Dispute, hazard and all events per grid, week by week",
+    description="What actually happened in every grid over the latest `weeks` weeks, oldest week first.",
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 422, 503)},
+)
+def weekly(
+    store: GridStoreDep, weeks: Annotated[int, Query(ge=1, le=104, description="How many weeks.")] = 8
+) -> GridWeeklyResponse:
+    return GridWeeklyResponse(**store.weekly_counts(weeks))
+
+
+@router.get(
+    "/{grid_id}/activity",
+    summary="A grid's weekly events by first-level category over the last year",
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 503)},
+)
+def activity(store: GridStoreDep, grid_id: GridIdPath) -> GridActivityResponse:
+    return GridActivityResponse(**store.activity(grid_id))
+
+
+@router.get(
+    "/{grid_id}/reports",
+    summary="A grid's most recent reports, classified and PII-redacted",
+    description=(
+        "The latest reports of the grid with the category, department and confidence the text model gave "
+        "them. Personal data (ID and phone numbers, e-mail, bank cards, licence plates) is redacted."
+    ),
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 422, 503)},
+)
+def reports(
+    store: GridStoreDep,
+    grid_id: GridIdPath,
+    limit: Annotated[int, Query(ge=1, le=50, description="At most this many reports.")] = 10,
+) -> GridReportsResponse:
+    model = store.text_model
+    return GridReportsResponse(
+        grid_id=grid_id,
+        model=ModelRef(**model) if model else None,
+        reports=store.reports(grid_id, limit),
+    )
