@@ -1,15 +1,17 @@
-"""Week helpers and the Chinese public-holiday calendar for the grid x week panel.
+"""Week helpers and the public-holiday calendar for the grid x week panel.
 
 A week starts on Monday and is identified by that Monday as a ``pl.Date``. Holidays come
-from the ``holidays`` package (``holidays.China``), which ships the State Council's yearly
-schedule, including substituted days off (调休) and the weekend days that become workdays.
+from the ``holidays`` package. China (the default, ``"CN"``) uses ``holidays.China``, which ships
+the State Council's yearly schedule, including substituted days off (调休) and the weekend days that
+become workdays, and adds the Spring Festival columns. Any other ISO country code (``"SE"``, ``"US"``)
+gives the generic ``holiday_days`` / ``days_off`` pair; ``None`` gives no holiday columns.
 Holidays of a future week are published in advance, so they are legitimate features of it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 import holidays
@@ -38,8 +40,14 @@ def week_range(first_week: date, last_week: date) -> pl.Series:
     return pl.date_range(monday(first_week), monday(last_week), "1w", eager=True).alias("week_start")
 
 
-def calendar_features(weeks: Iterable[date] | pl.Series) -> pl.DataFrame:
-    """Per week_start: week_of_year, month, annual sin/cos phase and the holiday columns."""
+def calendar_features(
+    weeks: Iterable[date] | pl.Series, country: str | None = "CN", categories: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Per week_start: week_of_year, month, annual sin/cos phase and the holiday columns of ``country``.
+
+    ``categories`` selects the ``holidays`` categories of a non-Chinese calendar (default: the country's
+    defaults; Sweden's ``("public", "de_facto")`` adds Midsummer, Christmas and New Year's Eve).
+    """
     frame = _weeks_frame(weeks)
     phase = 2 * math.pi * (pl.col("week_start").dt.ordinal_day() - 1) / 365.25
     seasonal = frame.with_columns(
@@ -48,9 +56,40 @@ def calendar_features(weeks: Iterable[date] | pl.Series) -> pl.DataFrame:
         phase.sin().cast(pl.Float32).alias("year_sin"),
         phase.cos().cast(pl.Float32).alias("year_cos"),
     )
-    return seasonal.join(holiday_days_per_week(frame["week_start"]), on="week_start", how="left").sort(
-        "week_start"
+    if country is None:
+        return seasonal.sort("week_start")
+    if country.upper() in ("CN", "CHN", "CHINA"):
+        holiday_table = holiday_days_per_week(frame["week_start"])
+    else:
+        holiday_table = country_holiday_days_per_week(frame["week_start"], country, categories)
+    return seasonal.join(holiday_table, on="week_start", how="left").sort("week_start")
+
+
+def country_holiday_days_per_week(
+    weeks: Iterable[date] | pl.Series, country: str, categories: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Per week_start, from ``holidays.country_holidays(country)``: ``holiday_days`` (days of the week
+    that are holidays, weekends included) and ``days_off`` (weekend days plus weekday holidays, 0..7).
+    Sundays are never counted as holidays in themselves (Sweden's calendar lists them by default)."""
+    frame = _weeks_frame(weeks)
+    if frame.is_empty():
+        return frame.with_columns(*(pl.lit(0, pl.Int8).alias(c) for c in ("holiday_days", "days_off")))
+    years = range(frame["week_start"].min().year - 1, (frame["week_start"].max() + WEEK).year + 2)
+    options = {"categories": tuple(categories)} if categories else {}
+    if country.upper() in ("SE", "SWE", "SWEDEN"):
+        options["include_sundays"] = False
+    calendar = holidays.country_holidays(country, years=years, **options)
+    holiday_table = pl.DataFrame({"day": sorted(calendar.keys())}, schema={"day": pl.Date}).with_columns(
+        pl.lit(True).alias("is_holiday")
     )
+    days = _days_of_weeks(frame).join(holiday_table, on="day", how="left")
+    weekend = pl.col("day").dt.weekday() >= 6
+    holiday = pl.col("is_holiday").fill_null(False)
+    per_week = days.group_by("week_start").agg(
+        holiday.sum().cast(pl.Int8).alias("holiday_days"),
+        (holiday | weekend).sum().cast(pl.Int8).alias("days_off"),
+    )
+    return frame.join(per_week, on="week_start", how="left").sort("week_start")
 
 
 def holiday_days_per_week(weeks: Iterable[date] | pl.Series) -> pl.DataFrame:

@@ -9,18 +9,22 @@ How it stays point-in-time and columnar: events are aggregated to weekly counts 
 spread over a dense grid x week frame, and each grid's cumulative count *before* a week
 (``cum_sum - this week's count``) is differenced against the same quantity n weeks back.
 Grids and weeks are integer indices while computing; ids and dates are attached at the end.
+The richer signals (decayed intensities, parent-area windows, cross-group co-occurrence) work on the
+same dense counts as (grids, weeks) matrices (``features.panel_signals``); ``PanelOptions`` switches
+them and the holiday calendar. ``features.panel_families`` names the feature families for ablations.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
 import polars as pl
 
+from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
@@ -32,6 +36,8 @@ L1_WINDOWS: tuple[int, ...] = (4, 52)
 NEIGHBOUR_WINDOWS: tuple[int, ...] = (1, 4)
 WEEKS_SINCE_CAP = 104
 L1_PREFIX = "cnt_l1_"
+TEXT_PREFIX = "cnt_txt_"
+TEXT_WINDOWS: tuple[int, ...] = (4, 52)
 
 EVENT_COLUMNS: tuple[str, ...] = ("reported_at", "grid_id", "category_l1", "risk_group")
 GRID_COLUMNS: tuple[str, ...] = ("grid_id", "x_m", "y_m")
@@ -40,6 +46,44 @@ NON_FEATURE_GRID_COLUMNS: frozenset[str] = frozenset({"grid_id", "x_m", "y_m", "
 _LOOKBACK_WEEKS = max(WEEKS_SINCE_CAP, *COUNT_WINDOWS)
 _GRID = "grid_idx"
 _WEEK = "week_idx"
+
+
+@dataclass(frozen=True)
+class PanelOptions:
+    """What goes into the panel besides the base counts, recency, neighbour lags and static attributes.
+
+    * ``holiday_country`` / ``holiday_categories``: calendar of ``features.calendar.calendar_features``
+      (``"CN"`` with Spring Festival columns, any ``holidays`` country code, or None).
+    * ``half_lives``: weeks; one decayed rate ``ewm_<group>_h<h>`` per group and half-life, and
+      ``excite_<group>`` = shortest minus longest (a burst above the unit's own level). ``()``: none.
+      Half-lives are meant to stay well below the 104-week lookback the panel keeps before ``first_week``.
+    * ``neighbour_half_lives``: decayed rates summed over the k nearest grids (``nbr_<group>_h<h>_mean``)
+      and, for the longest, over the ``wide_neighbour_factor * k`` nearest (``nbrw_<group>_h<h>_mean``).
+    * ``parent_column``: the grids' parent-area column (district / county), used when present. Parent
+      events are counted from the events' own ``parent_area`` column when they have one (so events that
+      only name the parent area count), else through their grid. ``parent_<group>_<n>w`` etc.
+    * ``cross_group``: ``co_dispute_hazard_<n>w``, weeks with both kinds of event.
+    * ``seasonal_width_weeks``: ``season_<group>_ly<n>w``, events in the n weeks around the same week
+      last year (None: off). ``mean_<group>_all`` (mean weekly events over all the log before the week)
+      always comes with the decayed rates.
+    * ``text_category_column``: a text-classified category of the events (e.g. filled by the text
+      model); counted per category over ``TEXT_WINDOWS`` as ``cnt_txt_<slug>_<n>w``. ``text_categories``
+      fixes the columns (default: the values present).
+    """
+
+    holiday_country: str | None = "CN"
+    holiday_categories: tuple[str, ...] | None = None
+    half_lives: tuple[float, ...] = (1, 4, 13, 26, 52)
+    neighbour_half_lives: tuple[float, ...] = (1, 13)
+    wide_neighbour_factor: int = 3
+    parent_column: str | None = "district"
+    parent_windows: tuple[int, ...] = (1, 4, 52)
+    parent_half_life: float | None = 4
+    cross_group: bool = True
+    co_occurrence_weeks: int = 12
+    seasonal_width_weeks: int | None = 12
+    text_category_column: str | None = "text_category"
+    text_categories: tuple[str, ...] | None = field(default=None)
 
 
 # ---- public helpers ------------------------------------------------------------------------
@@ -106,6 +150,7 @@ def build_panel(
     last_week: date | None = None,
     neighbours_k: int = 6,
     l1_categories: Sequence[str] | None = None,
+    options: PanelOptions | None = None,
 ) -> pl.DataFrame:
     """The grid x week panel: keys, labels (``LABEL_COLUMNS``) then point-in-time features.
 
@@ -113,23 +158,31 @@ def build_panel(
     week, the week after the last event's. Weeks outside the event log's weeks have null labels.
     Dates are snapped to their Monday. ``l1_categories`` fixes the L1 count columns (pass the
     taxonomy's level1 so training and scoring panels share columns); by default the categories
-    present in ``events``. Events of grids missing from ``grids`` are ignored.
+    present in ``events``. Events of grids missing from ``grids`` (or with a null grid) are ignored,
+    except in parent-area counts. ``options`` (default ``PanelOptions()``) adds the richer signals.
     """
+    options = options or PanelOptions()
     _require_columns(events, EVENT_COLUMNS, "events")
     _require_columns(grids, GRID_COLUMNS, "grids")
     if grids["grid_id"].is_duplicated().any():
         raise ValueError("grids: grid_id must be unique")
     categories = _categories(events, l1_categories)
+    texts = _text_categories(events, options)
     span = _span(events, first_week, last_week)
     grid_index = grids.select("grid_id").with_row_index(_GRID)
 
-    weekly = _weekly_counts(events, grid_index, categories, span)
+    weekly = _weekly_counts(events, grid_index, categories, span, texts, options.text_category_column)
     history = _dense(weekly, grids.height, span)
-    panel = _point_in_time_features(history, categories, span).filter(
-        pl.col(_WEEK) >= span.index(span.first_week)
+    counts = {group: _matrix(history, f"c_{group}", grids.height) for group in COUNT_GROUPS}
+    first = span.index(span.first_week)
+    panel = _point_in_time_features(history, categories, texts, span).filter(pl.col(_WEEK) >= first)
+    neighbours = nearest_neighbours(grids["x_m"].to_numpy(), grids["y_m"].to_numpy(), neighbours_k)
+    panel = panel.with_columns(
+        *_neighbour_lags(panel, neighbours),
+        *_dynamic_signals(counts, grids, neighbours, options, first, span.index(span.log_start)),
+        *_parent_signals(events, grids, span, options, first),
     )
-    panel = panel.with_columns(_neighbour_lags(panel, grids, neighbours_k))
-    return _finish(panel, grids, span)
+    return _finish(panel, grids, span, options)
 
 
 def _require_columns(frame: pl.DataFrame, required: Sequence[str], name: str) -> None:
@@ -142,6 +195,20 @@ def _categories(events: pl.DataFrame, l1_categories: Sequence[str] | None) -> li
     if l1_categories is not None:
         return list(dict.fromkeys(l1_categories))
     return sorted(events["category_l1"].drop_nulls().unique().to_list())
+
+
+def _text_categories(events: pl.DataFrame, options: PanelOptions) -> list[str]:
+    column = options.text_category_column
+    if column is None or column not in events.columns:
+        return []
+    if options.text_categories is not None:
+        return list(dict.fromkeys(options.text_categories))
+    return sorted(events[column].drop_nulls().unique().to_list())
+
+
+def text_columns(categories: Iterable[str]) -> dict[str, str]:
+    """Panel column name -> text-classified category it counts, for every text window."""
+    return {f"{TEXT_PREFIX}{l1_slug(name)}_{n}w": name for name in categories for n in TEXT_WINDOWS}
 
 
 def _as_monday(day: date | datetime | None) -> date | None:
@@ -165,9 +232,14 @@ def _span(events: pl.DataFrame, first_week: date | None, last_week: date | None)
 
 
 def _weekly_counts(
-    events: pl.DataFrame, grid_index: pl.DataFrame, categories: list[str], span: _Span
+    events: pl.DataFrame,
+    grid_index: pl.DataFrame,
+    categories: list[str],
+    span: _Span,
+    texts: list[str] = (),
+    text_column: str | None = None,
 ) -> pl.DataFrame:
-    """Events per (grid, week): by risk group, in total and by L1 category."""
+    """Events per (grid, week): by risk group, in total, by L1 category and by text category."""
     week_idx = (week_start(pl.col("reported_at")) - pl.lit(span.history_start)).dt.total_days() // 7
     in_span = pl.col(_WEEK).is_between(0, span.n_weeks - 1)
     counts = [
@@ -175,9 +247,13 @@ def _weekly_counts(
     ]
     counts.append(pl.len().alias("c_all"))
     counts += [(pl.col("category_l1") == name).sum().alias(f"c_l1_{l1_slug(name)}") for name in categories]
+    text = pl.col(text_column) if texts else pl.lit(None, pl.String)
+    counts += [(pl.col("_text") == name).sum().alias(f"c_txt_{l1_slug(name)}") for name in texts]
     return (
         events.lazy()
-        .select("grid_id", "risk_group", "category_l1", week_idx.cast(pl.Int32).alias(_WEEK))
+        .select(
+            "grid_id", "risk_group", "category_l1", text.alias("_text"), week_idx.cast(pl.Int32).alias(_WEEK)
+        )
         .filter(in_span)
         .join(grid_index.lazy(), on="grid_id", how="inner")
         .group_by(_GRID, _WEEK)
@@ -201,14 +277,18 @@ def _dense(weekly: pl.DataFrame, n_grids: int, span: _Span) -> pl.DataFrame:
     )
 
 
-def _point_in_time_features(history: pl.DataFrame, categories: list[str], span: _Span) -> pl.DataFrame:
+def _point_in_time_features(
+    history: pl.DataFrame, categories: list[str], texts: list[str], span: _Span
+) -> pl.DataFrame:
     groups = [f"c_{group}" for group in COUNT_GROUPS]
     l1s = [f"c_l1_{l1_slug(name)}" for name in categories]
+    text_counts = [f"c_txt_{l1_slug(name)}" for name in texts]
     before = history.with_columns(
-        (pl.col(c).cum_sum().over(_GRID) - pl.col(c)).alias(f"before_{c}") for c in groups + l1s
+        (pl.col(c).cum_sum().over(_GRID) - pl.col(c)).alias(f"before_{c}") for c in groups + l1s + text_counts
     )
     windows = [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in groups for n in COUNT_WINDOWS]
     windows += [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in l1s for n in L1_WINDOWS]
+    windows += [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in text_counts for n in TEXT_WINDOWS]
     recency = [_weeks_since(f"c_{group}").alias(f"weeks_since_{group}") for group in LABEL_GROUPS]
     with_windows = before.with_columns(*windows, *recency, _log_history_weeks(span), *_labels(span))
     trends = [_trend(group) for group in COUNT_GROUPS]
@@ -271,13 +351,12 @@ def _labels(span: _Span) -> list[pl.Expr]:
     return counts + flags
 
 
-def _neighbour_lags(panel: pl.DataFrame, grids: pl.DataFrame, k: int) -> list[pl.Series]:
+def _neighbour_lags(panel: pl.DataFrame, neighbours: np.ndarray) -> list[pl.Series]:
     """Sum and mean over each grid's k nearest grids of their (already lagged) counts, same week.
 
     The panel is dense and sorted by grid then week, so a column reshapes to (grids, weeks) and
     neighbours are a row gather.
     """
-    neighbours = nearest_neighbours(grids["x_m"].to_numpy(), grids["y_m"].to_numpy(), k)
     n_grids, n_found = neighbours.shape
     lags: list[pl.Series] = []
     for group in LABEL_GROUPS:
@@ -293,6 +372,129 @@ def _neighbour_lags(panel: pl.DataFrame, grids: pl.DataFrame, k: int) -> list[pl
     return lags
 
 
+def _matrix(history: pl.DataFrame, column: str, n_grids: int) -> np.ndarray:
+    """A count column of the dense, grid-then-week sorted frame as a (grids, weeks) matrix."""
+    return history[column].to_numpy().reshape(n_grids, -1)
+
+
+def _flat(name: str, values: np.ndarray, first: int, dtype: pl.DataType = pl.Float32) -> pl.Series:
+    """Panel column from a (grids, weeks) matrix: the weeks from ``first`` on, grid-major like the panel."""
+    return pl.Series(name, values[:, first:].ravel(), dtype=dtype)
+
+
+def _dynamic_signals(
+    counts: dict[str, np.ndarray],
+    grids: pl.DataFrame,
+    neighbours: np.ndarray,
+    options: PanelOptions,
+    first: int,
+    log_start: int,
+) -> list[pl.Series]:
+    """Decayed intensities (own and neighbours'), their burst, the long-run mean, the same season last
+    year, and cross-group co-occurrence."""
+    out: list[pl.Series] = []
+    half_lives = sorted(options.half_lives)
+    for group in LABEL_GROUPS:
+        rates = {h: signals.decayed_rate(counts[group], h) for h in half_lives}
+        out += [_flat(f"ewm_{group}_h{h:g}", rate, first) for h, rate in rates.items()]
+        if len(half_lives) > 1:
+            out.append(_flat(f"excite_{group}", rates[half_lives[0]] - rates[half_lives[-1]], first))
+        if half_lives:
+            out.append(_flat(f"mean_{group}_all", signals.mean_since(counts[group], log_start), first))
+        if options.seasonal_width_weeks:
+            width = options.seasonal_width_weeks
+            season = signals.same_season_last_year(counts[group], width)
+            out.append(_flat(f"season_{group}_ly{width}w", season, first, pl.Int32))
+        out += _neighbour_rates(counts[group], group, grids, neighbours, options, first)
+    if options.cross_group:
+        both = signals.co_occurrence_weeks(counts["dispute"], counts["hazard"], options.co_occurrence_weeks)
+        out.append(_flat(f"co_dispute_hazard_{options.co_occurrence_weeks}w", both, first, pl.Int16))
+    return out
+
+
+def _neighbour_rates(
+    counts: np.ndarray,
+    group: str,
+    grids: pl.DataFrame,
+    neighbours: np.ndarray,
+    options: PanelOptions,
+    first: int,
+) -> list[pl.Series]:
+    if not options.neighbour_half_lives or neighbours.shape[1] == 0:
+        return []
+    out = []
+    for h in options.neighbour_half_lives:
+        mean = signals.neighbour_sum(signals.decayed_rate(counts, h), neighbours) / neighbours.shape[1]
+        out.append(_flat(f"nbr_{group}_h{h:g}_mean", mean, first))
+    wide_k = neighbours.shape[1] * options.wide_neighbour_factor
+    if options.wide_neighbour_factor > 1:
+        wide = nearest_neighbours(grids["x_m"].to_numpy(), grids["y_m"].to_numpy(), wide_k)
+        h = max(options.neighbour_half_lives)
+        mean = signals.neighbour_sum(signals.decayed_rate(counts, h), wide) / max(wide.shape[1], 1)
+        out.append(_flat(f"nbrw_{group}_h{h:g}_mean", mean, first))
+    return out
+
+
+def _parent_signals(
+    events: pl.DataFrame, grids: pl.DataFrame, span: _Span, options: PanelOptions, first: int
+) -> list[pl.Series]:
+    """Windows and decayed rates of each grid's parent area (district / county), per group and per grid."""
+    column = options.parent_column
+    if column is None or column not in grids.columns:
+        return []
+    parents = grids[column].cast(pl.String)
+    names = parents.drop_nulls().unique().sort()
+    parent_index = pl.DataFrame({"parent": names}).with_row_index("parent_idx")
+    unit_parent = (
+        pl.DataFrame({"parent": parents}).join(parent_index, on="parent", how="left", maintain_order="left")
+    )["parent_idx"].fill_null(-1).cast(pl.Int64).to_numpy()
+    per_parent = _parent_counts(events, grids, column, parent_index, span)
+    units_per_parent = np.bincount(unit_parent[unit_parent >= 0], minlength=len(names)).astype(float)
+    unit_share = 1.0 / np.maximum(units_per_parent[np.where(unit_parent >= 0, unit_parent, 0)], 1.0)[:, None]
+    out: list[pl.Series] = []
+    for group in COUNT_GROUPS:
+        counts = per_parent[group]
+        for weeks in options.parent_windows:
+            total = signals.parent_window_sums(counts, unit_parent, weeks)
+            out.append(_flat(f"parent_{group}_{weeks}w", total, first, pl.Int32))
+            out.append(_flat(f"parent_{group}_{weeks}w_per_unit", total * unit_share, first))
+        if options.parent_half_life:
+            rate = signals.parent_decayed_rate(counts, unit_parent, options.parent_half_life)
+            name = f"parent_{group}_h{options.parent_half_life:g}_per_unit"
+            out.append(_flat(name, rate * unit_share, first))
+    return out
+
+
+def _parent_counts(
+    events: pl.DataFrame, grids: pl.DataFrame, column: str, parent_index: pl.DataFrame, span: _Span
+) -> dict[str, np.ndarray]:
+    """(parents, weeks) count matrices per group. The events' own ``parent_area`` wins over their grid's."""
+    via_grid = events.select("grid_id").join(
+        grids.select("grid_id", pl.col(column).cast(pl.String).alias("_grid_parent")),
+        on="grid_id",
+        how="left",
+        maintain_order="left",
+    )["_grid_parent"]
+    own = events["parent_area"].cast(pl.String) if "parent_area" in events.columns else None
+    parent = via_grid if own is None else own.fill_null(via_grid)
+    week_idx = (week_start(pl.col("reported_at")) - pl.lit(span.history_start)).dt.total_days() // 7
+    weekly = (
+        events.select("risk_group", "reported_at")
+        .with_columns(parent.alias("parent"))
+        .join(parent_index, on="parent", how="inner")
+        .with_columns(week_idx.cast(pl.Int64).alias(_WEEK))
+        .filter(pl.col(_WEEK).is_between(0, span.n_weeks - 1))
+    )
+    shape = (parent_index.height, span.n_weeks)
+    matrices = {}
+    for group in COUNT_GROUPS:
+        rows = weekly if group == "all" else weekly.filter(pl.col("risk_group") == group)
+        matrix = np.zeros(shape, dtype=np.int64)
+        np.add.at(matrix, (rows["parent_idx"].to_numpy().astype(np.int64), rows[_WEEK].to_numpy()), 1)
+        matrices[group] = matrix
+    return matrices
+
+
 def _static_attributes(grids: pl.DataFrame) -> pl.DataFrame:
     """Numeric grid attributes (booleans as 0/1), excluding ids and coordinates."""
     numeric = [
@@ -305,7 +507,7 @@ def _static_attributes(grids: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _finish(panel: pl.DataFrame, grids: pl.DataFrame, span: _Span) -> pl.DataFrame:
+def _finish(panel: pl.DataFrame, grids: pl.DataFrame, span: _Span, options: PanelOptions) -> pl.DataFrame:
     """Attach grid ids, dates, calendar and static attributes; order keys, labels, features.
 
     Row-aligned gathers rather than joins, so the (large) panel is never re-sorted.
@@ -313,7 +515,11 @@ def _finish(panel: pl.DataFrame, grids: pl.DataFrame, span: _Span) -> pl.DataFra
     grid_rows = panel[_GRID]
     week_rows = panel[_WEEK] - span.index(span.first_week)
     static = pl.concat([grids.select("grid_id"), _static_attributes(grids)], how="horizontal")
-    calendar = calendar_features(pl.date_range(span.first_week, span.last_week, "1w", eager=True))
+    calendar = calendar_features(
+        pl.date_range(span.first_week, span.last_week, "1w", eager=True),
+        country=options.holiday_country,
+        categories=options.holiday_categories,
+    )
     attached = panel.with_columns(
         *(static[name].gather(grid_rows) for name in static.columns),
         *(calendar[name].gather(week_rows) for name in calendar.columns),

@@ -116,6 +116,37 @@ def top_share(scores: np.ndarray, counts: np.ndarray, week: np.ndarray, share: f
     return float((caught[with_events] / weeks.loc[with_events, "events"]).mean())
 
 
+def hit_rate(scores: np.ndarray, counts: np.ndarray, share: float) -> float:
+    """One week: the share of its events that fall in the top ``ceil(share * units)`` units by score
+    (ties at the cut-off counted fractionally, as in :func:`top_share`); nan for a week without events."""
+    scores = _finite(scores, "scores")
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    if not len(scores) or total <= 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    ranked_scores, ranked_counts = scores[order], counts[order]
+    starts = np.flatnonzero(np.r_[True, ranked_scores[1:] != ranked_scores[:-1]])  # tie blocks
+    sizes = np.diff(np.r_[starts, len(scores)])
+    events = np.add.reduceat(ranked_counts, starts)
+    rows_before = np.cumsum(sizes) - sizes
+    slots = np.ceil(share * len(scores) - 1e-9)
+    taken = np.clip(slots - rows_before, 0, sizes) / sizes
+    return float((events * taken).sum() / total)
+
+
+def area_share(n_units: int, share: float) -> float:
+    """The share of units a top-``share`` list covers: ``ceil(share * n) / n`` (all units equal in area)."""
+    return float(np.ceil(share * n_units - 1e-9) / n_units)
+
+
+def pai(scores: np.ndarray, counts: np.ndarray, share: float) -> float:
+    """Predictive accuracy index: hit rate over the area share of the flagged units (1 = no better than
+    flagging units at random). Units are taken as equal in area (square cells); for unequal areas
+    (municipalities) this is the index per unit flagged, not per km²."""
+    return hit_rate(scores, counts, share) / area_share(len(np.asarray(scores)), share)
+
+
 # ---- probabilities ------------------------------------------------------------------------------------
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
     """ECE over ``n_bins`` equal-width bins: sum over bins of (bin share) x |observed rate - mean prob|.

@@ -1,8 +1,13 @@
 """Train, evaluate and register the LightGBM risk forecaster (one MLflow run).
 
 Evaluation is honest about time: the model is fitted on weeks before the test window and scored on
-the test window, side by side with the naive baselines. The registered model is then refitted on
-every labelled week with the same parameters, so forecasts use the newest history.
+the test window, side by side with the naive baselines. Ranking metrics (average precision, share of
+events in the top 10% / 5%) use the model's ranking score; Brier and ECE its calibrated probability
+(a reliability plot is logged). The test-window forecasts are logged as
+``evaluation/backtest_forecasts.parquet``: ``gridsense forecast`` seeds the forecast history with them.
+The registered model is then refitted on every labelled week with the same parameters, so forecasts
+use the newest history. The rolling, retrain-every-week backtest on real logs is
+``gridsense benchmark risk`` (``training.benchmarks.risk``).
 """
 
 from __future__ import annotations
@@ -18,13 +23,24 @@ import polars as pl
 
 from features.panel import feature_columns
 from models.baselines import last_week_count, mean_52w
-from models.metrics import risk_metrics
+from models.metrics import brier, expected_calibration_error, risk_metrics, top_share
+from models.risk_levels import RiskLevels
 from models.risk_lgbm import RiskForecaster
 from training import plots
 from training.tracking import RISK_MODEL_NAME, fingerprint, git_commit, register
 
-PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "polars"]
+PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "polars", "scikit-learn"]
 BASELINES = {"last_week": last_week_count, "mean_52w": mean_52w}
+# Chosen by the selection backtest of `gridsense benchmark risk --adapter gridsense` on the demo city
+# (docs/BENCHMARKS.md): Poisson (ranks by expected events) + isotonic calibration on the last 8 weeks
+# before the test window. One LightGBM thread: OpenMP threads spin-wait, and on a busy 2-core machine
+# two threads are far slower than one.
+DEFAULT_PARAMS: dict = {
+    "objective": "poisson",
+    "calibration": "isotonic",
+    "calibration_weeks": 8,
+    "n_jobs": 1,
+}
 
 
 @dataclass
@@ -44,6 +60,7 @@ def split_by_weeks(panel: pl.DataFrame, test_weeks: int) -> tuple[pl.DataFrame, 
 
 def evaluate(model: RiskForecaster, test: pl.DataFrame) -> tuple[dict[str, float], dict[str, dict[str, list]]]:
     """Metrics of the model and the baselines on the same rows, plus weekly series for plots."""
+    scores_by_group = model.predict_score(test)
     probabilities = model.predict_proba(test)
     weeks = test.get_column("week_start").to_numpy()
     metrics: dict[str, float] = {}
@@ -51,21 +68,54 @@ def evaluate(model: RiskForecaster, test: pl.DataFrame) -> tuple[dict[str, float
     for group in model.groups:
         y = test.get_column(f"y_{group}").to_numpy()
         counts = test.get_column(f"n_{group}").to_numpy()
-        scorers = {"model": probabilities[group], **{name: fn(test, group) for name, fn in BASELINES.items()}}
+        baselines = {name: fn(test, group) for name, fn in BASELINES.items()}
+        scorers = {"model": scores_by_group[group], **baselines}
         weekly[group] = {}
         for name, scores in scorers.items():
-            result = risk_metrics(np.asarray(scores, dtype=float), y, counts, weeks)
+            scores = np.asarray(scores, dtype=float)
+            result = risk_metrics(scores, y, counts, weeks)
+            result["top5_share"] = top_share(scores, counts, weeks, 0.05)
             for key, value in result.items():
                 if np.isscalar(value):
                     metrics[f"{name}.{group}.{key}"] = float(value)
-            weekly[group][name] = _weekly_top_share(np.asarray(scores, dtype=float), counts, weeks)
+            weekly[group][name] = _weekly_top_share(scores, counts, weeks)
+        metrics[f"model.{group}.ece"] = expected_calibration_error(probabilities[group], y)
+        metrics[f"model.{group}.brier"] = brier(probabilities[group], y)
     return metrics, weekly
 
 
-def _weekly_top_share(scores: np.ndarray, counts: np.ndarray, weeks: np.ndarray, share: float = 0.10) -> list:
-    from models.metrics import top_share
+def backtest_forecasts(model: RiskForecaster, test: pl.DataFrame) -> pl.DataFrame:
+    """The test window's forecasts in the forecast-history layout (``training.forecast.HISTORY_SCHEMA``)."""
+    scores, probabilities = model.predict_score(test), model.predict_proba(test)
+    frames = [
+        test.select(
+            "grid_id",
+            "week_start",
+            pl.lit(group).alias("group"),
+            pl.Series("probability", probabilities[group], dtype=pl.Float64),
+            pl.Series("score", scores[group], dtype=pl.Float64),
+            pl.col(f"n_{group}").cast(pl.Int32).alias("actual_count"),
+        )
+        for group in model.groups
+    ]
+    ranked = pl.concat(frames).with_columns(
+        pl.col("score")
+        .rank(method="ordinal", descending=True)
+        .over("week_start", "group")
+        .cast(pl.Int32)
+        .alias("rank")
+    )
+    return ranked.with_columns(
+        RiskLevels().expr().alias("level"),
+        pl.lit(RISK_MODEL_NAME).alias("model_name"),
+        pl.lit("backtest").alias("model_version"),
+    ).drop("score")
 
-    return [top_share(scores[weeks == w], counts[weeks == w], weeks[weeks == w], share) for w in np.unique(weeks)]
+
+def _weekly_top_share(scores: np.ndarray, counts: np.ndarray, weeks: np.ndarray, share: float = 0.10) -> list:
+    return [
+        top_share(scores[weeks == w], counts[weeks == w], weeks[weeks == w], share) for w in np.unique(weeks)
+    ]
 
 
 def train_risk_model(
@@ -80,9 +130,10 @@ def train_risk_model(
 
     train, test, test_from = split_by_weeks(panel, test_weeks)
     features = feature_columns(panel)
+    params = {**DEFAULT_PARAMS, **(params or {})}
     with mlflow.start_run(run_name="risk-lightgbm") as run:
         mlflow.set_tags({"model": "lightgbm", "git_commit": git_commit(project_root)})
-        backtest_model = RiskForecaster(**(params or {}))
+        backtest_model = RiskForecaster(**params)
         mlflow.log_params({f"model.{k}": v for k, v in backtest_model.get_params().items()})
         mlflow.log_params(fingerprint(panel, panel_path, "week_start").as_params())
         mlflow.log_params({"split.test_from": str(test_from), "split.test_weeks": test_weeks,
@@ -90,16 +141,16 @@ def train_risk_model(
 
         backtest_model.fit(train, feature_columns=features)
         metrics, weekly = evaluate(backtest_model, test)
-        mlflow.log_metrics(metrics)
-        _log_artifacts(features, weekly)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        _log_artifacts(features, weekly, backtest_forecasts(backtest_model, test))
 
-        final_model = RiskForecaster(**(params or {})).fit(pl.concat([train, test]), feature_columns=features)
+        final_model = RiskForecaster(**params).fit(pl.concat([train, test]), feature_columns=features)
         model_info = _log_model(final_model, test.select(features).head(5))
         version = register(model_info.model_uri, RISK_MODEL_NAME, alias) if alias is not None else None
     return RiskTrainingResult(run.info.run_id, version, metrics)
 
 
-def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]]) -> None:
+def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]], forecasts: pl.DataFrame) -> None:
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +158,15 @@ def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]]) -> N
         (out / "feature_list.json").write_text(json.dumps(features, indent=1), encoding="utf-8")
         for group, series in weekly.items():
             weeks = [str(i) for i in range(1, len(next(iter(series.values()))) + 1)]
-            plots.weekly_top_share_plot(weeks, series, out / f"top10_share_{group}.png", title=f"{group}: test weeks")
+            plots.weekly_top_share_plot(
+                weeks, series, out / f"top10_share_{group}.png", title=f"{group}: test weeks"
+            )
+            rows = forecasts.filter(pl.col("group") == group)
+            plots.reliability_plot(
+                rows["probability"].to_numpy(), (rows["actual_count"].to_numpy() > 0).astype(float),
+                out / f"reliability_{group}.png", title=f"{group}: calibrated probability, test weeks",
+            )
+        forecasts.write_parquet(out / "backtest_forecasts.parquet")
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
 
 

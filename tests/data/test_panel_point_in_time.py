@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.panel import LABEL_COLUMNS, PANEL_KEYS, build_panel, feature_columns
+from features.panel import LABEL_COLUMNS, PANEL_KEYS, PanelOptions, build_panel, feature_columns
 
 START = datetime(2024, 1, 1)  # a Monday
 N_WEEKS = 20
@@ -151,3 +151,95 @@ def test_event_one_microsecond_before_week_start_is_in_the_1w_count(events):
         probe_row(probed, week, "g1")["nbr_dispute_1w_sum"]
         == probe_row(base, week, "g1")["nbr_dispute_1w_sum"] + 1
     )
+
+
+# ---- the richer families: decayed rates, parent areas (with grid-less events), text categories,
+# ---- the same season last year, co-occurrence, a non-Chinese calendar ---------------------------------
+RICH_GRIDS = GRIDS.with_columns(pl.Series("district", ["东区", "东区", "西区", "西区", "西区"]))
+RICH_OPTIONS = PanelOptions(holiday_country="SE", holiday_categories=("public", "de_facto"))
+RICH_WEEKS = 70
+
+
+def rich_events(seed: int, n: int, start: datetime, weeks: int) -> pl.DataFrame:
+    """Random events with a text category, and a fifth of them known only by their parent area."""
+    rng = np.random.default_rng(seed + 1000)
+    base = random_events(seed, n, start, weeks)
+    parent_only = rng.random(n) < 0.2
+    parents = rng.choice(["东区", "西区"], n)
+    return base.with_columns(
+        pl.Series("text_category", rng.choice(["刀具", "醉酒", "火情"], n)),
+        pl.Series(
+            "parent_area",
+            [p if only else None for p, only in zip(parents, parent_only, strict=True)],
+            dtype=pl.String,
+        ),
+        pl.when(pl.Series(parent_only)).then(None).otherwise(pl.col("grid_id")).alias("grid_id"),
+    )
+
+
+def rich_panel(events: pl.DataFrame) -> pl.DataFrame:
+    return build_panel(events, RICH_GRIDS, first_week=date(2024, 1, 8), neighbours_k=2, options=RICH_OPTIONS)
+
+
+@pytest.fixture(scope="module")
+def rich() -> pl.DataFrame:
+    return rich_events(seed=21, n=2500, start=START, weeks=RICH_WEEKS)
+
+
+RICH_CUTOFFS = [date(2024, 6, 3), date(2025, 1, 6), date(2025, 3, 31)]
+RICH_PREFIXES = (
+    "ewm_", "excite_", "mean_", "nbr_", "nbrw_", "parent_", "co_", "season_", "cnt_txt_", "holiday_days"
+)
+
+
+def test_the_rich_panel_has_every_family_and_they_are_not_all_zero(rich):
+    panel = rich_panel(rich)
+    for prefix in RICH_PREFIXES:
+        columns = [c for c in feature_columns(panel) if c.startswith(prefix)]
+        assert columns, prefix
+        assert panel.select(pl.sum_horizontal(pl.col(columns).abs().sum())).item() > 0, prefix
+
+
+@pytest.mark.parametrize("week", RICH_CUTOFFS)
+def test_rich_features_ignore_deleted_moved_and_added_future_events(rich, week):
+    cutoff = datetime.combine(week, datetime.min.time())
+    original = rich_panel(rich)
+    past = rich.filter(pl.col("reported_at") < cutoff)
+    future = rich_events(seed=week.toordinal(), n=600, start=cutoff, weeks=4)
+    for changed_events in (past, pl.concat([past, future], how="vertical_relaxed")):
+        changed = build_panel(
+            changed_events, RICH_GRIDS, first_week=date(2024, 1, 8), last_week=original["week_start"].max(),
+            neighbours_k=2, options=RICH_OPTIONS,
+            l1_categories=sorted(rich["category_l1"].unique()),
+        )
+        columns = [*PANEL_KEYS, *feature_columns(original)]
+        assert feature_columns(changed) == feature_columns(original)
+        before, after = rows_up_to(original, week), rows_up_to(changed, week)
+        assert before.height == after.height > 0
+        assert before.select(columns).equals(after.select(columns))
+    # the following week did see the change
+    after_week = pl.col("week_start") == week + timedelta(days=7)
+    parents = [c for c in feature_columns(original) if c.startswith("parent_")]
+    assert not original.filter(after_week).sort("grid_id").select(parents).equals(
+        build_panel(past, RICH_GRIDS, first_week=date(2024, 1, 8), last_week=original["week_start"].max(),
+                    neighbours_k=2, options=RICH_OPTIONS).filter(after_week).sort("grid_id").select(parents)
+    )
+
+
+def test_a_grid_less_event_one_microsecond_before_the_week_counts_for_its_parent_only(rich):
+    week = date(2024, 9, 2)
+    probe = pl.DataFrame(
+        {
+            "event_id": ["probe"], "reported_at": [datetime(2024, 9, 2) - timedelta(microseconds=1)],
+            "grid_id": [None], "category_l1": ["矛盾纠纷"], "risk_group": ["dispute"],
+            "text_category": ["刀具"], "parent_area": ["东区"],
+        },
+        schema_overrides={"reported_at": pl.Datetime("us"), "grid_id": pl.String},
+    )
+    base, probed = rich_panel(rich), rich_panel(pl.concat([rich, probe], how="vertical_relaxed"))
+    at = (pl.col("week_start") == week) & (pl.col("grid_id") == "g0")
+    before, after = base.filter(at).row(0, named=True), probed.filter(at).row(0, named=True)
+    assert after["parent_dispute_1w"] == before["parent_dispute_1w"] + 1
+    assert after["cnt_dispute_1w"] == before["cnt_dispute_1w"]
+    west = (pl.col("week_start") == week) & (pl.col("grid_id") == "g2")
+    assert probed.filter(west)["parent_dispute_1w"].item() == base.filter(west)["parent_dispute_1w"].item()

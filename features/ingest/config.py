@@ -1,0 +1,107 @@
+"""Adapter configs: how to read one event-log source into GridSense's normalised event frame.
+
+A config is a YAML file (bundled ones live in ``features/ingest/configs``). Sections:
+
+* ``source``: ``time_column`` (+ optional ``time_format``), ``category_column``, ``id_column`` (default:
+  row number), ``text_columns`` (joined with "。" into ``text``), ``skip_category_prefixes``.
+* ``place``: ``kind`` = ``unit`` (a unit/grid id column and a units file), ``latlon`` (square cells of
+  ``cell_size_m`` metres from ``origin``, rows outside ``bbox`` rejected, parent = blocks of
+  ``parent_cells`` x ``parent_cells`` cells) or ``area`` (named areas at two levels, see the Sweden config).
+* ``risk_groups``: ``{group: [category, ...]}`` (other categories: ``none``), or ``taxonomy``.
+* ``groups``: the risk groups to forecast (default: those mapped).
+* ``text_rules``: ``{category: regex}``; the first match on the text is the event's ``text_category``.
+* ``calendar``, ``panel``, ``model``: defaults for the panel options and the forecaster.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUNDLED = ("gridsense", "chicago", "sweden")
+TAXONOMY_GROUPS = "taxonomy"
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    name: str
+    source: dict[str, Any]
+    place: dict[str, Any]
+    risk_groups: dict[str, list[str]] | str
+    groups: tuple[str, ...]
+    text_rules: dict[str, str] = field(default_factory=dict)
+    max_categories: int | None = None
+    calendar: dict[str, Any] = field(default_factory=dict)
+    panel: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def uses_taxonomy(self) -> bool:
+        return self.risk_groups == TAXONOMY_GROUPS
+
+    def category_groups(self) -> dict[str, str]:
+        """Normalised category name -> risk group (see :func:`normalise_category`)."""
+        if self.uses_taxonomy:
+            return {}
+        return {normalise_category(c): group for group, names in self.risk_groups.items() for c in names}
+
+    def with_cell_size(self, cell_size_m: float | None) -> AdapterConfig:
+        if cell_size_m is None:
+            return self
+        if self.place.get("kind") != "latlon":
+            raise ValueError(f"adapter {self.name!r} has no cells: --cell-size-m applies to lat/lon sources")
+        return _replace(self, place={**self.place, "cell_size_m": float(cell_size_m)})
+
+
+def normalise_category(name: str) -> str:
+    """Lower-case, commas dropped, spaces collapsed: "Misshandel, grov" == "Misshandel grov"."""
+    return re.sub(r"\s+", " ", name.replace(",", " ")).strip().lower()
+
+
+def load_adapter_config(name_or_path: str | Path) -> AdapterConfig:
+    """A bundled adapter by name (``gridsense``, ``chicago``, ``sweden``) or a YAML file."""
+    path = Path(name_or_path)
+    if str(name_or_path) in BUNDLED:
+        text = resources.files("features.ingest.configs").joinpath(f"{name_or_path}.yaml").read_text("utf-8")
+    elif path.is_file():
+        text = path.read_text("utf-8")
+    else:
+        raise ValueError(f"unknown adapter {name_or_path!r}: use one of {BUNDLED} or a YAML file")
+    return config_from_dict(yaml.safe_load(text))
+
+
+def config_from_dict(data: dict[str, Any]) -> AdapterConfig:
+    for section in ("name", "source", "place", "risk_groups"):
+        if section not in data:
+            raise ValueError(f"adapter config lacks {section!r}")
+    if data["place"].get("kind") not in ("unit", "latlon", "area"):
+        raise ValueError("place.kind must be unit, latlon or area")
+    risk_groups = data["risk_groups"]
+    if risk_groups != TAXONOMY_GROUPS and not isinstance(risk_groups, dict):
+        raise ValueError("risk_groups must map groups to category lists, or be 'taxonomy'")
+    mapped = ("dispute", "hazard") if risk_groups == TAXONOMY_GROUPS else tuple(risk_groups)
+    return AdapterConfig(
+        name=data["name"],
+        description=data.get("description", ""),
+        source=dict(data["source"]),
+        place=dict(data["place"]),
+        risk_groups=risk_groups,
+        groups=tuple(data.get("groups", mapped)),
+        text_rules=dict(data.get("text_rules") or {}),
+        max_categories=data.get("max_categories"),
+        calendar=dict(data.get("calendar") or {}),
+        panel=dict(data.get("panel") or {}),
+        model=dict(data.get("model") or {}),
+    )
+
+
+def _replace(config: AdapterConfig, **changes: Any) -> AdapterConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)

@@ -1,0 +1,1 @@
+"""Adapter configs (YAML) for ``features.ingest``: one file per event-log source."""
