@@ -1,11 +1,12 @@
 """TF-IDF character n-grams + calibrated linear SVM over taxonomy leaves.
 
 Chinese reports are not segmented into words, so the features are character 1-3-grams (``char_wb``).
-The SVM's scores are turned into probabilities by cross-validated calibration; temperature scaling (one
-parameter shared by all classes) is the default: on synthetic 100-class data it gave a clearly lower
-calibration error than per-class sigmoid or isotonic calibration whenever the classes overlap, at the
-same accuracy and training time. Normalisation and PII redaction (``features.text``) happen inside
-``fit``/``predict``, so callers pass raw text.
+The SVM's scores become probabilities by cross-validated temperature scaling (one parameter for all
+classes), and the SVM weighs classes by inverse frequency. On synthetic 40k x 100-class data with
+Zipf-distributed classes this matched per-class sigmoid calibration on accuracy and macro-F1, had less than
+half its calibration error and trained in less than half the time; without class weights temperature
+scaling lost 5 points of accuracy on rare classes. Normalisation and PII redaction (``features.text``)
+happen inside ``fit``/``predict``, so callers pass raw text.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
         C: float = 0.5,
         calibration: str = "temperature",
         calibration_cv: int = 3,
-        class_weight: str | dict | None = None,
+        class_weight: str | dict | None = "balanced",
         review_threshold: float = 0.5,
         random_state: int | None = 0,
         n_jobs: int | None = None,

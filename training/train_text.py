@@ -123,21 +123,18 @@ def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, corre
 def _log_model(model: TfidfTextClassifier, example_texts: list[str]):
     import mlflow
     import pandas as pd
-    from mlflow.models import infer_signature
-
     from models.persistence import save_estimator
-    from models.pyfunc import TextClassifierModel
+    from models.pyfunc import TextClassifierModel, text_model_signature
 
     example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
     with tempfile.TemporaryDirectory() as tmp:
         artifact = save_estimator(model, Path(tmp) / "classifier.joblib")
         wrapper = TextClassifierModel()
-        output = wrapper.predict_with(model, example)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
             artifacts={"classifier": str(artifact)},
-            signature=infer_signature(example, output),
+            signature=text_model_signature(),  # title optional
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,
         )
