@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint venv clean-demo
+DASHBOARD_ASSETS := serving/dashboard/static/vendor/echarts.min.js
+
+.PHONY: demo test test-fast lint venv clean-demo dashboard-assets
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
@@ -17,10 +19,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# front-end libraries come from npm at build time and are copied into static/vendor (git-ignored)
+dashboard-assets: $(DASHBOARD_ASSETS)
+
+$(DASHBOARD_ASSETS): serving/dashboard/package.json serving/dashboard/package-lock.json
+	serving/dashboard/build_assets.sh --force
+
+demo: $(STAMP) $(DASHBOARD_ASSETS)
 	$(BIN)/gridsense demo
 
-test: $(STAMP)
+test: $(STAMP) $(DASHBOARD_ASSETS)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

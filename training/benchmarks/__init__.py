@@ -1,0 +1,1 @@
+"""Benchmarks run by `gridsense benchmark ...` (each module exposes a typer-compatible `command`)."""
