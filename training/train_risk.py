@@ -32,12 +32,12 @@ from training.tracking import RISK_MODEL_NAME, fingerprint, git_commit, register
 PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "polars", "scikit-learn"]
 BASELINES = {"last_week": last_week_count, "mean_52w": mean_52w}
 # Chosen by the selection backtest of `gridsense benchmark risk --adapter gridsense` on the demo city
-# (docs/BENCHMARKS.md): Poisson (ranks by expected events) + isotonic calibration on the last 8 weeks
-# before the test window. One LightGBM thread: OpenMP threads spin-wait, and on a busy 2-core machine
-# two threads are far slower than one.
+# (docs/BENCHMARKS.md): Poisson (ranks by expected events) + Platt calibration on the last 8 weeks
+# before the test window (lower Brier than isotonic there, and never a flat 0% or 100%). One LightGBM
+# thread: OpenMP threads spin-wait, and on a busy 2-core machine two threads are far slower than one.
 DEFAULT_PARAMS: dict = {
     "objective": "poisson",
-    "calibration": "isotonic",
+    "calibration": "platt",
     "calibration_weeks": 8,
     "n_jobs": 1,
 }

@@ -38,7 +38,8 @@ def synthetic_log(events: int, units: int, weeks: int, seed: int = 0) -> tuple[p
     log = pl.DataFrame(
         {
             "event_id": np.arange(events).astype(str),
-            "reported_at": np.datetime64(datetime(2022, 1, 3), "s") + seconds.astype("timedelta64[s]"),
+            "reported_at": np.datetime64(datetime(2022, 1, 3), "us")
+            + (seconds * 1_000_000).astype("timedelta64[us]"),
             "grid_id": ids[unit_of],
             "category_l1": np.char.add("cat", category.astype(str)),
             "risk_group": np.where(category == 0, "dispute", np.where(category == 1, "hazard", "none")),
