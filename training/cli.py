@@ -291,13 +291,14 @@ app.add_typer(benchmark_app, name="benchmark")
 
 def _register_benchmarks() -> None:
     """Each benchmark module exposes `command`; its heavy imports stay inside the function."""
-    from training.benchmarks import risk, serve, splits, text
+    from training.benchmarks import panel_speed, risk, serve, splits, text
 
     benchmark_app.command("text")(text.command)
     benchmark_app.command("text-split")(splits.command)
     benchmark_app.command("risk")(risk.command)
     benchmark_app.command("serve")(serve.command)
+    benchmark_app.command("panel")(panel_speed.command)
 
 
 _register_operations()  # retrain, promote, rollback, models, keys (training/cli_ops.py)
-_register_benchmarks()  # gridsense benchmark text|text-split|risk|serve
+_register_benchmarks()  # gridsense benchmark text|text-split|risk|serve|panel
