@@ -3,7 +3,8 @@
 The TF-IDF model classifies every report in well under a millisecond; the transformer costs tens of
 milliseconds. Reports where the fast model's top leaf probability reaches ``confidence_threshold`` keep
 its answer; the others go to the strong model, whose probabilities are optionally blended with the fast
-model's (``blend``: weight of the fast model on the routed rows; an ensemble on the hard cases).
+model's (``blend``: weight of the fast model on the routed rows; an ensemble on the hard cases). The
+defaults (0.8, 0.5) were the best measured on the public tipdm messages (docs/BENCHMARKS.md).
 
 :meth:`CascadeTextClassifier.route` returns the probabilities together with the routing mask, so a
 benchmark can report the share of reports reaching the strong model and each path's accuracy;
@@ -38,11 +39,11 @@ class CascadeTextClassifier(ClassifierMixin, BaseEstimator):
         self,
         fast=None,
         strong=None,
-        confidence_threshold: float = 0.9,
-        blend: float = 0.0,
+        confidence_threshold: float = 0.8,
+        blend: float = 0.5,
         prefit: bool = False,
         review_threshold: float = 0.5,
-        label_threshold: float = 0.3,
+        label_threshold: float = 0.2,
     ) -> None:
         self.fast = fast
         self.strong = strong

@@ -83,7 +83,7 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
         calibration_share: float = 0.1,
         quantize: bool = False,
         review_threshold: float = 0.5,
-        label_threshold: float = 0.3,
+        label_threshold: float = 0.2,
         secondary_weight: float = 0.35,
         max_train_rows: int | None = None,
         max_train_minutes: float | None = None,

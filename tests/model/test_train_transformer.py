@@ -83,7 +83,7 @@ def test_cascade_run_logs_metrics_and_registers_a_pyfunc(tmp_path, tiny_bert_bui
         "transformer.steps",
     ):
         assert key in run.data.metrics, key
-    assert run.data.params["transformer.max_length"] == "64"  # the demo schedule
+    assert run.data.params["transformer.max_length"] == "48"  # the demo schedule
     model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}@challenger")
     assert model.metadata.signature is not None
     output = model.predict(pd.DataFrame({"text": ["楼道里堆满杂物堵住消防通道", "广场舞音响声音太吵"]}))

@@ -4,7 +4,7 @@
                              [--taxonomy FILE] --out report.json
 
 The CSVs have the columns ``id, title, text, label`` (label = taxonomy leaf id; ``gridsense benchmark
-split`` writes such a pair). For every model asked for it prints and writes: macro-F1, accuracy and
+text-split`` writes such a pair). For every model asked for it prints and writes: macro-F1, accuracy and
 per-class F1 on the test file; calibration (ECE) and the accuracy/coverage curve of the review
 threshold; training wall time; in-process throughput at batch 32; single-report p50/p99 latency; peak
 memory (the process's resident-set high-water mark, reset before each model). The cascade reuses the
@@ -180,8 +180,8 @@ class TransformerOptions:
     threads: int = 1
     max_train_minutes: float | None = None
     load: Path | None = None
-    cascade_threshold: float = 0.9
-    blend: float = 0.0
+    cascade_threshold: float = 0.8
+    blend: float = 0.5
     encoder_dir: Path | None = None
     runtime: str = "torch"
     tfidf: str = "sklearn"
@@ -388,8 +388,8 @@ def command(
     ] = None,
     cascade_threshold: Annotated[
         float, typer.Option(help="TF-IDF confidence that skips the transformer.")
-    ] = 0.9,
-    blend: Annotated[float, typer.Option(help="TF-IDF weight in the cascade's transformer path.")] = 0.0,
+    ] = 0.8,
+    blend: Annotated[float, typer.Option(help="TF-IDF weight in the cascade's transformer path.")] = 0.5,
     tfidf: Annotated[
         str, typer.Option(help="TF-IDF vectoriser: sklearn (char_wb, the registered model's) | numpy.")
     ] = "sklearn",
