@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from models.text_labels import Evidence, occlusion_evidence, report_labels
-from models.text_prediction import Alternative, TextPrediction, describe_probabilities
+from models.text_prediction import Alternative, TextPrediction, as_texts, describe_probabilities
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class CascadeTextClassifier(ClassifierMixin, BaseEstimator):
     # ---- prediction -------------------------------------------------------------------------------------
     def route(self, texts: Iterable[str]) -> Routed:
         check_is_fitted(self, "fast_")
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         probs = np.asarray(self.fast_.predict_proba(texts), dtype=float)
         to_strong = probs.max(axis=1) < self.confidence_threshold
         if to_strong.any():
@@ -114,7 +114,7 @@ class CascadeTextClassifier(ClassifierMixin, BaseEstimator):
         """Occlusion evidence from the fast model (cheap: one TF-IDF batch per report)."""
         from features.text import prepare_texts
 
-        prepared = prepare_texts(_as_texts(texts))
+        prepared = prepare_texts(as_texts(texts))
         return occlusion_evidence(prepared, self.fast_.predict_proba, self.classes_, top_n, max_spans)
 
 
@@ -149,7 +149,3 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def _as_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("expected a sequence of texts, got a single string")
-    return ["" if text is None else str(text) for text in texts]

@@ -7,7 +7,7 @@ leaf is the most probable leaf, and its L1/L2 are its parents, so the three leve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -149,3 +149,19 @@ def _prediction(
             for i in alternatives
         ),
     )
+
+
+def as_texts(texts: Iterable[str]) -> list[str]:
+    """Texts as a list of strings (None -> ""); a lone string is a caller's mistake, not 1 text per char."""
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of texts, got a single string")
+    return ["" if text is None else str(text) for text in texts]
+
+
+def check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
+    """Every training label must be a leaf of the taxonomy, and there must be at least two."""
+    unknown = sorted({str(label) for label in labels} - set(taxonomy.leaf_ids))
+    if unknown:
+        raise ValueError(f"labels not in taxonomy {taxonomy.name} {taxonomy.version}: {unknown[:10]}")
+    if len(set(labels)) < 2:
+        raise ValueError("need at least two distinct leaves to train a classifier")

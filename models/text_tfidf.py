@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.taxonomy import Taxonomy
 from features.text import prepare_texts
-from models.text_prediction import TextPrediction, describe_probabilities
+from models.text_prediction import TextPrediction, as_texts, check_labels, describe_probabilities
 
 
 class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
@@ -60,11 +60,11 @@ class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
     # ---- fitting ----------------------------------------------------------------------------------------
     def fit(self, texts: Iterable[str], leaf_ids: Iterable[str]) -> TfidfTextClassifier:
         taxonomy = self._checked_taxonomy()
-        documents = _as_texts(texts)
+        documents = as_texts(texts)
         labels = np.asarray(list(leaf_ids), dtype=object)
         if len(documents) != len(labels):
             raise ValueError(f"{len(documents)} texts but {len(labels)} labels")
-        _check_labels(labels, taxonomy)
+        check_labels(labels, taxonomy)
         folds = _calibration_folds(labels, self.calibration_cv)
         pipeline = Pipeline([("tfidf", self._vectorizer()), ("classifier", self._classifier(folds))])
         pipeline.fit(prepare_texts(documents), labels)
@@ -98,7 +98,7 @@ class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """(n_texts, n_classes) probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(prepare_texts(_as_texts(texts)))
+        return self.pipeline_.predict_proba(prepare_texts(as_texts(texts)))
 
     def predict(self, texts: Iterable[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
@@ -112,20 +112,6 @@ class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
         return describe_probabilities(
             self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
         )
-
-
-def _as_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("expected a sequence of texts, got a single string")
-    return ["" if text is None else str(text) for text in texts]
-
-
-def _check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
-    unknown = sorted({str(label) for label in labels} - set(taxonomy.leaf_ids))
-    if unknown:
-        raise ValueError(f"labels not in taxonomy {taxonomy.name} {taxonomy.version}: {unknown[:10]}")
-    if len(set(labels)) < 2:
-        raise ValueError("need at least two distinct leaves to train a classifier")
 
 
 def _calibration_folds(labels: np.ndarray, requested: int) -> int:

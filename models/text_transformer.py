@@ -43,7 +43,7 @@ from features.taxonomy import Taxonomy
 from features.text import prepare_texts
 from models.metrics import expected_calibration_error
 from models.text_labels import Evidence, occlusion_evidence, report_labels
-from models.text_prediction import Alternative, TextPrediction, describe_probabilities
+from models.text_prediction import Alternative, TextPrediction, as_texts, check_labels, describe_probabilities
 from models.transformer_encoder import (
     config_dict,
     encode,
@@ -127,11 +127,11 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
         """Fine-tune on raw texts and leaf ids; ``secondary_leaf_ids`` (None where a report has a single
         category) marks compound reports."""
         taxonomy = self._checked_taxonomy()
-        documents = prepare_texts(_as_texts(texts))
+        documents = prepare_texts(as_texts(texts))
         labels = np.asarray(list(leaf_ids), dtype=object)
         if len(documents) != len(labels):
             raise ValueError(f"{len(documents)} texts but {len(labels)} labels")
-        _check_labels(labels, taxonomy)
+        check_labels(labels, taxonomy)
         classes = np.unique(labels.astype(str)).astype(object)
         y = np.searchsorted(classes, labels.astype(str))
         secondary = _secondary_index(secondary_leaf_ids, classes, len(labels))
@@ -224,7 +224,7 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """(n_texts, n_classes) calibrated probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "module_")
-        return self._proba_prepared(prepare_texts(_as_texts(texts)))
+        return self._proba_prepared(prepare_texts(as_texts(texts)))
 
     def predict(self, texts: Iterable[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
@@ -249,7 +249,7 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
     ) -> list[tuple[Evidence, ...]]:
         """Phrases of the (prepared) text that drove each prediction, by occlusion."""
         check_is_fitted(self, "module_")
-        prepared = prepare_texts(_as_texts(texts))
+        prepared = prepare_texts(as_texts(texts))
         visible = [text[: self._visible_chars(text)] for text in prepared]
         return occlusion_evidence(visible, self._proba_prepared, self.classes_, top_n, max_spans)
 
@@ -307,20 +307,6 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
-def _as_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("expected a sequence of texts, got a single string")
-    return ["" if text is None else str(text) for text in texts]
-
-
-def _check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
-    unknown = sorted({str(label) for label in labels} - set(taxonomy.leaf_ids))
-    if unknown:
-        raise ValueError(f"labels not in taxonomy {taxonomy.name} {taxonomy.version}: {unknown[:10]}")
-    if len(set(labels)) < 2:
-        raise ValueError("need at least two distinct leaves to train a classifier")
-
-
 def _secondary_index(secondary: Iterable[str | None] | None, classes: np.ndarray, n: int) -> np.ndarray:
     """Class index of each row's secondary leaf; -1 where there is none or it was never a primary label."""
     if secondary is None:
