@@ -64,7 +64,9 @@ def load_encoder(encoder_dir: str | Path, num_layers: int | None = None):
 
     logging.disable_progress_bar()
     try:  # BERT-like models: no pooler weights to miss (the classifier mean-pools the tokens)
-        encoder = AutoModel.from_pretrained(str(encoder_dir), attn_implementation="sdpa", add_pooling_layer=False)
+        encoder = AutoModel.from_pretrained(
+            str(encoder_dir), attn_implementation="sdpa", add_pooling_layer=False
+        )
     except TypeError:
         encoder = AutoModel.from_pretrained(str(encoder_dir), attn_implementation="sdpa")
     return truncate_layers(drop_pooler(encoder), num_layers)

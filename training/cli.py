@@ -16,12 +16,16 @@ from rich.table import Table
 from training.paths import DemoPaths, project_root
 
 app = typer.Typer(help="GridSense: classify grid event reports and forecast grid risk.", no_args_is_help=True)
-train_app = typer.Typer(help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True
+)
 app.add_typer(train_app, name="train")
 console = Console()
 T = TypeVar("T")
 
-TaxonomyOption = Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled GridSense taxonomy).")]
+TaxonomyOption = Annotated[
+    Path | None, typer.Option(help="Taxonomy YAML (default: the bundled GridSense taxonomy).")
+]
 AliasOption = Annotated[str, typer.Option(help="Registry alias to point at the new version ('' for none).")]
 
 
@@ -54,8 +58,9 @@ def demo_data(
     target = out or DemoPaths.under().root
     city = _timed(
         f"demo city: {grids} grids x {weeks} weeks",
-        lambda: generate_demo_city(target, seed=seed, n_grids=grids, start=date.fromisoformat(start), weeks=weeks,
-                                   scale=scale),
+        lambda: generate_demo_city(
+            target, seed=seed, n_grids=grids, start=date.fromisoformat(start), weeks=weeks, scale=scale
+        ),
     )
     console.print(f"  wrote {city.grids_path} and {city.events_path} ({city.n_events:,} events)")
 
@@ -65,7 +70,9 @@ def validate_events(
     path: Path,
     taxonomy: TaxonomyOption = None,
     rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (CSV).")] = None,
-    unlabelled: Annotated[bool, typer.Option(help="Accept rows without categories (incoming reports).")] = False,
+    unlabelled: Annotated[
+        bool, typer.Option(help="Accept rows without categories (incoming reports).")
+    ] = False,
 ) -> None:
     """Check an event log (CSV or Parquet) against the contract and report accepted/rejected counts."""
     from features.events import load_events
@@ -109,7 +116,10 @@ def build_features(
     text = _timed("text training set", lambda: build_text_dataset(loaded.events))
     text.write_parquet(out_dir / "text.parquet")
     console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
-    panel = _timed("grid x week panel", lambda: build_panel(loaded.events, pl.read_parquet(grids_path), l1_categories=tax.level1))
+    panel = _timed(
+        "grid x week panel",
+        lambda: build_panel(loaded.events, pl.read_parquet(grids_path), l1_categories=tax.level1),
+    )
     panel.write_parquet(out_dir / "panel.parquet")
     console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
 
@@ -135,8 +145,12 @@ def train_text(
     root = project_root()
     path = data or DemoPaths.under().text_dataset
     use_local_store(root, "gridsense-text")
-    result = _timed("train text model", lambda: train_text_model(
-        pl.read_parquet(path), load_taxonomy(taxonomy), path, root, alias=alias or None))
+    result = _timed(
+        "train text model",
+        lambda: train_text_model(
+            pl.read_parquet(path), load_taxonomy(taxonomy), path, root, alias=alias or None
+        ),
+    )
     _print_metrics("text (test split)", result.metrics, result.baseline_metrics)
     console.print(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")
 
@@ -156,11 +170,17 @@ def train_risk(
     root = project_root()
     path = panel or DemoPaths.under().panel
     use_local_store(root, "gridsense-risk")
-    result = _timed("train risk model", lambda: train_risk_model(
-        pl.read_parquet(path), path, root, test_weeks=test_weeks, alias=alias or None))
+    result = _timed(
+        "train risk model",
+        lambda: train_risk_model(
+            pl.read_parquet(path), path, root, test_weeks=test_weeks, alias=alias or None
+        ),
+    )
     table = Table("metric", "model", "last_week", "mean_52w", title="risk (test weeks)")
     for key in sorted(k.removeprefix("model.") for k in result.metrics if k.startswith("model.")):
-        table.add_row(key, *(_fmt(result.metrics.get(f"{who}.{key}")) for who in ("model", "last_week", "mean_52w")))
+        table.add_row(
+            key, *(_fmt(result.metrics.get(f"{who}.{key}")) for who in ("model", "last_week", "mean_52w"))
+        )
     console.print(table)
     console.print(f"  run {result.run_id}; registered gridsense-risk version {result.model_version} @{alias}")
 
@@ -181,8 +201,12 @@ def _print_metrics(title: str, metrics: dict, baseline: dict) -> None:
 @app.command()
 def forecast(
     panel: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the demo's).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Forecast table (default datasets/demo/forecasts/latest.parquet).")] = None,
-    grids: Annotated[Path | None, typer.Option(help="Grid attributes, for districts (default: the demo's).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Forecast table (default datasets/demo/forecasts/latest.parquet).")
+    ] = None,
+    grids: Annotated[
+        Path | None, typer.Option(help="Grid attributes, for districts (default: the demo's).")
+    ] = None,
     alias: str = "champion",
 ) -> None:
     """Score the coming week for every grid with the champion risk model; write the table the API reads."""
@@ -193,16 +217,28 @@ def forecast(
 
     demo = DemoPaths.under()
     use_local_store(project_root(), "gridsense-risk")
-    table = _timed("forecast coming week", lambda: run_forecast(
-        pl.read_parquet(panel or demo.panel), out or demo.forecasts, alias=alias,
-        grids=pl.read_parquet(grids or demo.grids) if (grids or demo.grids).exists() else None))
+    table = _timed(
+        "forecast coming week",
+        lambda: run_forecast(
+            pl.read_parquet(panel or demo.panel),
+            out or demo.forecasts,
+            alias=alias,
+            grids=pl.read_parquet(grids or demo.grids) if (grids or demo.grids).exists() else None,
+        ),
+    )
     week = table.get_column("week_start").max()
-    console.print(f"  {table.filter(pl.col('group') == 'dispute').height:,} grids forecast for the week of {week}")
-    if events_for_dashboard := (demo.events if demo.events.exists() else None):
+    console.print(
+        f"  {table.filter(pl.col('group') == 'dispute').height:,} grids forecast for the week of {week}"
+    )
+    if panel is None and demo.events.exists():  # the dashboard tables describe the demo city
         from training.dashboard_tables import write_dashboard_tables_from_registry
 
-        _timed("dashboard tables", lambda: write_dashboard_tables_from_registry(
-            events_for_dashboard, grids or demo.grids, demo.root / "serving"))
+        _timed(
+            "dashboard tables",
+            lambda: write_dashboard_tables_from_registry(
+                demo.events, grids or demo.grids, demo.root / "serving"
+            ),
+        )
 
 
 @app.command()
@@ -210,8 +246,12 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
-    demo_keys: Annotated[bool, typer.Option("--demo-keys", help="Issue and print fresh demo keys for the "
-                                            "three roles (local demo only).")] = False,
+    demo_keys: Annotated[
+        bool,
+        typer.Option(
+            "--demo-keys", help="Issue and print fresh demo keys for the three roles (local demo only)."
+        ),
+    ] = False,
 ) -> None:
     """Start the API (models load from the MLflow registry by alias; every route but /healthz needs a key)."""
     import os
@@ -241,9 +281,21 @@ def ui(port: int = 5000) -> None:
     import subprocess
 
     root = project_root()
-    subprocess.run(["mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
-                    "--backend-store-uri", _local_uri(),
-                    "--default-artifact-root", (root / "mlruns" / "artifacts").as_uri()], check=False)
+    subprocess.run(
+        [
+            "mlflow",
+            "ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            _local_uri(),
+            "--default-artifact-root",
+            (root / "mlruns" / "artifacts").as_uri(),
+        ],
+        check=False,
+    )
 
 
 @app.command()
@@ -285,7 +337,9 @@ def _register_operations() -> None:
     cli_ops.register(app)
 
 
-benchmark_app = typer.Typer(help="Measure models and the API; print and write a JSON report.", no_args_is_help=True)
+benchmark_app = typer.Typer(
+    help="Measure models and the API; print and write a JSON report.", no_args_is_help=True
+)
 app.add_typer(benchmark_app, name="benchmark")
 
 

@@ -17,7 +17,9 @@ def _pyplot():
     return plt
 
 
-def confusion_matrix_plot(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], path: Path) -> Path:
+def confusion_matrix_plot(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], path: Path
+) -> Path:
     """Row-normalised confusion matrix. Axes carry label indices (CJK fonts are not assumed on the machine);
     the caller logs the index -> name map beside the plot."""
     from sklearn.metrics import confusion_matrix
@@ -38,7 +40,9 @@ def confusion_matrix_plot(y_true: Sequence[str], y_pred: Sequence[str], labels: 
     return path
 
 
-def reliability_plot(confidence: np.ndarray, correct: np.ndarray, path: Path, n_bins: int = 10, title: str = "") -> Path:
+def reliability_plot(
+    confidence: np.ndarray, correct: np.ndarray, path: Path, n_bins: int = 10, title: str = ""
+) -> Path:
     """Observed accuracy (or event rate) against predicted probability, with bin counts."""
     plt = _pyplot()
     edges = np.linspace(0, 1, n_bins + 1)
@@ -79,7 +83,9 @@ def coverage_curve_plot(confidence: np.ndarray, correct: np.ndarray, path: Path)
     return path
 
 
-def weekly_top_share_plot(weeks: Sequence[str], series: dict[str, Sequence[float]], path: Path, title: str) -> Path:
+def weekly_top_share_plot(
+    weeks: Sequence[str], series: dict[str, Sequence[float]], path: Path, title: str
+) -> Path:
     """Share of next-week events in the top grids, per week, for the model and its baselines."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -55,10 +55,16 @@ def split_by_weeks(panel: pl.DataFrame, test_weeks: int) -> tuple[pl.DataFrame, 
     labelled = panel.filter(pl.col("y_dispute").is_not_null())
     last_week = labelled.get_column("week_start").max()
     test_from = last_week - timedelta(weeks=test_weeks - 1)
-    return labelled.filter(pl.col("week_start") < test_from), labelled.filter(pl.col("week_start") >= test_from), test_from
+    return (
+        labelled.filter(pl.col("week_start") < test_from),
+        labelled.filter(pl.col("week_start") >= test_from),
+        test_from,
+    )
 
 
-def evaluate(model: RiskForecaster, test: pl.DataFrame) -> tuple[dict[str, float], dict[str, dict[str, list]]]:
+def evaluate(
+    model: RiskForecaster, test: pl.DataFrame
+) -> tuple[dict[str, float], dict[str, dict[str, list]]]:
     """Metrics of the model and the baselines on the same rows, plus weekly series for plots."""
     scores_by_group = model.predict_score(test)
     probabilities = model.predict_proba(test)
@@ -136,8 +142,14 @@ def train_risk_model(
         backtest_model = RiskForecaster(**params)
         mlflow.log_params({f"model.{k}": v for k, v in backtest_model.get_params().items()})
         mlflow.log_params(fingerprint(panel, panel_path, "week_start").as_params())
-        mlflow.log_params({"split.test_from": str(test_from), "split.test_weeks": test_weeks,
-                           "split.train_rows": train.height, "features.count": len(features)})
+        mlflow.log_params(
+            {
+                "split.test_from": str(test_from),
+                "split.test_weeks": test_weeks,
+                "split.train_rows": train.height,
+                "features.count": len(features),
+            }
+        )
 
         backtest_model.fit(train, feature_columns=features)
         metrics, weekly = evaluate(backtest_model, test)
@@ -163,8 +175,10 @@ def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]], fore
             )
             rows = forecasts.filter(pl.col("group") == group)
             plots.reliability_plot(
-                rows["probability"].to_numpy(), (rows["actual_count"].to_numpy() > 0).astype(float),
-                out / f"reliability_{group}.png", title=f"{group}: calibrated probability, test weeks",
+                rows["probability"].to_numpy(),
+                (rows["actual_count"].to_numpy() > 0).astype(float),
+                out / f"reliability_{group}.png",
+                title=f"{group}: calibrated probability, test weeks",
             )
         forecasts.write_parquet(out / "backtest_forecasts.parquet")
         mlflow.log_artifacts(str(out), artifact_path="evaluation")

@@ -49,13 +49,15 @@ def train_text_model(
         mlflow.set_tags({"model": "tfidf", "git_commit": git_commit(project_root), "taxonomy": taxonomy.name})
         mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items() if k != "taxonomy"})
         mlflow.log_params(fingerprint(dataset, dataset_path, "reported_at").as_params())
-        mlflow.log_params({
-            "taxonomy.version": taxonomy.version,
-            "taxonomy.fingerprint": taxonomy.fingerprint,
-            "split.train_rows": train.height,
-            "split.test_rows": test.height,
-            "split.test_from": str(test.get_column("reported_at").min()),
-        })
+        mlflow.log_params(
+            {
+                "taxonomy.version": taxonomy.version,
+                "taxonomy.fingerprint": taxonomy.fingerprint,
+                "split.train_rows": train.height,
+                "split.test_rows": test.height,
+                "split.test_from": str(test.get_column("reported_at").min()),
+            }
+        )
 
         texts_train = train.get_column("text").to_list()
         labels_train = train.get_column("leaf_id").to_list()
@@ -100,8 +102,12 @@ def _unseen_template_metrics(train: pl.DataFrame, test: pl.DataFrame, y_pred, ta
     mask = unseen.to_numpy()
     if not mask.any():
         return {"unseen_templates.share": 0.0}
-    scores = text_metrics(np.asarray(test.get_column("leaf_id").to_list())[mask], np.asarray(y_pred)[mask], taxonomy)
-    return {"unseen_templates.share": float(mask.mean())} | {f"unseen_templates.{k}": v for k, v in scores.items()}
+    scores = text_metrics(
+        np.asarray(test.get_column("leaf_id").to_list())[mask], np.asarray(y_pred)[mask], taxonomy
+    )
+    return {"unseen_templates.share": float(mask.mean())} | {
+        f"unseen_templates.{k}": v for k, v in scores.items()
+    }
 
 
 def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, correct: np.ndarray) -> None:
@@ -123,6 +129,7 @@ def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, corre
 def _log_model(model: TfidfTextClassifier, example_texts: list[str]):
     import mlflow
     import pandas as pd
+
     from models.persistence import save_estimator
     from models.pyfunc import TextClassifierModel, text_model_signature
 

@@ -4,7 +4,6 @@ batch forecast -> API loading the champions by alias. Real code paths, a tempora
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -30,8 +29,9 @@ def world(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("gridsense")
     taxonomy = load_taxonomy()
-    city = generate_demo_city(root / "datasets" / "demo", seed=3, n_grids=300, start=date(2024, 1, 1), weeks=40,
-                              scale=0.6)
+    city = generate_demo_city(
+        root / "datasets" / "demo", seed=3, n_grids=300, start=date(2024, 1, 1), weeks=40, scale=0.6
+    )
     loaded = load_events(city.events_path, taxonomy)
     grids = pl.read_parquet(city.grids_path)
     text = build_text_dataset(loaded.events)
@@ -40,12 +40,18 @@ def world(tmp_path_factory) -> dict:
     use_local_store(root, "gridsense-text")
     text_result = train_text_model(text, taxonomy, "text.parquet", root, params={"calibration_cv": 2})
     use_local_store(root, "gridsense-risk")
-    risk_result = train_risk_model(panel, "panel.parquet", root, test_weeks=6,
-                                   params={"n_estimators": 60, "valid_weeks": 4})
+    risk_result = train_risk_model(
+        panel, "panel.parquet", root, test_weeks=6, params={"n_estimators": 60, "valid_weeks": 4}
+    )
     forecasts = run_forecast(panel, root / "datasets" / "demo" / "forecasts" / "latest.parquet", grids=grids)
     yield {
-        "root": root, "uri": local_tracking_uri(root), "grids": grids, "loaded": loaded, "forecasts": forecasts,
-        "text_result": text_result, "risk_result": risk_result,
+        "root": root,
+        "uri": local_tracking_uri(root),
+        "grids": grids,
+        "loaded": loaded,
+        "forecasts": forecasts,
+        "text_result": text_result,
+        "risk_result": risk_result,
     }
     mlflow.set_tracking_uri(None)
 
@@ -93,8 +99,10 @@ def test_champion_aliases_point_at_the_demo_versions(world):
 
 def test_forecast_covers_every_grid_for_both_groups(world):
     forecasts = world["forecasts"]
-    assert forecasts.filter(pl.col("group") == "dispute").get_column("grid_id").sort().to_list() == \
-        world["grids"].get_column("grid_id").sort().to_list()
+    assert (
+        forecasts.filter(pl.col("group") == "dispute").get_column("grid_id").sort().to_list()
+        == world["grids"].get_column("grid_id").sort().to_list()
+    )
     assert forecasts.get_column("week_start").n_unique() == 1
 
 
