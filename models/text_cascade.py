@@ -21,7 +21,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from models.text_labels import Evidence, occlusion_evidence, report_labels
-from models.text_prediction import Alternative, TextPrediction, as_texts, describe_probabilities
+from models.text_prediction import (
+    Alternative,
+    LeafProbabilityOutputs,
+    as_texts,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class Routed:
     to_strong: np.ndarray  # (n,) bool: rows the strong model answered
 
 
-class CascadeTextClassifier(ClassifierMixin, BaseEstimator):
+class CascadeTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimator):
     """``fast`` and ``strong`` are text classifiers over the same taxonomy (``predict_proba``, ``classes_``,
     ``taxonomy_``). With ``prefit=True`` they are used as given (already fitted); otherwise ``fit``
     fits clones of both on the same data."""
@@ -93,17 +97,6 @@ class CascadeTextClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         return self.route(texts).probabilities
 
-    def predict(self, texts: Iterable[str]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-
-    def describe(
-        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
-    ) -> list[TextPrediction]:
-        threshold = self.review_threshold if review_threshold is None else review_threshold
-        return describe_probabilities(
-            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
-        )
-
     def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
         threshold = self.label_threshold if threshold is None else threshold
         return report_labels(self.predict_proba(texts), self.classes_, self.taxonomy_, threshold)
@@ -147,5 +140,3 @@ def routing_table(
 
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
-
-

@@ -20,14 +20,14 @@ import numpy as np
 
 from features.text import prepare_texts
 from models.text_labels import report_labels
-from models.text_prediction import Alternative, TextPrediction, describe_probabilities
+from models.text_prediction import Alternative, LeafProbabilityOutputs
 from models.transformer_encoder import encode, length_sorted_batches, pad_batch
 from models.transformer_training import softmax
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 
 
-class OnnxTextClassifier:
+class OnnxTextClassifier(LeafProbabilityOutputs):
     """Inference-only twin of a fitted transformer classifier (not trainable: build it from one)."""
 
     def __init__(self, onnx_model: bytes, source, quantized: bool, num_threads: int | None = 1) -> None:
@@ -66,17 +66,6 @@ class OnnxTextClassifier:
             feeds = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
             logits[rows] = self.session_.run(["logits"], feeds)[0]
         return softmax(logits, self.temperature_)
-
-    def predict(self, texts: Iterable[str]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-
-    def describe(
-        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
-    ) -> list[TextPrediction]:
-        threshold = self.review_threshold if review_threshold is None else review_threshold
-        return describe_probabilities(
-            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
-        )
 
     def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
         threshold = self.label_threshold if threshold is None else threshold

@@ -165,3 +165,21 @@ def check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
         raise ValueError(f"labels not in taxonomy {taxonomy.name} {taxonomy.version}: {unknown[:10]}")
     if len(set(labels)) < 2:
         raise ValueError("need at least two distinct leaves to train a classifier")
+
+
+class LeafProbabilityOutputs:
+    """`predict` and `describe` for any text model whose `predict_proba` scores the taxonomy's leaves
+    (columns in `classes_` order) and that has `taxonomy_` and `review_threshold`."""
+
+    def predict(self, texts: Iterable[str]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+    def describe(
+        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
+    ) -> list[TextPrediction]:
+        """Leaf, L1/L2 parents and their probabilities, department, risk group, top-k leaves, needs_review
+        (leaf probability below ``review_threshold``; the estimator's own threshold when None)."""
+        threshold = self.review_threshold if review_threshold is None else review_threshold
+        return describe_probabilities(
+            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
+        )

@@ -23,10 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.taxonomy import Taxonomy
 from features.text import prepare_texts
-from models.text_prediction import TextPrediction, as_texts, check_labels, describe_probabilities
+from models.text_prediction import (
+    LeafProbabilityOutputs,
+    as_texts,
+    check_labels,
+)
 
 
-class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
+class TfidfTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimator):
     """Leaf classifier for event reports; ``describe`` adds the L1/L2 view, department and risk group."""
 
     def __init__(
@@ -99,19 +103,6 @@ class TfidfTextClassifier(ClassifierMixin, BaseEstimator):
         """(n_texts, n_classes) probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(prepare_texts(as_texts(texts)))
-
-    def predict(self, texts: Iterable[str]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-
-    def describe(
-        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
-    ) -> list[TextPrediction]:
-        """Leaf, L1/L2 parents and their probabilities, department, risk group, top-k leaves, needs_review
-        (leaf probability below ``review_threshold``; the estimator's own threshold when None)."""
-        threshold = self.review_threshold if review_threshold is None else review_threshold
-        return describe_probabilities(
-            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
-        )
 
 
 def _calibration_folds(labels: np.ndarray, requested: int) -> int:

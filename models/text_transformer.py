@@ -43,7 +43,12 @@ from features.taxonomy import Taxonomy
 from features.text import prepare_texts
 from models.metrics import expected_calibration_error
 from models.text_labels import Evidence, occlusion_evidence, report_labels
-from models.text_prediction import Alternative, TextPrediction, as_texts, check_labels, describe_probabilities
+from models.text_prediction import (
+    Alternative,
+    LeafProbabilityOutputs,
+    as_texts,
+    check_labels,
+)
 from models.transformer_encoder import (
     config_dict,
     encode,
@@ -62,7 +67,7 @@ from models.transformer_training import Schedule, fit_temperature, soft_targets,
 ENCODER_PROVENANCE = "gridsense_encoder.json"
 
 
-class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
+class TransformerTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimator):
     """Leaf classifier for event reports; ``describe`` adds L1/L2, department, risk group, needs_review."""
 
     def __init__(
@@ -225,19 +230,6 @@ class TransformerTextClassifier(ClassifierMixin, BaseEstimator):
         """(n_texts, n_classes) calibrated probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "module_")
         return self._proba_prepared(prepare_texts(as_texts(texts)))
-
-    def predict(self, texts: Iterable[str]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-
-    def describe(
-        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
-    ) -> list[TextPrediction]:
-        """Leaf, L1/L2 parents and their probabilities, department, risk group, top-k leaves, needs_review
-        (leaf probability below ``review_threshold``; the estimator's own threshold when None)."""
-        threshold = self.review_threshold if review_threshold is None else review_threshold
-        return describe_probabilities(
-            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
-        )
 
     def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
         """Every leaf with probability >= ``threshold`` (default ``label_threshold``), primary first."""
