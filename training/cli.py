@@ -356,3 +356,12 @@ def _register_benchmarks() -> None:
 
 _register_operations()  # retrain, promote, rollback, models, keys (training/cli_ops.py)
 _register_benchmarks()  # gridsense benchmark text|text-split|risk|serve|panel
+
+
+def _register_transformer_training() -> None:
+    from training import train_transformer
+
+    train_app.command("transformer")(train_transformer.command)
+
+
+_register_transformer_training()  # gridsense train transformer (fine-tune, cascade, register @challenger)
