@@ -33,6 +33,8 @@ def open_dashboard(page, base_url: str, key: str) -> None:
     page.press("#api-key", "Enter")
     page.wait_for_selector("#top-body tr[data-grid-id]")
     page.wait_for_selector("#map svg path")
+    # the map is redrawn as each API answer arrives: let them all land before clicking on its shapes
+    page.wait_for_load_state("networkidle")
 
 
 def key_with(world, permission: Permission) -> str:
