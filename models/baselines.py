@@ -90,8 +90,10 @@ def kde_hotspot(
     distances = tree.sparse_distance_matrix(tree, max_distance=3 * bandwidth_m, output_type="coo_matrix")
     off_diagonal = distances.row != distances.col  # the diagonal is added explicitly (weight 1)
     kernel = coo_matrix(
-        (np.exp(-(distances.data[off_diagonal] ** 2) / (2 * bandwidth_m**2)),
-         (distances.row[off_diagonal], distances.col[off_diagonal])),
+        (
+            np.exp(-(distances.data[off_diagonal] ** 2) / (2 * bandwidth_m**2)),
+            (distances.row[off_diagonal], distances.col[off_diagonal]),
+        ),
         shape=distances.shape,
     ).tocsr() + identity(len(points), format="csr")
     weeks, week_codes = np.unique(rows["week_start"].to_numpy(), return_inverse=True)

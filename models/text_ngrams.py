@@ -8,7 +8,7 @@ and a shorter n-gram is always a smaller number, so 1-, 2- and 3-grams never col
 is a sorted array searched with ``np.searchsorted``. Weights follow scikit-learn's defaults: smooth idf,
 optional sublinear tf, L2-normalised rows; ``max_features`` keeps the most frequent n-grams.
 
-:class:`FastTfidfTextClassifier` is :class:`models.text_tfidf.TfidfTextClassifier` with this vectoriser.
+:class:`models.text_tfidf.TfidfTextClassifier` uses it by default.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import polars as pl
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-
-from models.text_tfidf import TfidfTextClassifier
 
 _BITS = 21  # Unicode code points are below 2**21
 MAX_N = 3
@@ -121,15 +119,3 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
     def fit_transform(self, texts: Iterable[str], y=None) -> sp.csr_matrix:
         texts = list(texts)
         return self.fit(texts).transform(texts)
-
-
-class FastTfidfTextClassifier(TfidfTextClassifier):
-    """The TF-IDF text model with :class:`CharNgramTfidf` (character n-grams, not ``char_wb``)."""
-
-    def _vectorizer(self) -> CharNgramTfidf:
-        return CharNgramTfidf(
-            ngram_range=tuple(self.ngram_range),
-            min_df=self.min_df,
-            max_features=self.max_features,
-            sublinear_tf=self.sublinear_tf,
-        )

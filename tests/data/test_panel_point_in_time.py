@@ -188,7 +188,16 @@ def rich() -> pl.DataFrame:
 
 RICH_CUTOFFS = [date(2024, 6, 3), date(2025, 1, 6), date(2025, 3, 31)]
 RICH_PREFIXES = (
-    "ewm_", "excite_", "mean_", "nbr_", "nbrw_", "parent_", "co_", "season_", "cnt_txt_", "holiday_days"
+    "ewm_",
+    "excite_",
+    "mean_",
+    "nbr_",
+    "nbrw_",
+    "parent_",
+    "co_",
+    "season_",
+    "cnt_txt_",
+    "holiday_days",
 )
 
 
@@ -208,8 +217,12 @@ def test_rich_features_ignore_deleted_moved_and_added_future_events(rich, week):
     future = rich_events(seed=week.toordinal(), n=600, start=cutoff, weeks=4)
     for changed_events in (past, pl.concat([past, future], how="vertical_relaxed")):
         changed = build_panel(
-            changed_events, RICH_GRIDS, first_week=date(2024, 1, 8), last_week=original["week_start"].max(),
-            neighbours_k=2, options=RICH_OPTIONS,
+            changed_events,
+            RICH_GRIDS,
+            first_week=date(2024, 1, 8),
+            last_week=original["week_start"].max(),
+            neighbours_k=2,
+            options=RICH_OPTIONS,
             l1_categories=sorted(rich["category_l1"].unique()),
         )
         columns = [*PANEL_KEYS, *feature_columns(original)]
@@ -220,9 +233,23 @@ def test_rich_features_ignore_deleted_moved_and_added_future_events(rich, week):
     # the following week did see the change
     after_week = pl.col("week_start") == week + timedelta(days=7)
     parents = [c for c in feature_columns(original) if c.startswith("parent_")]
-    assert not original.filter(after_week).sort("grid_id").select(parents).equals(
-        build_panel(past, RICH_GRIDS, first_week=date(2024, 1, 8), last_week=original["week_start"].max(),
-                    neighbours_k=2, options=RICH_OPTIONS).filter(after_week).sort("grid_id").select(parents)
+    assert (
+        not original.filter(after_week)
+        .sort("grid_id")
+        .select(parents)
+        .equals(
+            build_panel(
+                past,
+                RICH_GRIDS,
+                first_week=date(2024, 1, 8),
+                last_week=original["week_start"].max(),
+                neighbours_k=2,
+                options=RICH_OPTIONS,
+            )
+            .filter(after_week)
+            .sort("grid_id")
+            .select(parents)
+        )
     )
 
 
@@ -230,9 +257,13 @@ def test_a_grid_less_event_one_microsecond_before_the_week_counts_for_its_parent
     week = date(2024, 9, 2)
     probe = pl.DataFrame(
         {
-            "event_id": ["probe"], "reported_at": [datetime(2024, 9, 2) - timedelta(microseconds=1)],
-            "grid_id": [None], "category_l1": ["矛盾纠纷"], "risk_group": ["dispute"],
-            "text_category": ["刀具"], "parent_area": ["东区"],
+            "event_id": ["probe"],
+            "reported_at": [datetime(2024, 9, 2) - timedelta(microseconds=1)],
+            "grid_id": [None],
+            "category_l1": ["矛盾纠纷"],
+            "risk_group": ["dispute"],
+            "text_category": ["刀具"],
+            "parent_area": ["东区"],
         },
         schema_overrides={"reported_at": pl.Datetime("us"), "grid_id": pl.String},
     )

@@ -231,9 +231,11 @@ def page(browser, base_url: str):
     tab.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
     tab.on(
         "console",
-        lambda message: tab.problems.append(f"console: {message.text}")
-        if message.type == "error" and not message.text.startswith("Failed to load resource")
-        else None,
+        lambda message: (
+            tab.problems.append(f"console: {message.text}")
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     yield tab
     context.close()

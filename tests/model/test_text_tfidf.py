@@ -270,3 +270,22 @@ def test_pyfunc_round_trip(fitted, held_out, tmp_path):
     assert result.loc[1, "leaf_id"] == fitted.predict([held_out[0][1]])[0]
     without_title = loaded.predict(frame[["text"]])  # the signature makes the title optional
     np.testing.assert_array_equal(without_title["leaf_id"].to_numpy(), fitted.predict(frame["text"]))
+
+
+def test_keeps_one_float32_svm_whatever_the_calibration_folds(fitted):
+    calibrated = fitted.pipeline_.named_steps["classifier"]
+    assert len(calibrated.calibrated_classifiers_) == 1
+    svm = calibrated.calibrated_classifiers_[0].estimator
+    assert svm.coef_.dtype == np.float32 and svm.intercept_.dtype == np.float32
+    assert svm.coef_.shape == (len(fitted.classes_), fitted.vocabulary_size_)
+
+
+def test_sklearn_vectorizer_learns_the_same_task(taxonomy, held_out):
+    texts, labels = sentences(30, seed=0)
+    model = TfidfTextClassifier(taxonomy=taxonomy, vectorizer="sklearn").fit(texts, labels)
+    assert np.mean(model.predict(held_out[0]) == np.asarray(held_out[1])) >= 0.9
+
+
+def test_unknown_vectorizer_is_refused(taxonomy):
+    with pytest.raises(ValueError, match="vectorizer"):
+        TfidfTextClassifier(taxonomy=taxonomy, vectorizer="jieba").fit(*sentences(5, seed=2))

@@ -91,8 +91,12 @@ def test_the_three_roles_are_as_specified():
     assert ROLE_PERMISSIONS[Role.INTAKE] >= {Permission.CLASSIFY}
     assert Permission.RISK not in ROLE_PERMISSIONS[Role.INTAKE]
     # the dashboard's playground classifies and its models panel reads the registry
-    assert ROLE_PERMISSIONS[Role.SUPERVISOR] >= {Permission.RISK, Permission.DASHBOARD, Permission.CLASSIFY,
-                                                 Permission.MODELS}
+    assert ROLE_PERMISSIONS[Role.SUPERVISOR] >= {
+        Permission.RISK,
+        Permission.DASHBOARD,
+        Permission.CLASSIFY,
+        Permission.MODELS,
+    }
     assert not ROLE_PERMISSIONS[Role.SUPERVISOR] & {Permission.ADMIN, Permission.METRICS}
     assert ROLE_PERMISSIONS[Role.DATA_SCIENTIST] == set(Permission)
 
