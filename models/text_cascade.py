@@ -20,9 +20,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from models.text_labels import Evidence, occlusion_evidence, report_labels
+from models.text_evidence import ProbaFn
 from models.text_prediction import (
-    Alternative,
     LeafProbabilityOutputs,
     as_texts,
 )
@@ -97,18 +96,9 @@ class CascadeTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimat
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         return self.route(texts).probabilities
 
-    def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
-        threshold = self.label_threshold if threshold is None else threshold
-        return report_labels(self.predict_proba(texts), self.classes_, self.taxonomy_, threshold)
-
-    def evidence(
-        self, texts: Iterable[str], top_n: int = 3, max_spans: int = 12
-    ) -> list[tuple[Evidence, ...]]:
+    def _evidence_inputs(self, prepared: list[str]) -> tuple[list[str], ProbaFn]:
         """Occlusion evidence from the fast model (cheap: one TF-IDF batch per report)."""
-        from features.text import prepare_texts
-
-        prepared = prepare_texts(as_texts(texts))
-        return occlusion_evidence(prepared, self.fast_.predict_proba, self.classes_, top_n, max_spans)
+        return prepared, self.fast_.predict_proba
 
 
 def routing_table(

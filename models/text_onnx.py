@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from features.text import prepare_texts
-from models.text_labels import report_labels
-from models.text_prediction import Alternative, LeafProbabilityOutputs
+from models.text_prediction import LeafProbabilityOutputs
 from models.transformer_encoder import encode, length_sorted_batches, pad_batch
 from models.transformer_training import softmax
 
@@ -66,10 +65,6 @@ class OnnxTextClassifier(LeafProbabilityOutputs):
             feeds = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
             logits[rows] = self.session_.run(["logits"], feeds)[0]
         return softmax(logits, self.temperature_)
-
-    def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
-        threshold = self.label_threshold if threshold is None else threshold
-        return report_labels(self.predict_proba(texts), self.classes_, self.taxonomy_, threshold)
 
     # ---- persistence --------------------------------------------------------------------------------------
     def __getstate__(self) -> dict:

@@ -3,6 +3,10 @@
 A text model predicts probabilities over taxonomy leaves. The probability of an L1 (or L2) category is the
 sum over its leaves, computed as one matrix product with a leaf -> category indicator matrix. The predicted
 leaf is the most probable leaf, and its L1/L2 are its parents, so the three levels always agree.
+
+Multi-label: a compound report ("占道经营还噪音扰民") gets every leaf whose probability reaches a threshold
+(:func:`report_labels`), the primary (most probable) leaf first. The primary leaf is always included, so
+single-label callers lose nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from features.taxonomy import Leaf, Taxonomy
+from features.text import prepare_texts
+from models.text_evidence import Evidence, ProbaFn, occlusion_evidence
+
+DEFAULT_LABEL_THRESHOLD = 0.2  # multi-label; measured on the demo's compound reports (docs/BENCHMARKS.md)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class TextPrediction:
     risk_group: str
     needs_review: bool
     alternatives: tuple[Alternative, ...]
+    labels: tuple[Alternative, ...] = ()  # every leaf at or above the label threshold, primary first
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +107,7 @@ def describe_probabilities(
     taxonomy: Taxonomy,
     top_k: int = 3,
     review_threshold: float = 0.5,
+    label_threshold: float = DEFAULT_LABEL_THRESHOLD,
 ) -> list[TextPrediction]:
     """Turn leaf probabilities (rows in ``classes`` order) into one TextPrediction per row."""
     probs = np.asarray(probs, dtype=float)
@@ -111,6 +121,7 @@ def describe_probabilities(
     p_l2 = parent_probabilities(probs, best, level_indicator(taxonomy, classes, 2))
     needs_review = p_leaf < review_threshold
     alternatives = ranked[:, : max(top_k, 0)]
+    labels = report_labels(probs, classes, taxonomy, label_threshold)
     return [
         _prediction(
             leaves[best[row]],
@@ -119,6 +130,7 @@ def describe_probabilities(
             leaves,
             probs[row],
             alternatives[row],
+            labels[row],
         )
         for row in range(len(probs))
     ]
@@ -131,6 +143,7 @@ def _prediction(
     leaves: list[Leaf],
     row_probs: np.ndarray,
     alternatives: np.ndarray,
+    labels: tuple[Alternative, ...],
 ) -> TextPrediction:
     p_l1, p_l2, p_l3 = (float(p) for p in level_probs)
     return TextPrediction(
@@ -148,7 +161,31 @@ def _prediction(
             Alternative(leaves[i].id, leaves[i].l3, float(row_probs[i]), leaves[i].department)
             for i in alternatives
         ),
+        labels=labels,
     )
+
+
+def report_labels(
+    probs: np.ndarray,
+    classes: Sequence[str],
+    taxonomy: Taxonomy,
+    threshold: float = DEFAULT_LABEL_THRESHOLD,
+    max_labels: int = 3,
+) -> list[tuple[Alternative, ...]]:
+    """Per row: the leaves with probability >= ``threshold`` (at most ``max_labels``), primary first."""
+    probs = np.asarray(probs, dtype=float)
+    leaves = [taxonomy.leaf(leaf_id) for leaf_id in classes]
+    ranked = top_k_indices(probs, max_labels)
+    answers = []
+    for row, order in enumerate(ranked):
+        kept = [order[0]] + [i for i in order[1:] if probs[row, i] >= threshold]
+        answers.append(
+            tuple(
+                Alternative(leaves[i].id, leaves[i].l3, float(probs[row, i]), leaves[i].department)
+                for i in kept
+            )
+        )
+    return answers
 
 
 def as_texts(texts: Iterable[str]) -> list[str]:
@@ -168,18 +205,52 @@ def check_labels(labels: np.ndarray, taxonomy: Taxonomy) -> None:
 
 
 class LeafProbabilityOutputs:
-    """`predict` and `describe` for any text model whose `predict_proba` scores the taxonomy's leaves
-    (columns in `classes_` order) and that has `taxonomy_` and `review_threshold`."""
+    """`predict`, `describe`, `labels` and `evidence` for any text model whose `predict_proba` scores the
+    taxonomy's leaves (columns in `classes_` order) and that has `taxonomy_` and `review_threshold`
+    (`label_threshold` is optional: models saved before it existed use the default)."""
 
     def predict(self, texts: Iterable[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
 
     def describe(
-        self, texts: Iterable[str], top_k: int = 3, review_threshold: float | None = None
+        self,
+        texts: Iterable[str],
+        top_k: int = 3,
+        review_threshold: float | None = None,
+        label_threshold: float | None = None,
     ) -> list[TextPrediction]:
         """Leaf, L1/L2 parents and their probabilities, department, risk group, top-k leaves, needs_review
-        (leaf probability below ``review_threshold``; the estimator's own threshold when None)."""
-        threshold = self.review_threshold if review_threshold is None else review_threshold
+        (leaf probability below ``review_threshold``) and the multi-label answer (leaves at or above
+        ``label_threshold``); the estimator's own thresholds when None."""
+        review = self.review_threshold if review_threshold is None else review_threshold
         return describe_probabilities(
-            self.predict_proba(texts), self.classes_, self.taxonomy_, top_k, threshold
+            self.predict_proba(texts),
+            self.classes_,
+            self.taxonomy_,
+            top_k,
+            review,
+            self._labels_at(label_threshold),
         )
+
+    def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
+        """Every leaf with probability >= ``threshold`` (default ``label_threshold``), primary first."""
+        return report_labels(
+            self.predict_proba(texts), self.classes_, self.taxonomy_, self._labels_at(threshold)
+        )
+
+    def evidence(
+        self, texts: Iterable[str], top_n: int = 3, max_spans: int = 12
+    ) -> list[tuple[Evidence, ...]]:
+        """Phrases of each (prepared) text that drove its prediction, by occlusion: ``max_spans`` extra
+        predictions per text."""
+        prepared, proba = self._evidence_inputs(prepare_texts(as_texts(texts)))
+        return occlusion_evidence(prepared, proba, self.classes_, top_n, max_spans)
+
+    def _evidence_inputs(self, prepared: list[str]) -> tuple[list[str], ProbaFn]:
+        """The text the model reads and the probability function to occlude it with (prepared text in)."""
+        return prepared, self.predict_proba
+
+    def _labels_at(self, threshold: float | None) -> float:
+        if threshold is not None:
+            return threshold
+        return getattr(self, "label_threshold", DEFAULT_LABEL_THRESHOLD)

@@ -30,6 +30,7 @@ from features.taxonomy import Taxonomy
 from features.text import prepare_texts
 from models.text_ngrams import CharNgramTfidf
 from models.text_prediction import (
+    DEFAULT_LABEL_THRESHOLD,
     LeafProbabilityOutputs,
     as_texts,
     check_labels,
@@ -52,6 +53,7 @@ class TfidfTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimator
         calibration_cv: int = 3,
         class_weight: str | dict | None = "balanced",
         review_threshold: float = 0.5,
+        label_threshold: float = DEFAULT_LABEL_THRESHOLD,
         random_state: int | None = 0,
         n_jobs: int | None = None,
     ) -> None:
@@ -66,6 +68,7 @@ class TfidfTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEstimator
         self.calibration_cv = calibration_cv
         self.class_weight = class_weight
         self.review_threshold = review_threshold
+        self.label_threshold = label_threshold
         self.random_state = random_state
         self.n_jobs = n_jobs
 

@@ -42,9 +42,8 @@ from sklearn.utils.validation import check_is_fitted
 from features.taxonomy import Taxonomy
 from features.text import prepare_texts
 from models.metrics import expected_calibration_error
-from models.text_labels import Evidence, occlusion_evidence, report_labels
+from models.text_evidence import ProbaFn
 from models.text_prediction import (
-    Alternative,
     LeafProbabilityOutputs,
     as_texts,
     check_labels,
@@ -231,19 +230,10 @@ class TransformerTextClassifier(LeafProbabilityOutputs, ClassifierMixin, BaseEst
         check_is_fitted(self, "module_")
         return self._proba_prepared(prepare_texts(as_texts(texts)))
 
-    def labels(self, texts: Iterable[str], threshold: float | None = None) -> list[tuple[Alternative, ...]]:
-        """Every leaf with probability >= ``threshold`` (default ``label_threshold``), primary first."""
-        threshold = self.label_threshold if threshold is None else threshold
-        return report_labels(self.predict_proba(texts), self.classes_, self.taxonomy_, threshold)
-
-    def evidence(
-        self, texts: Iterable[str], top_n: int = 3, max_spans: int = 12
-    ) -> list[tuple[Evidence, ...]]:
-        """Phrases of the (prepared) text that drove each prediction, by occlusion."""
+    def _evidence_inputs(self, prepared: list[str]) -> tuple[list[str], ProbaFn]:
+        """Only the part of each text that fits into ``max_length`` tokens is occluded."""
         check_is_fitted(self, "module_")
-        prepared = prepare_texts(as_texts(texts))
-        visible = [text[: self._visible_chars(text)] for text in prepared]
-        return occlusion_evidence(visible, self._proba_prepared, self.classes_, top_n, max_spans)
+        return [text[: self._visible_chars(text)] for text in prepared], self._proba_prepared
 
     def _visible_chars(self, text: str) -> int:
         """How many leading characters of a prepared text fit into ``max_length`` tokens."""

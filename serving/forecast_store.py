@@ -4,12 +4,15 @@ Besides probability and rank, a table from `gridsense forecast` carries per grid
 (高/中/低), the top drivers (JSON: feature, value, contribution, direction, Chinese text), all SHAP
 contributions (JSON) and the trend over the last forecasts; older tables without them still load.
 The forecast history (``history.parquet`` next to the table: past forecasts and what happened) is
-loaded with it when present.
+loaded with it when present; its weeks are served too (without drivers and contributions, which the
+history does not keep), each built on first use and kept in a small cache.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -18,7 +21,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from serving.errors import UnknownGridError
+from serving.errors import UnknownGridError, UnknownWeekError
 from serving.schemas import ModelRef
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
@@ -38,12 +41,33 @@ OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
 }
 TREND_COLUMN = "trend"  # list of {week_start, probability, rank, level, actual_count}, oldest first
 RISK_FIELDS = (
-    "group", "probability", "rank", "model_name", "model_version", "level", "drivers_json", "contributions"
+    "group",
+    "probability",
+    "rank",
+    "model_name",
+    "model_version",
+    "level",
+    "drivers_json",
+    "contributions",
 )
 HISTORY_FILE = "history.parquet"
 HISTORY_FIELDS = (
-    "week_start", "group", "probability", "rank", "level", "model_version", "source", "actual_count", "actual"
+    "week_start",
+    "group",
+    "probability",
+    "rank",
+    "level",
+    "model_version",
+    "source",
+    "actual_count",
+    "actual",
 )
+TREND_FIELDS = ("week_start", "probability", "rank", "level", "actual_count")
+TREND_WEEKS = 8  # as training.forecast.TREND_WEEKS: the trend of a past week has as many points
+# A week forecast twice for a grid and group (a backtest and a batch forecast): the higher wins; rows of
+# the same source: the later one in the file (as training.forecast.update_history keeps the last).
+SOURCE_PRIORITY = {"forecast": 2, "backtest": 1}
+WEEK_CACHE_SIZE = 16  # past weeks kept built; a week is a few MB for thousands of grids
 
 
 class ForecastTableError(ValueError):
@@ -51,12 +75,15 @@ class ForecastTableError(ValueError):
 
 
 class ForecastStore:
-    """Only the latest forecast week is served; `rank` is taken from the table (1 = highest)."""
+    """The latest forecast week from the table, past weeks from the history; `rank` is taken from the
+    rows (1 = highest). Immutable: a new table is a new store."""
 
     def __init__(self, table: pl.DataFrame, history: pl.DataFrame | None = None) -> None:
         typed = _typed(table)
         self.latest = typed.filter(pl.col("week_start") == pl.col("week_start").max())
         self.history = _typed_history(history)
+        self._weeks: OrderedDict[date, dict[str, dict[str, Any]]] = OrderedDict()  # LRU of past weeks
+        self._weeks_lock = threading.Lock()
 
     @classmethod
     def from_parquet(cls, path: str | Path) -> ForecastStore:
@@ -75,26 +102,60 @@ class ForecastStore:
         name, version = versions.row(-1)
         return ModelRef(name=name, version=version)
 
+    @cached_property
+    def available_weeks(self) -> tuple[date, ...]:
+        """Every week :meth:`get` serves: the latest week and each week of the history, newest first."""
+        weeks = self.history.get_column("week_start").drop_nulls().unique().to_list()
+        return tuple(sorted({self.latest_week(), *weeks}, reverse=True))
+
+    def model_of(self, week: date) -> ModelRef:
+        """The model that made the week's forecasts: :attr:`model` for the latest week; for a past week
+        the newest version among its rows (batch forecasts before backtests), null if none is recorded."""
+        if week == self.latest_week():
+            return self.model
+        rows = self._deduplicated_history.filter(pl.col("week_start") == week)
+        if rows.is_empty():
+            raise self._unknown_week(week)
+        newest = rows.sort(
+            pl.col("model_version").is_not_null(),
+            _source_priority(),
+            pl.col("model_version").str.len_chars(),  # "10" after "9"
+            "model_version",
+            maintain_order=True,
+        )
+        name, version = newest.select("model_name", "model_version").row(-1)
+        return ModelRef(name=name or self.model.name, version=version)
+
     @property
     def known_grids(self) -> frozenset[str]:
         return frozenset(self._by_grid)
 
     def get(
-        self, grid_ids: Sequence[str] | None = None, group: str | None = None, top: int | None = None
+        self,
+        grid_ids: Sequence[str] | None = None,
+        group: str | None = None,
+        top: int | None = None,
+        week: date | None = None,
     ) -> list[dict[str, Any]]:
         """One row per grid: grid_id, district (or None) and `risks` (one dict per group).
 
         Grids come in the order asked for, or best rank first when no ids are given. `top` keeps the
-        grids ranked 1..top within each group.
+        grids ranked 1..top within each group. `week` (default: the latest) may be any of
+        :attr:`available_weeks`; a past week's risks come from the history, without drivers and
+        contributions. A grid id is unknown if neither the latest week nor the asked week has it; a grid
+        of the latest week without a forecast in a past week is left out, as a filtered one is.
         """
+        by_grid = self._week(week)
         if grid_ids:
             wanted = list(dict.fromkeys(grid_ids))
-            unknown = [grid_id for grid_id in wanted if grid_id not in self._by_grid]
+            unknown = [
+                grid_id for grid_id in wanted if grid_id not in by_grid and grid_id not in self._by_grid
+            ]
             if unknown:
                 raise UnknownGridError(unknown)
-            candidates = [self._by_grid[grid_id] for grid_id in wanted]
+            candidates = [by_grid[grid_id] for grid_id in wanted if grid_id in by_grid]
         else:
-            candidates = list(self._by_grid.values())
+            candidates = list(by_grid.values())
         rows = []
         for grid in candidates:
             risks = [
@@ -125,6 +186,82 @@ class ForecastStore:
     def district_of(self, grid_id: str) -> str | None:
         return self._by_grid[grid_id]["district"]
 
+    def _week(self, week: date | None) -> dict[str, dict[str, Any]]:
+        """Grid id -> its row for the week, as :attr:`_by_grid` is for the latest week. Past weeks are
+        built on first use and the last ``WEEK_CACHE_SIZE`` kept (two requests may both build a week)."""
+        if week is None or week == self.latest_week():
+            return self._by_grid
+        with self._weeks_lock:
+            if week in self._weeks:
+                self._weeks.move_to_end(week)
+                return self._weeks[week]
+        if week not in self.available_weeks:
+            raise self._unknown_week(week)
+        built = self._build_week(week)
+        with self._weeks_lock:
+            self._weeks[week] = built
+            while len(self._weeks) > WEEK_CACHE_SIZE:
+                self._weeks.popitem(last=False)
+        return built
+
+    def _build_week(self, week: date) -> dict[str, dict[str, Any]]:
+        history = self._deduplicated_history
+        trends = (
+            history.filter(pl.col("week_start") <= week)
+            .sort("week_start")
+            .group_by("grid_id", "group", maintain_order=True)
+            .agg(pl.struct(TREND_FIELDS).tail(TREND_WEEKS).alias(TREND_COLUMN))
+        )
+        rows = (
+            history.filter(
+                pl.col("week_start") == week,
+                pl.col("probability").is_not_null(),
+                pl.col("rank").is_not_null(),
+            )
+            .join(trends, on=["grid_id", "group"], how="left")
+            .with_columns(pl.col("model_name").fill_null(self.model.name))
+            .sort("grid_id", "group")
+            .group_by("grid_id", maintain_order=True)
+            .agg(
+                risks=pl.struct(
+                    "group", "probability", "rank", "model_name", "model_version", "level", TREND_COLUMN
+                )
+            )
+            .to_dicts()
+        )
+        by_grid = {}
+        for row in rows:
+            latest = self._by_grid.get(row["grid_id"])
+            risks = [
+                {**risk, "drivers": [], "contributions": None, TREND_COLUMN: list(risk[TREND_COLUMN] or [])}
+                for risk in row["risks"]
+            ]
+            by_grid[row["grid_id"]] = {
+                "grid_id": row["grid_id"],
+                "district": latest["district"] if latest else None,
+                "risks": risks,
+            }
+        return by_grid
+
+    @cached_property
+    def _deduplicated_history(self) -> pl.DataFrame:
+        """One history row per grid, week and group (see ``SOURCE_PRIORITY``)."""
+        return (
+            self.history.with_row_index("_order")
+            .sort(_source_priority(), "_order")
+            .unique(["grid_id", "week_start", "group"], keep="last", maintain_order=True)
+            .drop("_order")
+        )
+
+    def _unknown_week(self, week: date) -> UnknownWeekError:
+        weeks = self.available_weeks
+        span = f"{weeks[0]}" if len(weeks) == 1 else f"{len(weeks)} weeks, {weeks[-1]} to {weeks[0]}"
+        return UnknownWeekError(
+            f"no forecasts for the week of {week}; forecasts are served for {span}",
+            field="week",
+            available_weeks=[w.isoformat() for w in weeks],
+        )
+
     @cached_property
     def _by_grid(self) -> dict[str, dict[str, Any]]:
         """Grid id -> its latest-week row, built once per table: an API read is then a dictionary look-up
@@ -152,6 +289,10 @@ class ForecastStore:
         return {row["grid_id"]: row["history"] for row in rows}
 
 
+def _source_priority() -> pl.Expr:
+    return pl.col("source").replace_strict(SOURCE_PRIORITY, default=0, return_dtype=pl.Int8)
+
+
 def _parsed_risk(risk: dict[str, Any]) -> dict[str, Any]:
     """drivers_json -> ``drivers`` (list), contributions -> dict, trend -> list (empty when absent)."""
     parsed = {k: v for k, v in risk.items() if k not in ("drivers_json", "contributions", TREND_COLUMN)}
@@ -163,9 +304,17 @@ def _parsed_risk(risk: dict[str, Any]) -> dict[str, Any]:
 
 def _typed_history(history: pl.DataFrame | None) -> pl.DataFrame:
     schema = {
-        "grid_id": pl.String(), "week_start": pl.Date(), "group": pl.String(), "probability": pl.Float64(),
-        "rank": pl.Int64(), "level": pl.String(), "model_version": pl.String(), "source": pl.String(),
-        "actual_count": pl.Int64(), "actual": pl.Int64(),
+        "grid_id": pl.String(),
+        "week_start": pl.Date(),
+        "group": pl.String(),
+        "probability": pl.Float64(),
+        "rank": pl.Int64(),
+        "level": pl.String(),
+        "model_name": pl.String(),
+        "model_version": pl.String(),
+        "source": pl.String(),
+        "actual_count": pl.Int64(),
+        "actual": pl.Int64(),
     }
     if history is None:
         return pl.DataFrame(schema=schema)

@@ -117,6 +117,11 @@ class Alternative(BaseModel):
     department: str
 
 
+class EvidencePhrase(BaseModel):
+    phrase: str = Field(description="A phrase of the normalised, PII-redacted report.")
+    weight: float = Field(description="How much the predicted leaf's probability drops without it.")
+
+
 class ClassifyResult(BaseModel):
     id: str = Field(description="The item's id, or its position in the request.")
     category_l1: CategoryScore
@@ -129,6 +134,15 @@ class ClassifyResult(BaseModel):
         description="True when the model is unsure and a person should check the label."
     )
     alternatives: list[Alternative] = Field(description="The most likely leaves, best first.")
+    labels: list[Alternative] = Field(
+        default_factory=list,
+        description="Every leaf at or above the label threshold, primary (= `leaf_id`) first: a compound "
+        "report (占道经营还噪音扰民) gets several.",
+    )
+    evidence: list[EvidencePhrase] | None = Field(
+        default=None,
+        description="The phrases that drove the decision, strongest first (only with `evidence=true`).",
+    )
     truncated: bool = Field(
         default=False,
         description="True when the title or text was over the limit and only its start was classified.",
@@ -205,17 +219,24 @@ class RiskScore(BaseModel):
     )
     rank: int = Field(ge=1, description="1 = highest risk among all grids for this group and week.")
     model_name: str
-    model_version: str
+    model_version: str | None = Field(
+        description="Registry version, or `backtest` for out-of-sample backtest forecasts; null for a past "
+        "week whose history row did not record it."
+    )
     level: RiskLevelName | None = Field(
         default=None, description="高 / 中 / 低: by default the top 5% / next to top 20% of grids by rank."
     )
-    drivers: list[RiskDriver] = Field(default_factory=list, description="Top 3 drivers, largest first.")
+    drivers: list[RiskDriver] = Field(
+        default_factory=list, description="Top 3 drivers, largest first (empty for a past week)."
+    )
     contributions: dict[str, float] | None = Field(
         default=None,
-        description="All non-zero SHAP contributions and `bias` (only with `contributions=true`).",
+        description="All non-zero SHAP contributions and `bias` (only with `contributions=true`, and only "
+        "for the latest week).",
     )
     trend: list[RiskTrendPoint] = Field(
-        default_factory=list, description="This grid's last 8 forecasts (this week included), oldest first."
+        default_factory=list,
+        description="This grid's last 8 forecasts up to this week (this week included), oldest first.",
     )
 
 
@@ -228,6 +249,10 @@ class GridRisk(BaseModel):
 class RiskResponse(BaseModel):
     model: ModelRef = Field(description="The risk model version that made these forecasts.")
     week_start: date = Field(description="Monday of the forecast week.")
+    available_weeks: list[date] = Field(
+        description="Every week `week=` can ask for (the latest forecast week and each week of the "
+        "forecast history), newest first."
+    )
     group: RiskGroupName | None = None
     top: int | None = None
     grids: list[GridRisk]
@@ -342,7 +367,9 @@ class ErrorBody(BaseModel):
     request_id: str | None = None
     details: list[ErrorDetail] | None = Field(default=None, description="All validation errors.")
     unknown_ids: list[str] | None = Field(default=None, description="Grid ids that do not exist.")
-    available_weeks: list[str] | None = Field(default=None, description="The forecast weeks that are served.")
+    available_weeks: list[str] | None = Field(
+        default=None, description="The forecast weeks that are served, newest first."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -370,7 +397,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "The request is not valid UTF-8.",
         401: "No API key, or an invalid or revoked one.",
         403: "The key's role may not use this endpoint.",
-        404: "Not found (e.g. unknown grid ids, listed in `unknown_ids`).",
+        404: "Not found: unknown grid ids (listed in `unknown_ids`), an unknown week (`available_weeks`).",
         413: "Too many items or too much text.",
         422: "Invalid request; `field` names the offending field.",
         503: "The model or table this endpoint needs is not loaded.",

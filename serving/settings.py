@@ -33,7 +33,16 @@ class Settings(BaseSettings):
 
     # classification
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    label_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Multi-label: every leaf at or above it is returned in `labels`; None: the model's own.",
+    )
     top_k: int = Field(default=3, ge=1)
+    evidence_phrases: int = Field(
+        default=3, ge=1, le=10, description="Phrases returned with `evidence=true`."
+    )
     inference: Literal["threadpool", "microbatch", "inline"] = Field(
         default="microbatch",
         description="How CPU-bound inference leaves the event loop: micro-batches run in a thread (the "

@@ -18,6 +18,7 @@ from serving.schemas import (
     CategoryScore,
     ClassifyItem,
     ClassifyResult,
+    EvidencePhrase,
     ModelRef,
 )
 from serving.settings import Settings, sqlite_path
@@ -31,10 +32,19 @@ class TextClassifier(Protocol):
     """What the service needs from a model (models.TfidfTextClassifier provides it)."""
 
     def describe(
-        self, texts: Sequence[str], top_k: int = 3, review_threshold: float | None = None
+        self,
+        texts: Sequence[str],
+        top_k: int = 3,
+        review_threshold: float | None = None,
+        label_threshold: float | None = None,
     ) -> list[Any]:
         """One prediction per text: leaf_id, category_l1..l3, p_l1..p_l3, department, risk_group,
-        needs_review, alternatives (objects or dicts: leaf_id, category_l3, probability, department)."""
+        needs_review, alternatives and labels (objects or dicts: leaf_id, category_l3, probability,
+        department)."""
+        ...
+
+    def evidence(self, texts: Sequence[str], top_n: int = 3) -> list[Any]:
+        """Per text, the phrases (objects with ``phrase`` and ``weight``) that drove its prediction."""
         ...
 
 
@@ -45,6 +55,7 @@ class PreparedItem:
     id: str
     text: str
     truncated: bool = False
+    evidence: bool = False  # also find the phrases behind the decision (costs extra predictions)
 
 
 class TextClassifierService:
@@ -58,6 +69,8 @@ class TextClassifierService:
         *,
         top_k: int = 3,
         review_threshold: float | None = 0.5,
+        label_threshold: float | None = None,
+        evidence_phrases: int = 3,
         max_text_chars: int = 5000,
         max_batch: int = 256,
         long_text: Literal["reject", "truncate"] = "reject",
@@ -66,14 +79,20 @@ class TextClassifierService:
         self.model = ModelRef(name=model_name, version=model_version)
         self.top_k = top_k
         self.review_threshold = review_threshold
+        self.label_threshold = label_threshold
+        self.evidence_phrases = evidence_phrases
         self.max_text_chars = max_text_chars
         self.max_batch = max_batch
         self.long_text = long_text
 
-    def classify_request(self, request: ClassifyItem | BatchClassifyRequest) -> list[ClassifyResult]:
-        return self.predict(self.prepare(request))
+    def classify_request(
+        self, request: ClassifyItem | BatchClassifyRequest, evidence: bool = False
+    ) -> list[ClassifyResult]:
+        return self.predict(self.prepare(request, evidence))
 
-    def prepare(self, request: ClassifyItem | BatchClassifyRequest) -> list[PreparedItem]:
+    def prepare(
+        self, request: ClassifyItem | BatchClassifyRequest, evidence: bool = False
+    ) -> list[PreparedItem]:
         """Check the size limits (naming the offending field as the client sent it); cheap, no model."""
         if isinstance(request, BatchClassifyRequest):
             if len(request.items) > self.max_batch:
@@ -81,10 +100,10 @@ class TextClassifierService:
                     f"{len(request.items)} items; at most {self.max_batch} per request", field="items"
                 )
             return [
-                self._prepare_item(item, str(position), prefix=f"items[{position}].")
+                self._prepare_item(item, str(position), f"items[{position}].", evidence)
                 for position, item in enumerate(request.items)
             ]
-        return [self._prepare_item(request, "0", prefix="")]
+        return [self._prepare_item(request, "0", "", evidence)]
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[ClassifyResult]:
         prepared = [
@@ -96,14 +115,31 @@ class TextClassifierService:
     def predict(self, items: Sequence[PreparedItem]) -> list[ClassifyResult]:
         """Run the model (CPU-bound: call it off the event loop)."""
         predictions = self.classifier.describe(
-            [item.text for item in items], top_k=self.top_k, review_threshold=self.review_threshold
+            [item.text for item in items],
+            top_k=self.top_k,
+            review_threshold=self.review_threshold,
+            label_threshold=self.label_threshold,
         )
+        phrases = self._evidence(items)
         return [
-            to_result(item.id, prediction, truncated=item.truncated)
-            for item, prediction in zip(items, predictions, strict=True)
+            to_result(item.id, prediction, item.truncated, phrases.get(position))
+            for position, (item, prediction) in enumerate(zip(items, predictions, strict=True))
         ]
 
-    def _prepare_item(self, item: ClassifyItem, default_id: str, prefix: str) -> PreparedItem:
+    def _evidence(self, items: Sequence[PreparedItem]) -> dict[int, list[EvidencePhrase]]:
+        """Item position -> its evidence phrases, for the items that asked for them."""
+        wanted = [position for position, item in enumerate(items) if item.evidence]
+        if not wanted:
+            return {}
+        found = self.classifier.evidence([items[i].text for i in wanted], top_n=self.evidence_phrases)
+        return {
+            position: [EvidencePhrase(phrase=e.phrase, weight=float(e.weight)) for e in phrases]
+            for position, phrases in zip(wanted, found, strict=True)
+        }
+
+    def _prepare_item(
+        self, item: ClassifyItem, default_id: str, prefix: str, evidence: bool = False
+    ) -> PreparedItem:
         truncated = False
         for name in ("title", "text"):
             length = len(getattr(item, name) or "")
@@ -116,7 +152,7 @@ class TextClassifierService:
             item = item.model_copy(update={name: getattr(item, name)[: self.max_text_chars]})
             truncated = True
         item_id = item.id if item.id is not None else default_id
-        return PreparedItem(item_id, model_input(item), truncated)
+        return PreparedItem(item_id, model_input(item), truncated, evidence)
 
 
 def model_input(item: ClassifyItem) -> str:
@@ -124,7 +160,12 @@ def model_input(item: ClassifyItem) -> str:
     return f"{item.title}{TITLE_SEPARATOR}{item.text}" if item.title and item.title.strip() else item.text
 
 
-def to_result(item_id: str, prediction: Any, truncated: bool = False) -> ClassifyResult:
+def to_result(
+    item_id: str,
+    prediction: Any,
+    truncated: bool = False,
+    evidence: list[EvidencePhrase] | None = None,
+) -> ClassifyResult:
     return ClassifyResult(
         id=item_id,
         category_l1=CategoryScore(name=prediction.category_l1, probability=float(prediction.p_l1)),
@@ -135,6 +176,8 @@ def to_result(item_id: str, prediction: Any, truncated: bool = False) -> Classif
         risk_group=prediction.risk_group,
         needs_review=bool(prediction.needs_review),
         alternatives=[to_alternative(alternative) for alternative in prediction.alternatives],
+        labels=[to_alternative(label) for label in getattr(prediction, "labels", ())],
+        evidence=evidence,
         truncated=truncated,
     )
 
@@ -244,6 +287,8 @@ def build_text_service(
         model_version=version,
         top_k=settings.top_k,
         review_threshold=settings.review_threshold,
+        label_threshold=settings.label_threshold,
+        evidence_phrases=settings.evidence_phrases,
         max_text_chars=settings.max_text_chars,
         max_batch=settings.max_batch,
         long_text=settings.long_text,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from serving.auth import Permission, require
 from serving.deps import MetricsDep, RunnerDep, TextModelDep
@@ -42,8 +42,10 @@ BODY_EXAMPLES = {
     summary="Classify event reports",
     description=(
         "Assigns each report to a leaf of the three-level event taxonomy (L1/L2/L3 with probabilities), "
-        "names the handling department and risk group, lists the top alternatives and flags uncertain "
-        "predictions for review. Send either one report (`title`, `text`) or a batch (`items`)."
+        "names the handling department and risk group, lists the top alternatives and every leaf above the "
+        "label threshold (`labels`: compound reports get several), and flags uncertain predictions for "
+        "review. `evidence=true` adds the phrases that drove each decision (by occlusion: about a dozen "
+        "extra predictions per report). Send either one report (`title`, `text`) or a batch (`items`)."
     ),
     responses={status: ERROR_RESPONSES[status] for status in (400, 401, 403, 413, 422, 503)},
 )
@@ -53,8 +55,11 @@ async def classify(
     runner: RunnerDep,
     metrics: MetricsDep,
     response: Response,
+    evidence: Annotated[
+        bool, Query(description="Also return the phrases that drove each decision (slower).")
+    ] = False,
 ) -> ClassifyResponse:
-    items = service.prepare(body)  # limits checked on the loop: cheap, and no thread for a 413
+    items = service.prepare(body, evidence)  # limits checked on the loop: cheap, and no thread for a 413
     results = await runner.predict(service, items)  # the model runs off the event loop
     metrics.observe_predictions(service.model.version, results)
     set_model_headers(response, service.model)

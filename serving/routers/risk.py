@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Response
 
 from serving.auth import Permission, require
 from serving.deps import ForecastStoreDep
-from serving.errors import UnknownWeekError
 from serving.routers.headers import set_model_headers
 from serving.schemas import (
     ERROR_RESPONSES,
@@ -26,7 +25,10 @@ router = APIRouter(prefix="/v1", tags=["risk"], dependencies=[require(Permission
         "Probability that each grid sees at least one dispute (矛盾纠纷) or hazard (安全隐患) event in the "
         "latest forecast week, with its rank among all grids, its level (高/中/低), the top 3 drivers in "
         "Chinese and the trend over the last 8 forecasts. Without `grid_id`, all grids, best rank first. "
-        "`contributions=true` adds every SHAP contribution."
+        "`contributions=true` adds every SHAP contribution. `week=` serves a past week from the forecast "
+        "history (weekly `gridsense forecast` runs, else the champion's out-of-sample backtest): the same "
+        "fields, with the trend up to that week, but no drivers or contributions. `available_weeks` lists "
+        "the weeks served."
     ),
     responses={status: ERROR_RESPONSES[status] for status in (400, 401, 403, 404, 422, 503)},
 )
@@ -41,24 +43,29 @@ async def risk(
     top: Annotated[int | None, Query(ge=1, description="Only grids ranked 1..top within each group.")] = None,
     week: Annotated[
         IsoDate | None,
-        Query(description="Forecast week (its Monday, YYYY-MM-DD); only the latest week is served."),
+        Query(
+            description="Forecast week (its Monday, YYYY-MM-DD), one of `available_weeks`; default: the "
+            "latest. Another week is 404 `unknown_week`, listing the available weeks."
+        ),
     ] = None,
     contributions: Annotated[
         bool, Query(description="Include all SHAP contributions per grid and group (large).")
     ] = False,
 ) -> RiskResponse:
-    latest = store.latest_week()
-    if week is not None and week != latest:
-        raise UnknownWeekError(
-            f"no forecasts for the week of {week}; the latest forecast week is {latest}",
-            field="week",
-            available_weeks=[latest.isoformat()],
-        )
-    grids = store.get(grid_ids=grid_id, group=group, top=top)
+    served = week or store.latest_week()
+    grids = store.get(grid_ids=grid_id, group=group, top=top, week=served)  # UnknownWeekError: 404
     if not contributions:
         grids = [{**grid, "risks": [{**r, "contributions": None} for r in grid["risks"]]} for grid in grids]
-    set_model_headers(response, store.model)
-    return RiskResponse(model=store.model, week_start=latest, group=group, top=top, grids=grids)
+    model = store.model_of(served)
+    set_model_headers(response, model)
+    return RiskResponse(
+        model=model,
+        week_start=served,
+        available_weeks=list(store.available_weeks),
+        group=group,
+        top=top,
+        grids=grids,
+    )
 
 
 @router.get(

@@ -60,6 +60,7 @@ class World:
     settings: Settings
     classifier: TfidfTextClassifier
     forecasts: pl.DataFrame
+    history: pl.DataFrame
     keys: dict[Role, str]
 
 
@@ -124,6 +125,17 @@ def history_forecasts(events: pl.DataFrame, grids: pl.DataFrame) -> pl.DataFrame
     )
 
 
+def past_forecasts(events: pl.DataFrame, grids: pl.DataFrame, weeks_back: int = 2) -> pl.DataFrame:
+    """The forecasts the same baseline would have made 1..``weeks_back`` weeks earlier, as a history table."""
+    latest = next_monday(events.get_column("reported_at").max())
+    frames = []
+    for back in range(1, weeks_back + 1):
+        cutoff = latest - timedelta(weeks=back)
+        earlier = events.filter(pl.col("reported_at").dt.date() < cutoff)
+        frames.append(history_forecasts(earlier, grids).with_columns(source=pl.lit("forecast")))
+    return pl.concat(frames)
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
@@ -149,6 +161,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Worl
     )
     forecasts = history_forecasts(events, grids)
     forecasts.write_parquet(root / "forecasts.parquet")
+    history = past_forecasts(events, grids)
     build_dashboard_tables(events, grids, classifier, model_version="2").write(root / "serving")
     settings = Settings(
         home=root,
@@ -162,7 +175,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Worl
     )
     key_file = KeyFile(settings.api_keys_path)
     keys = {role: key_file.create(role, label="e2e").key for role in Role}
-    return World(root, settings, classifier, forecasts, keys)
+    return World(root, settings, classifier, forecasts, history, keys)
 
 
 def _free_port() -> int:
@@ -179,7 +192,7 @@ def base_url(world: World) -> Iterator[str]:
     resources = Resources.fixed(
         registry=FixedRegistry(),
         text_service=TextClassifierService(world.classifier, "gridsense-text", "2"),
-        forecast_store=ForecastStore(world.forecasts),
+        forecast_store=ForecastStore(world.forecasts, world.history),
     )
     app.dependency_overrides[get_resources] = lambda: resources
     port = _free_port()

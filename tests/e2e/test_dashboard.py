@@ -59,8 +59,9 @@ def map_fills(page) -> list[str]:
     return page.eval_on_selector_all("#map svg path", "paths => paths.map(p => p.getAttribute('fill'))")
 
 
-def api_top(api: httpx.Client, group: str) -> list[tuple[str, float]]:
-    response = api.get("/v1/risk", params={"group": group, "top": TOP_N})
+def api_top(api: httpx.Client, group: str, week: str | None = None) -> list[tuple[str, float]]:
+    params = {"group": group, "top": TOP_N} | ({"week": week} if week else {})
+    response = api.get("/v1/risk", params=params)
     response.raise_for_status()
     rows = [(grid["grid_id"], grid["risks"][0]) for grid in response.json()["grids"]]
     return [(grid_id, risk["probability"]) for grid_id, risk in sorted(rows, key=lambda row: row[1]["rank"])]
@@ -161,6 +162,20 @@ def test_week_selector_shows_what_happened_in_past_weeks(page, base_url, world, 
     assert "实际" in page.text_content("#legend-title")
     assert map_fills(page) != forecast_fills
     assert page.locator("#map svg path").count() == 150
+
+
+def test_week_selector_shows_past_forecast_weeks(page, base_url, world, api):
+    open_dashboard(page, base_url, world.keys[Role.SUPERVISOR])
+    latest_fills = map_fills(page)
+    weeks = api.get("/v1/risk").json()["available_weeks"]
+    assert len(weeks) == 3 and weeks == sorted(weeks, reverse=True)
+    past = weeks[-1]
+    page.select_option("#week-select", f"forecast:{past}")
+    page.wait_for_selector(f"#map[data-week='forecast:{past}']")
+    assert past in page.text_content("#top-title")
+    assert map_fills(page) != latest_fills
+    rows = [(row["grid_id"], row["probability"]) for row in top_rows(page)]
+    assert rows == api_top(api, "dispute", week=past) != api_top(api, "dispute")
 
 
 def test_top_list_sorts_and_filters(page, base_url, world):
@@ -267,6 +282,8 @@ def test_playground_classifies_a_blocked_fire_exit_as_a_hazard(page, base_url, w
     assert page.get_attribute("#classify-output", "data-risk-group") == "hazard"
     assert page.text_content("#classify-risk-group") == "安全隐患"
     assert "处置部门" in page.text_content("#classify-result")
+    phrases = page.locator("#classify-evidence li").all_text_contents()
+    assert phrases and all(phrase in HAZARD_REPORT for phrase in phrases)
     page.screenshot(path=str(artifacts / "intake.png"))
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from features.taxonomy import load_taxonomy
 from models.text_cascade import CascadeTextClassifier
-from models.text_labels import report_labels
+from models.text_prediction import report_labels
 from models.text_tfidf import TfidfTextClassifier
 
 MINIMUM_FUNCTIONALITY = {
@@ -110,6 +110,22 @@ def test_compound_report_gets_both_categories_primary_first(tfidf, taxonomy):
     assert [label.probability for label in labels] == sorted(
         (label.probability for label in labels), reverse=True
     )
+
+
+def test_describe_returns_the_multi_label_answer(tfidf, taxonomy):
+    text = "小区门口一到晚上就有人占道摆摊卖烧烤，音响放得震天响，噪音吵得人睡不着"
+    prediction = tfidf.describe([text], label_threshold=0.1)[0]
+    expected = report_labels(tfidf.predict_proba([text]), tfidf.classes_, taxonomy, threshold=0.1)[0]
+    assert prediction.labels == expected and len(prediction.labels) >= 2
+    assert prediction.labels[0].leaf_id == prediction.leaf_id
+    assert len(tfidf.describe([text], label_threshold=0.99)[0].labels) == 1
+
+
+def test_evidence_names_the_phrase_behind_a_hazard(tfidf):
+    text = "您好，我是三号楼的住户，楼道里闻到很重的煤气味，麻烦尽快派人来看看，谢谢"
+    evidence = tfidf.evidence([text], top_n=2)[0]
+    assert evidence and "煤气" in evidence[0].phrase
+    assert evidence[0].weight > 0 and all(phrase.phrase in text for phrase in evidence)
 
 
 class _ConstantModel:

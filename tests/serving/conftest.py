@@ -37,6 +37,13 @@ class FakePrediction:
     risk_group: str
     needs_review: bool
     alternatives: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FakeEvidence:
+    phrase: str
+    weight: float
 
 
 class FakeClassifier:
@@ -45,9 +52,27 @@ class FakeClassifier:
     def __init__(self) -> None:
         self.calls: list[dict] = []
 
-    def describe(self, texts: Sequence[str], top_k: int = 3, review_threshold: float | None = None):
-        self.calls.append({"texts": list(texts), "top_k": top_k, "review_threshold": review_threshold})
+    def describe(
+        self,
+        texts: Sequence[str],
+        top_k: int = 3,
+        review_threshold: float | None = None,
+        label_threshold: float | None = None,
+    ):
+        self.calls.append(
+            {
+                "texts": list(texts),
+                "top_k": top_k,
+                "review_threshold": review_threshold,
+                "label_threshold": label_threshold,
+            }
+        )
         return [self._predict(text, top_k, review_threshold) for text in texts]
+
+    def evidence(self, texts: Sequence[str], top_n: int = 3) -> list[list[FakeEvidence]]:
+        """The manhole phrase when there is one; records the texts it explained."""
+        self.calls.append({"evidence": list(texts), "top_n": top_n})
+        return [[FakeEvidence("井盖松动", 0.5)] if "井盖" in text else [] for text in texts]
 
     @staticmethod
     def _predict(text: str, top_k: int, review_threshold: float | None) -> FakePrediction:
@@ -58,7 +83,9 @@ class FakeClassifier:
             {"leaf_id": other[0], "category_l3": other[3], "probability": 1 - p_best, "department": other[4]},
         ][:top_k]
         needs_review = review_threshold is not None and p_best < review_threshold
-        return FakePrediction(*best[:4], p_best, p_best, p_best, *best[4:], needs_review, alternatives)
+        return FakePrediction(
+            *best[:4], p_best, p_best, p_best, *best[4:], needs_review, alternatives, alternatives[:1]
+        )
 
 
 class FakeRegistry:

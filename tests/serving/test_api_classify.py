@@ -42,6 +42,32 @@ def test_batch_keeps_order_and_ids(client):
     assert results[1]["needs_review"] is False
 
 
+def test_labels_list_the_primary_leaf_first(client):
+    [result] = client.post("/v1/classify", json={"text": "小区门口井盖松动翘起"}).json()["results"]
+    assert [label["leaf_id"] for label in result["labels"]] == [MANHOLE]
+    assert result["labels"][0]["probability"] == pytest.approx(0.9)
+
+
+def test_evidence_only_when_asked(client, classifier):
+    items = [{"text": "小区门口井盖松动翘起"}, {"text": "邻居家狗叫了一整夜"}]
+    plain = client.post("/v1/classify", json={"items": items}).json()["results"]
+    assert [result["evidence"] for result in plain] == [None, None]
+    assert not any("evidence" in call for call in classifier.calls)
+
+    response = client.post("/v1/classify?evidence=true", json={"items": items})
+    assert response.status_code == 200, response.text
+    explained = response.json()["results"]
+    assert explained[0]["evidence"] == [{"phrase": "井盖松动", "weight": 0.5}]
+    assert explained[1]["evidence"] == []
+    [call] = [call for call in classifier.calls if "evidence" in call]
+    assert call == {"evidence": [item["text"] for item in items], "top_n": 3}
+
+
+def test_evidence_flag_must_be_a_boolean(client, assert_error):
+    response = client.post("/v1/classify?evidence=maybe", json=REPORT)
+    assert_error(response, 422, "validation_error", "evidence")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

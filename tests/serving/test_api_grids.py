@@ -26,7 +26,7 @@ NOISE = {
 
 
 class NoiseClassifier:
-    def describe(self, texts, top_k=3, review_threshold=None):
+    def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
         return [SimpleNamespace(**NOISE) for _ in texts]
 
 

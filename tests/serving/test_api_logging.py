@@ -24,7 +24,7 @@ def test_access_log_has_route_status_key_and_request_id_but_no_query_or_body(cli
 
 def test_errors_with_pii_in_the_exception_are_logged_redacted(app, admin_headers, caplog):
     class Broken:
-        def prepare(self, request):
+        def prepare(self, request, evidence=False):
             raise RuntimeError(f"cannot classify '{request.text}'")
 
     configure_logging()

@@ -19,7 +19,7 @@ from .conftest import FakeClassifier, FakeRegistry
 
 
 class BrokenClassifier:
-    def describe(self, texts, top_k=3, review_threshold=None):
+    def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
         raise RuntimeError("model file is corrupt")
 
 
@@ -219,7 +219,7 @@ def test_a_request_in_flight_finishes_on_the_version_it_started_with(swapping_ap
     started, release = threading.Event(), threading.Event()
 
     class SlowClassifier(FakeClassifier):
-        def describe(self, texts, top_k=3, review_threshold=None):
+        def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
             started.set()
             assert release.wait(10)
             return super().describe(texts, top_k, review_threshold)

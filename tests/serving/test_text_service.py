@@ -10,12 +10,19 @@ from serving.text_service import ModelUri, TextClassifierService, to_alternative
 
 
 def test_passes_title_and_text_and_settings_to_the_classifier(classifier):
-    service = TextClassifierService(classifier, "gridsense-text", "3", top_k=1, review_threshold=0.95)
+    service = TextClassifierService(
+        classifier, "gridsense-text", "3", top_k=1, review_threshold=0.95, label_threshold=0.3
+    )
 
     [result] = service.classify([ClassifyItem(id="e1", title="井盖丢失", text="路口的盖子不见了")])
 
     assert classifier.calls == [
-        {"texts": ["井盖丢失。路口的盖子不见了"], "top_k": 1, "review_threshold": 0.95}
+        {
+            "texts": ["井盖丢失。路口的盖子不见了"],
+            "top_k": 1,
+            "review_threshold": 0.95,
+            "label_threshold": 0.3,
+        }
     ]
     assert (result.id, result.risk_group, result.department) == ("e1", "hazard", "市政管理部门")
     assert result.category_l3.name == "井盖破损"

@@ -36,7 +36,7 @@ class KeywordClassifier:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def describe(self, texts, top_k=3, review_threshold=None):
+    def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
         self.seen.extend(texts)
         return [
             Prediction(*HAZARD, 0.9, False) if "消防" in text else Prediction(*DISPUTE, 0.4, True)

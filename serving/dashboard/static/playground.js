@@ -32,7 +32,7 @@ async function classify() {
   }
   box.replaceChildren(el("p", { class: "muted" }, "正在分类…"));
   try {
-    const response = await api("/v1/classify", { method: "POST", body: { text } });
+    const response = await api("/v1/classify?evidence=true", { method: "POST", body: { text } });
     box.replaceChildren(classifyResult(response.results[0], response.model));
   } catch (error) {
     box.replaceChildren(el("p", { class: "error", role: "alert" }, explain(error, "intake 或 data_scientist")));
@@ -40,9 +40,8 @@ async function classify() {
 }
 
 function classifyResult(result, model) {
-  const evidence = (result.evidence || result.evidence_phrases || []).map((item) =>
-    typeof item === "string" ? item : item.phrase ?? item.text ?? "",
-  );
+  const evidence = result.evidence || [];
+  const labels = result.labels || [];
   const row = (label, ...value) => [el("dt", {}, label), el("dd", {}, ...value)];
   return el(
     "div",
@@ -58,10 +57,18 @@ function classifyResult(result, model) {
       row("风险类型", el("span", { id: "classify-risk-group" }, GROUP_LABELS[result.risk_group] || result.risk_group)),
       row("需人工复核", result.needs_review ? "是（模型把握不足）" : "否"),
       row(
+        "全部分类",
+        labels.length > 1
+          ? el("ul", { id: "classify-labels", class: "chips" },
+              labels.map((label) => el("li", {}, `${label.category_l3}（${pct(label.probability)}）· ${label.department}`)))
+          : el("span", { id: "classify-labels", class: "muted" }, "单一事项"),
+      ),
+      row(
         "证据短语",
         evidence.length
-          ? el("ul", { class: "chips" }, evidence.map((phrase) => el("li", {}, phrase)))
-          : el("span", { class: "muted" }, "当前模型未提供"),
+          ? el("ul", { id: "classify-evidence", class: "chips" },
+              evidence.map((item) => el("li", { title: `去掉后置信度下降 ${pct(item.weight)}` }, item.phrase)))
+          : el("span", { id: "classify-evidence", class: "muted" }, "无明显证据短语"),
       ),
       row(
         "备选分类",

@@ -1,13 +1,10 @@
-"""Multi-label answers and evidence phrases for any leaf-probability text model.
+"""Evidence phrases for any leaf-probability text model, by occlusion.
 
-- :func:`report_labels`: a compound report ("占道经营还噪音扰民") gets every leaf whose probability
-  reaches a threshold, the primary (most probable) leaf first. The primary leaf is always included, so
-  single-label callers lose nothing.
-- :func:`occlusion_evidence`: the phrases that drove the decision. The text is cut into at most
-  ``max_spans`` spans (clauses, long clauses into pieces); each span is removed in turn and the drop in
-  the predicted leaf's probability is its weight; adjacent winning spans are joined into one phrase.
-  One extra batch of ``max_spans`` rows per report, so it is cheap enough to run on demand, and it works
-  for TF-IDF and transformers alike.
+:func:`occlusion_evidence` finds the phrases that drove the decision. The text is cut into at most
+``max_spans`` spans (clauses, long clauses into pieces); each span is removed in turn and the drop in the
+predicted leaf's probability is its weight; adjacent winning spans are joined into one phrase. One extra
+batch of ``max_spans`` rows per report, so it is cheap enough to run on demand, and it works for TF-IDF
+and transformers alike.
 """
 
 from __future__ import annotations
@@ -18,9 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.taxonomy import Taxonomy
-from models.text_prediction import Alternative
-
 ProbaFn = Callable[[list[str]], np.ndarray]
 _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
 
@@ -29,29 +23,6 @@ _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
 class Evidence:
     phrase: str
     weight: float  # drop in the predicted leaf's probability when the phrase is removed
-
-
-def report_labels(
-    probs: np.ndarray,
-    classes: Sequence[str],
-    taxonomy: Taxonomy,
-    threshold: float = 0.3,
-    max_labels: int = 3,
-) -> list[tuple[Alternative, ...]]:
-    """Per row: the leaves with probability >= ``threshold`` (at most ``max_labels``), primary first."""
-    probs = np.asarray(probs, dtype=float)
-    leaves = [taxonomy.leaf(leaf_id) for leaf_id in classes]
-    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :max_labels]
-    answers = []
-    for row, order in enumerate(ranked):
-        kept = [order[0]] + [i for i in order[1:] if probs[row, i] >= threshold]
-        answers.append(
-            tuple(
-                Alternative(leaves[i].id, leaves[i].l3, float(probs[row, i]), leaves[i].department)
-                for i in kept
-            )
-        )
-    return answers
 
 
 def text_spans(text: str, max_spans: int = 12, max_chars: int | None = None) -> list[tuple[int, int]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from features.taxonomy import Leaf, Taxonomy
-from models.text_labels import occlusion_evidence, report_labels, text_spans
+from models.text_evidence import occlusion_evidence, text_spans
+from models.text_prediction import report_labels
 
 TAXONOMY = Taxonomy(
     "t",
