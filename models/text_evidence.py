@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ProbaFn = Callable[[list[str]], np.ndarray]
+MIN_WEIGHT = 0.01  # a phrase whose removal moves the probability by less did not drive the decision
 _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
 
 
@@ -48,10 +49,11 @@ def occlusion_evidence(
     top_n: int = 3,
     max_spans: int = 12,
     max_chars: int | None = None,
+    min_weight: float = MIN_WEIGHT,
 ) -> list[tuple[Evidence, ...]]:
-    """Per text, up to ``top_n`` phrases whose removal lowers the predicted leaf's probability most.
-    ``texts`` should be what the model sees (prepared text); ``max_chars`` limits spans to the part the
-    model reads."""
+    """Per text, up to ``top_n`` phrases whose removal lowers the predicted leaf's probability most (by
+    at least ``min_weight``). ``texts`` should be what the model sees (prepared text); ``max_chars``
+    limits spans to the part the model reads."""
     texts = list(texts)
     base = np.asarray(predict_proba(texts))
     predicted = base.argmax(axis=1)
@@ -65,7 +67,7 @@ def occlusion_evidence(
         n = len(spans[row])
         drops = base[row, predicted[row]] - occluded[offset : offset + n, predicted[row]]
         offset += n
-        best = [i for i in np.argsort(-drops, kind="stable")[:top_n] if drops[i] > 0]
+        best = [i for i in np.argsort(-drops, kind="stable")[:top_n] if drops[i] >= min_weight]
         answers.append(_merged(text, [spans[row][i] for i in best], [float(drops[i]) for i in best])[:top_n])
     return answers
 

@@ -59,3 +59,15 @@ def test_occlusion_names_the_phrase_that_carries_the_decision():
     assert len(evidence) == 1  # only the gas clause matters; its two halves are joined again
     assert "煤气" in evidence[0].phrase and evidence[0].phrase in "楼道里闻到煤气味"
     assert evidence[0].weight > 0.5
+
+
+def test_phrases_that_barely_move_the_probability_are_not_evidence():
+    def nearly_flat(texts):
+        probs = np.full((len(texts), 3), 0.2)
+        probs[:, 2] = [0.6 if "煤气" in text else 0.595 for text in texts]
+        probs[:, 0] = 1 - probs[:, 1] - probs[:, 2]
+        return probs
+
+    text = "楼道里闻到煤气味，请尽快处理"
+    assert occlusion_evidence([text], nearly_flat, CLASSES, min_weight=0.01) == [()]
+    assert occlusion_evidence([text], nearly_flat, CLASSES, min_weight=0.001)[0]
