@@ -222,6 +222,7 @@ class MlflowTextModelSource:
         self.settings = settings
         self.uri = ModelUri.parse(settings.text_model_uri)
         self.cache = ModelCache(settings.model_cache_dir, self.uri.name or "text-model")
+        self._mlflow_client: Any = None
 
     def current_version(self) -> str:
         if self.uri.name is None:  # runs:/..., a path: one fixed model
@@ -255,15 +256,20 @@ class MlflowTextModelSource:
         self.cache.mark_good(version)
 
     def _client(self) -> Any:
+        """One client per source: building one opens the store and checks its schema (~0.6 s of CPU,
+        tens of ms of it holding the GIL), which would slow every reload's neighbouring requests."""
         database = sqlite_path(self.settings.mlflow_tracking_uri)
         if database is not None and not database.exists():
             raise FileNotFoundError(f"MLflow database {database} does not exist; train a model first")
-        import mlflow
-        from mlflow import MlflowClient
+        if self._mlflow_client is None:
+            import mlflow
+            from mlflow import MlflowClient
 
-        mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)
-        mlflow.set_registry_uri(self.settings.mlflow_tracking_uri)
-        return MlflowClient(self.settings.mlflow_tracking_uri, self.settings.mlflow_tracking_uri)
+            mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)
+            mlflow.set_registry_uri(self.settings.mlflow_tracking_uri)
+            uri = self.settings.mlflow_tracking_uri
+            self._mlflow_client = MlflowClient(uri, uri)
+        return self._mlflow_client
 
 
 def build_text_service(

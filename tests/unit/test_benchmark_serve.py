@@ -43,6 +43,8 @@ def test_swap_spike_compares_windows_after_the_swap_with_the_p99_before():
     assert spike["p99_before_ms"] == pytest.approx(10.0)
     assert spike["worst_window_p99_ms"] > 50  # that window's p99 is pulled up by the slow request
     assert spike["spike_ratio"] == pytest.approx(spike["worst_window_p99_ms"] / 10.0, rel=0.01)
+    assert spike["worst_window_after_swap_s"] == pytest.approx(0.25)
+    assert (spike["windows_over_3x"], spike["windows"]) == (1, 4)
 
 
 @pytest.mark.timeout(30)
