@@ -302,12 +302,26 @@ def ui(port: int = 5000) -> None:
 def demo(
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API at the end.")] = True,
     port: int = 8000,
+    transformer: Annotated[
+        bool,
+        typer.Option(
+            "--transformer/--no-transformer",
+            help="Also fine-tune the transformer (short demo schedule) and register the cascade @challenger.",
+        ),
+    ] = True,
 ) -> None:
     """The whole slice: demo city -> features -> both models -> registry -> forecast -> API."""
     started = time.perf_counter()
     demo_data()
     build_features()
     train_text()
+    if transformer:
+        from training import train_transformer
+
+        _timed(
+            "transformer cascade (demo schedule) @challenger",
+            lambda: train_transformer.command(schedule="demo", reuse_tfidf="champion"),
+        )
     train_risk()
     forecast()
     console.print(f"[bold green]demo pipeline done in {time.perf_counter() - started:.0f}s[/]")
