@@ -1,10 +1,13 @@
 """Evidence phrases for any leaf-probability text model, by occlusion.
 
 :func:`occlusion_evidence` finds the phrases that drove the decision. The text is cut into at most
-``max_spans`` spans (clauses, long clauses into pieces); each span is removed in turn and the drop in the
-predicted leaf's probability is its weight; adjacent winning spans are joined into one phrase. One extra
-batch of ``max_spans`` rows per report, so it is cheap enough to run on demand, and it works for TF-IDF
-and transformers alike.
+``max_spans`` spans (clauses, long clauses into pieces). A span's weight is the larger of two effects on
+the predicted leaf's probability: how much it drops when the span is removed (the span was necessary),
+and how much the span alone raises it above the model's answer for an empty text (the span is enough on
+its own). Both are needed: in "楼道里堆满杂物，消防通道被堵死了" either clause alone says "blocked fire
+exit", so removing one changes nothing, yet each is evidence. Adjacent winning spans are joined into one
+phrase. One extra batch of about ``2 * max_spans`` rows per report, cheap enough to run on demand, and it
+works for TF-IDF and transformers alike.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ProbaFn = Callable[[list[str]], np.ndarray]
+MIN_SPAN_CHARS = 3
 MIN_WEIGHT = 0.01  # a phrase whose removal moves the probability by less did not drive the decision
 _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
 
@@ -23,19 +27,20 @@ _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
 @dataclass(frozen=True)
 class Evidence:
     phrase: str
-    weight: float  # drop in the predicted leaf's probability when the phrase is removed
+    weight: float  # effect on the predicted leaf's probability (module docstring)
 
 
 def text_spans(text: str, max_spans: int = 12, max_chars: int | None = None) -> list[tuple[int, int]]:
     """(start, end) character spans covering ``text[:max_chars]``: clauses, then the longest spans cut in
-    half until there are ``max_spans`` of them (or none is longer than 2 characters)."""
+    half until there are ``max_spans`` of them or no half would be shorter than ``MIN_SPAN_CHARS`` (two
+    Chinese characters are too little to show a person why: "天半" of "天天半夜吵架")."""
     visible = text if max_chars is None else text[:max_chars]
     spans = [(m.start(), m.end()) for m in _CLAUSE.finditer(visible)]
     spans = spans[:max_spans]
     while 0 < len(spans) < max_spans:
         longest = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
         start, end = spans[longest]
-        if end - start <= 2:
+        if end - start < 2 * MIN_SPAN_CHARS:
             break
         middle = (start + end) // 2
         spans[longest : longest + 1] = [(start, middle), (middle, end)]
@@ -51,24 +56,30 @@ def occlusion_evidence(
     max_chars: int | None = None,
     min_weight: float = MIN_WEIGHT,
 ) -> list[tuple[Evidence, ...]]:
-    """Per text, up to ``top_n`` phrases whose removal lowers the predicted leaf's probability most (by
-    at least ``min_weight``). ``texts`` should be what the model sees (prepared text); ``max_chars``
-    limits spans to the part the model reads."""
+    """Per text, up to ``top_n`` phrases with the largest weight (at least ``min_weight``; see the module
+    docstring). ``texts`` should be what the model sees (prepared text); ``max_chars`` limits spans to
+    the part the model reads."""
     texts = list(texts)
-    base = np.asarray(predict_proba(texts))
-    predicted = base.argmax(axis=1)
     spans = [text_spans(text, max_spans, max_chars) for text in texts]
-    variants = [
+    without = [
         text[:start] + text[end:] for text, row in zip(texts, spans, strict=True) for start, end in row
     ]
-    occluded = np.asarray(predict_proba(variants)) if variants else np.zeros((0, len(classes)))
+    alone = [text[start:end] for text, row in zip(texts, spans, strict=True) for start, end in row]
+    probs = np.asarray(predict_proba([*texts, "", *without, *alone]))
+    base, empty = probs[: len(texts)], probs[len(texts)]
+    removed, kept = np.split(probs[len(texts) + 1 :], 2)
+    predicted = base.argmax(axis=1)
     answers, offset = [], 0
     for row, text in enumerate(texts):
-        n = len(spans[row])
-        drops = base[row, predicted[row]] - occluded[offset : offset + n, predicted[row]]
-        offset += n
-        best = [i for i in np.argsort(-drops, kind="stable")[:top_n] if drops[i] >= min_weight]
-        answers.append(_merged(text, [spans[row][i] for i in best], [float(drops[i]) for i in best])[:top_n])
+        leaf, rows = predicted[row], slice(offset, offset + len(spans[row]))
+        offset += len(spans[row])
+        necessary = base[row, leaf] - removed[rows, leaf]
+        sufficient = kept[rows, leaf] - empty[leaf]
+        weights = np.maximum(necessary, sufficient)
+        best = [i for i in np.argsort(-weights, kind="stable")[:top_n] if weights[i] >= min_weight]
+        answers.append(
+            _merged(text, [spans[row][i] for i in best], [float(weights[i]) for i in best])[:top_n]
+        )
     return answers
 
 
