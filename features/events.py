@@ -22,6 +22,7 @@ import csv
 import gzip
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +76,24 @@ def load_events(
     require_labels: bool = True,
     *,
     encoding: str = "utf-8",
+    not_after: datetime | None = None,
 ) -> EventLoad:
     """Read a CSV (.csv, .csv.gz) or Parquet event log, or take a frame, and validate it."""
     raw = source if isinstance(source, pl.DataFrame) else read_raw_events(source, encoding=encoding)
-    return validate_events(raw, taxonomy, require_labels)
+    return validate_events(raw, taxonomy, require_labels, not_after=not_after)
 
 
-def validate_events(df: pl.DataFrame, taxonomy: Taxonomy, require_labels: bool = True) -> EventLoad:
-    """Validate an in-memory event log; any dtypes are accepted and first rendered as strings."""
+def validate_events(
+    df: pl.DataFrame, taxonomy: Taxonomy, require_labels: bool = True, *, not_after: datetime | None = None
+) -> EventLoad:
+    """Validate an in-memory event log; any dtypes are accepted and first rendered as strings.
+    ``not_after`` (e.g. the time of loading) rejects reports dated later: a clock or typing error that
+    would otherwise land in a future week's features."""
     raw = _as_strings(df)
     _check_columns(raw, require_labels)
     raw = raw.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
-    work = _parse(raw, taxonomy).with_columns(_reasons(raw.columns, require_labels).alias("reject_reason"))
+    reasons = _reasons(raw.columns, require_labels, not_after)
+    work = _parse(raw, taxonomy).with_columns(reasons.alias("reject_reason"))
     is_valid = pl.col("reject_reason") == ""
     events = work.filter(is_valid).select(_event_columns(raw.columns))
     rejects = work.filter(~is_valid).select("source_row", "reject_reason", *_raw_columns(raw.columns))
@@ -234,7 +241,7 @@ def _reason(condition: pl.Expr, reason: str) -> pl.Expr:
     return pl.when(condition).then(pl.lit(reason))
 
 
-def _reasons(columns: list[str], require_labels: bool) -> pl.Expr:
+def _reasons(columns: list[str], require_labels: bool, not_after: datetime | None = None) -> pl.Expr:
     has_label = pl.any_horizontal(_col(name).is_not_null() for name in LABEL_COLUMNS)
     reported, closed = _col("reported_at_dt"), _col("closed_at_dt")
     checks = [
@@ -246,6 +253,7 @@ def _reasons(columns: list[str], require_labels: bool) -> pl.Expr:
         _reason(_col("reported_at").is_not_null() & reported.is_null(), "unparseable reported_at"),
         _reason(_col("closed_at").is_not_null() & closed.is_null(), "unparseable closed_at"),
         _reason(closed < reported, "closed_at before reported_at"),
+        _reason(reported > pl.lit(not_after), "reported_at in the future") if not_after else None,
         _reason(_col("channel").is_not_null() & ~_col("channel").is_in(CHANNELS), "unknown channel"),
         _reason(_col("status").is_not_null() & ~_col("status").is_in(STATUSES), "unknown status"),
         _reason(has_label & _col("leaf_leaf_id").is_null(), "unknown category path"),

@@ -185,6 +185,17 @@ def build_panel(
     return _finish(panel, grids, span, options)
 
 
+def events_outside_grids(events: pl.DataFrame, grids: pl.DataFrame) -> pl.DataFrame:
+    """Per grid id that is in the events but not in the grid table (null included): its event count,
+    most first. :func:`build_panel` leaves these events out of every per-grid feature and label."""
+    return (
+        events.join(grids.select("grid_id"), on="grid_id", how="anti", nulls_equal=True)
+        .group_by("grid_id")
+        .len("events")
+        .sort("events", "grid_id", descending=[True, False])
+    )
+
+
 def _require_columns(frame: pl.DataFrame, required: Sequence[str], name: str) -> None:
     missing = [column for column in required if column not in frame.columns]
     if missing:
@@ -446,8 +457,15 @@ def _parent_signals(
     names = parents.drop_nulls().unique().sort()
     parent_index = pl.DataFrame({"parent": names}).with_row_index("parent_idx")
     unit_parent = (
-        pl.DataFrame({"parent": parents}).join(parent_index, on="parent", how="left", maintain_order="left")
-    )["parent_idx"].fill_null(-1).cast(pl.Int64).to_numpy()
+        (
+            pl.DataFrame({"parent": parents}).join(
+                parent_index, on="parent", how="left", maintain_order="left"
+            )
+        )["parent_idx"]
+        .fill_null(-1)
+        .cast(pl.Int64)
+        .to_numpy()
+    )
     per_parent = _parent_counts(events, grids, column, parent_index, span)
     units_per_parent = np.bincount(unit_parent[unit_parent >= 0], minlength=len(names)).astype(float)
     unit_share = 1.0 / np.maximum(units_per_parent[np.where(unit_parent >= 0, unit_parent, 0)], 1.0)[:, None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -78,8 +78,16 @@ def validate_events(
     from features.events import load_events
     from features.taxonomy import load_taxonomy
 
-    loaded = load_events(path, load_taxonomy(taxonomy), require_labels=not unlabelled)
+    loaded = load_events(
+        path, load_taxonomy(taxonomy), require_labels=not unlabelled, not_after=latest_plausible_report()
+    )
     _print_load_report(loaded, rejects or path.with_suffix(".rejects.csv"))
+
+
+def latest_plausible_report() -> datetime:
+    """Reports dated after this are rejected as typos or broken clocks. A day of slack: report times
+    are local (China is UTC+8) and this machine's clock may not be."""
+    return datetime.now() + timedelta(days=1)
 
 
 def _print_load_report(loaded, rejects_path: Path) -> None:
@@ -103,7 +111,7 @@ def build_features(
     import polars as pl
 
     from features.events import load_events
-    from features.panel import build_panel
+    from features.panel import build_panel, events_outside_grids
     from features.taxonomy import load_taxonomy
     from features.text_dataset import build_text_dataset
 
@@ -111,17 +119,32 @@ def build_features(
     events_path, grids_path, out_dir = events or demo.events, grids or demo.grids, out or demo.features
     out_dir.mkdir(parents=True, exist_ok=True)
     tax = load_taxonomy(taxonomy)
-    loaded = _timed("load + validate events", lambda: load_events(events_path, tax, require_labels=True))
+    loaded = _timed(
+        "load + validate events",
+        lambda: load_events(events_path, tax, require_labels=True, not_after=latest_plausible_report()),
+    )
     _print_load_report(loaded, out_dir / "rejects.csv")
     text = _timed("text training set", lambda: build_text_dataset(loaded.events))
     text.write_parquet(out_dir / "text.parquet")
     console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
+    grid_table = pl.read_parquet(grids_path)
     panel = _timed(
         "grid x week panel",
-        lambda: build_panel(loaded.events, pl.read_parquet(grids_path), l1_categories=tax.level1),
+        lambda: build_panel(loaded.events, grid_table, l1_categories=tax.level1),
     )
     panel.write_parquet(out_dir / "panel.parquet")
     console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
+    _warn_events_outside_grids(events_outside_grids(loaded.events, grid_table), grids_path)
+
+
+def _warn_events_outside_grids(outside, grids_path: Path) -> None:
+    if outside.is_empty():
+        return
+    shown = ", ".join(f"{grid_id} ({n:,})" for grid_id, n in outside.head(5).iter_rows())
+    console.print(
+        f"  [yellow]warning:[/] {outside['events'].sum():,} events of {outside.height:,} grid ids that "
+        f"are not in {grids_path} are left out of the panel: {shown}"
+    )
 
 
 def _split_counts(text) -> str:

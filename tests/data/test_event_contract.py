@@ -399,3 +399,17 @@ def test_flat_taxonomy_with_empty_lower_levels(tmp_path: Path) -> None:
     assert load.events["category_l3"].to_list() == ["环境保护", "交通运输"]
     assert load.events["department"].to_list() == ["部门4", "部门6"]
     assert reasons_of(load) == [{"unknown category path"}]
+
+
+def test_reports_dated_after_the_cutoff_are_rejected(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    rows = [
+        row(event_id="on-time", reported_at="2024-03-05 23:59", closed_at=""),
+        row(event_id="late", reported_at="2031-03-05", closed_at=""),
+    ]
+    path = write_csv(tmp_path / "e.csv", rows)
+    assert load_events(path, taxonomy).events.height == 2  # no cutoff given: nothing is "in the future"
+
+    load = load_events(path, taxonomy, not_after=datetime(2024, 3, 6))
+
+    assert load.events["event_id"].to_list() == ["on-time"]
+    assert reasons_of(load) == [{"reported_at in the future"}]

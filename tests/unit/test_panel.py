@@ -12,6 +12,7 @@ from features.panel import (
     PANEL_KEYS,
     WEEKS_SINCE_CAP,
     build_panel,
+    events_outside_grids,
     feature_columns,
     l1_columns,
     l1_feature_names,
@@ -348,3 +349,19 @@ def test_weeks_before_the_log_have_null_labels(events):
     panel = build_panel(events, LINE_GRIDS, first_week=date(2023, 12, 18), neighbours_k=2)
     assert panel.filter(pl.col("week_start") < date(2024, 1, 1))["y_dispute"].null_count() == 2 * 5
     assert panel.filter(pl.col("week_start") == date(2024, 1, 1))["y_dispute"].null_count() == 0
+
+
+def test_events_outside_the_grid_table_are_counted_and_left_out_of_the_panel():
+    at = datetime(2024, 1, 10, 9)  # week of 2024-01-08; the first and last rows set the panel's span
+    rows = [("g0", datetime(2024, 1, 2), "市容环境"), ("g1", at, "矛盾纠纷"), ("gX", at, "矛盾纠纷")]
+    rows += [("gX", at, "安全隐患"), ("gY", at, "矛盾纠纷"), ("g0", datetime(2024, 1, 17), "市容环境")]
+    no_grid = make_events([("g1", at, "矛盾纠纷")]).with_columns(grid_id=pl.lit(None))
+    events = make_events(rows).vstack(no_grid)
+
+    outside = events_outside_grids(events, LINE_GRIDS)
+
+    assert outside.rows() == [("gX", 2), (None, 1), ("gY", 1)]
+    panel = build_panel(events, LINE_GRIDS, neighbours_k=2)
+    assert set(panel["grid_id"]) == set(LINE_GRIDS["grid_id"])
+    assert panel.filter(pl.col("week_start") == date(2024, 1, 8))["y_dispute"].sum() == 1  # g1's only
+    assert events_outside_grids(events.filter(pl.col("grid_id") == "g1"), LINE_GRIDS).is_empty()
