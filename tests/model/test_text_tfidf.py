@@ -289,3 +289,13 @@ def test_sklearn_vectorizer_learns_the_same_task(taxonomy, held_out):
 def test_unknown_vectorizer_is_refused(taxonomy):
     with pytest.raises(ValueError, match="vectorizer"):
         TfidfTextClassifier(taxonomy=taxonomy, vectorizer="jieba").fit(*sentences(5, seed=2))
+
+
+def test_lead_block_is_optional_and_weighted(taxonomy, held_out):
+    texts, labels = sentences(30, seed=0)
+    plain = TfidfTextClassifier(taxonomy=taxonomy, lead_weight=0.0).fit(texts, labels)
+    led = TfidfTextClassifier(taxonomy=taxonomy, lead_weight=0.5).fit(texts, labels)
+    assert plain.vocabulary_size_ < led.vocabulary_size_  # the lead block adds its own columns
+    union = led.pipeline_.named_steps["tfidf"]
+    assert union.transformer_weights == {"lead": 0.5}
+    assert np.mean(led.predict(held_out[0]) == np.asarray(held_out[1])) >= 0.9

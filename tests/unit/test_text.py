@@ -9,6 +9,7 @@ from features.text import (
     is_blank_expr,
     is_luhn_valid,
     is_valid_resident_id,
+    lead_sentences,
     normalize_text,
     normalize_text_expr,
     prepare_text,
@@ -147,3 +148,9 @@ def test_polars_versions_match_python() -> None:
 def test_prepare_text_expr_without_title_column() -> None:
     frame = pl.DataFrame({"text": ["电话13800138000", "无"]})
     assert frame.select(prepare_text_expr(None, "text")).to_series().to_list() == ["电话<PHONE>", "无"]
+
+
+def test_lead_sentence_is_the_title_or_the_first_sentence():
+    texts = ["噪音扰民。楼上每天半夜装修", "楼道灯坏了！请尽快修，谢谢", "没有句号的一整段话", "", "。正文"]
+    assert lead_sentences(texts) == ["噪音扰民", "楼道灯坏了", "没有句号的一整段话", "", ""]
+    assert lead_sentences(["一" * 100], max_chars=8) == ["一" * 8]

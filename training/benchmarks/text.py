@@ -185,6 +185,7 @@ class TransformerOptions:
     encoder_dir: Path | None = None
     runtime: str = "torch"
     tfidf: str = "numpy"
+    lead_weight: float = 0.5
 
     def params(self) -> dict[str, Any]:
         from training.train_transformer import schedule_params
@@ -204,12 +205,13 @@ class TransformerOptions:
         return params | {"quantize": quantize, "num_threads": self.threads}
 
 
-def fit_tfidf(train: TextSet, taxonomy, vectorizer: str = "numpy"):
+def fit_tfidf(train: TextSet, taxonomy, vectorizer: str = "numpy", lead_weight: float = 0.5):
     """The TF-IDF model with the numpy character n-gram vectoriser (``models.text_ngrams``, the default)
-    or scikit-learn's ``char_wb`` one (same kind of features, several times slower)."""
+    or scikit-learn's ``char_wb`` one (same kind of features, several times slower), and the lead
+    sentence's block at ``lead_weight`` (0: none)."""
     from models.text_tfidf import TfidfTextClassifier
 
-    model = TfidfTextClassifier(taxonomy=taxonomy, vectorizer=vectorizer)
+    model = TfidfTextClassifier(taxonomy=taxonomy, vectorizer=vectorizer, lead_weight=lead_weight)
     started = time.perf_counter()
     model.fit(train.texts, train.labels)
     return (
@@ -326,7 +328,7 @@ def run_benchmark(
         reset_peak_memory()
         echo(f"{name}: training on {len(train.texts):,} reports ...")
         model, seconds, params = (
-            fit_tfidf(train, taxonomy, options.tfidf)
+            fit_tfidf(train, taxonomy, options.tfidf, options.lead_weight)
             if name == "tfidf"
             else fit_transformer(train, taxonomy, options)
         )
@@ -392,6 +394,9 @@ def command(
     tfidf: Annotated[
         str, typer.Option(help="TF-IDF vectoriser: numpy (character n-grams) | sklearn (char_wb).")
     ] = "numpy",
+    lead_weight: Annotated[
+        float, typer.Option(help="TF-IDF: weight of the lead sentence's n-gram block (0: none).")
+    ] = 0.5,
     runtime: Annotated[
         str, typer.Option(help="Transformer inference: torch | onnx (needs onnxruntime).")
     ] = "torch",
@@ -430,6 +435,7 @@ def command(
         encoder_dir,
         runtime,
         tfidf,
+        lead_weight,
     )
     started_at, before = datetime.now().isoformat(timespec="seconds"), machine()
     reports = run_benchmark(train_set, test_set, tax, models, options, typer.echo)
