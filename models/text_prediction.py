@@ -241,8 +241,8 @@ class LeafProbabilityOutputs:
     def evidence(
         self, texts: Iterable[str], top_n: int = 3, max_spans: int = 12
     ) -> list[tuple[Evidence, ...]]:
-        """Phrases of each (prepared) text that drove its prediction, by occlusion: ``max_spans`` extra
-        predictions per text."""
+        """Phrases of each (prepared) text that drove its prediction, by occlusion: up to
+        ``2 * max_spans`` extra predictions per text (``models.text_evidence``)."""
         prepared, proba = self._evidence_inputs(prepare_texts(as_texts(texts)))
         return occlusion_evidence(prepared, proba, self.classes_, top_n, max_spans)
 

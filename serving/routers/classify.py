@@ -44,7 +44,7 @@ BODY_EXAMPLES = {
         "Assigns each report to a leaf of the three-level event taxonomy (L1/L2/L3 with probabilities), "
         "names the handling department and risk group, lists the top alternatives and every leaf above the "
         "label threshold (`labels`: compound reports get several), and flags uncertain predictions for "
-        "review. `evidence=true` adds the phrases that drove each decision (by occlusion: about a dozen "
+        "review. `evidence=true` adds the phrases that drove each decision (by occlusion: up to 25 "
         "extra predictions per report). Send either one report (`title`, `text`) or a batch (`items`)."
     ),
     responses={status: ERROR_RESPONSES[status] for status in (400, 401, 403, 413, 422, 503)},

@@ -87,6 +87,7 @@ def test_benchmark_reports_every_model_in_one_run(toy_csvs, tmp_path):
             figures["throughput_batch32_rps"] > 0 and figures["latency_p99_ms"] >= figures["latency_p50_ms"]
         )
         assert figures["peak_rss_mb"] > 0 and figures["train_seconds"] >= 0
+        assert figures["evidence_latency_p99_ms"] >= figures["evidence_latency_p50_ms"] > 0
     routing = report["models"]["cascade"]["routing"]
     assert 0 <= routing["share_to_transformer"] <= 1
     assert "macro-F1" in result.output

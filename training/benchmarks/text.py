@@ -6,7 +6,8 @@
 The CSVs have the columns ``id, title, text, label`` (label = taxonomy leaf id; ``gridsense benchmark
 text-split`` writes such a pair). For every model asked for it prints and writes: macro-F1, accuracy and
 per-class F1 on the test file; calibration (ECE) and the accuracy/coverage curve of the review
-threshold; training wall time; in-process throughput at batch 32; single-report p50/p99 latency; peak
+threshold; training wall time; in-process throughput at batch 32; single-report p50/p99 latency (also
+with ``describe`` + ``evidence``, what `/v1/classify?evidence=true` runs); peak
 memory (the process's resident-set high-water mark, reset before each model). The cascade reuses the
 TF-IDF and transformer models trained in the same run and adds its routing table (share of reports
 reaching the transformer, accuracy of each path). Timings are wall-clock on this machine: say whether it
@@ -268,6 +269,8 @@ def evaluate(name: str, model, params: dict, train_seconds: float, test: TextSet
     report = ModelReport(name, params, train_seconds)
     report.metrics = quality(probs, np.asarray(model.classes_, dtype=object), test.labels, taxonomy)
     report.speed = throughput(model.predict_proba, test.texts) | latency(model.predict_proba, test.texts)
+    with_evidence = latency(lambda texts: (model.describe(texts), model.evidence(texts)), test.texts, 100)
+    report.speed |= {f"evidence_{key}": value for key, value in with_evidence.items()}
     for key in ("training_", "calibration_"):
         if hasattr(model, key):
             report.extra[key.rstrip("_")] = getattr(model, key)
@@ -355,7 +358,8 @@ def summary_line(report: ModelReport) -> str:
     return (
         f"  {report.name}: macro-F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f}, ECE {m['ece']:.3f}; "
         f"train {report.train_seconds:.0f}s; {s['throughput_batch32_rps']:.0f} reports/s at batch 32; "
-        f"single p50 {s['latency_p50_ms']:.1f} ms, p99 {s['latency_p99_ms']:.1f} ms; "
+        f"single p50 {s['latency_p50_ms']:.1f} ms, p99 {s['latency_p99_ms']:.1f} ms "
+        f"(with evidence {s['evidence_latency_p50_ms']:.1f} / {s['evidence_latency_p99_ms']:.1f} ms); "
         f"peak RSS {report.memory.get('peak_rss_mb', float('nan')):.0f} MB"
     )
 
