@@ -36,3 +36,27 @@ def test_split_csv_writes_train_and_test(tmp_path):
     train, test = pl.read_csv(files.train), pl.read_csv(files.test)
     assert train.columns == ["id", "title", "text", "label"] == test.columns
     assert (train.height, test.height) == (files.train_rows, files.test_rows)
+
+
+def test_split_csv_reads_another_label_column_and_leaves_unlabelled_rows_out(tmp_path):
+    source = tmp_path / "domains.csv"
+    frame = _frame().rename({"label": "domain"})
+    frame = frame.with_columns(
+        pl.when(pl.col("id").str.ends_with("7")).then(None).otherwise("domain").alias("domain")
+    )
+    frame.write_csv(source)
+    files = split_csv(source, tmp_path / "out", label_column="domain")
+    train, test = pl.read_csv(files.train), pl.read_csv(files.test)
+    unlabelled = frame["domain"].is_null().sum()
+    assert unlabelled > 0 and files.unlabelled_rows == unlabelled
+    assert files.train_rows + files.test_rows == frame.height - unlabelled
+    assert "label" in train.columns and train["label"].null_count() == test["label"].null_count() == 0
+
+
+def test_reports_are_joined_as_serving_joins_them(tmp_path):
+    from training.benchmarks.text import read_text_set
+
+    path = tmp_path / "set.csv"
+    rows = [("1", "标题", "正文", "甲"), ("2", "", "只有正文", "甲"), ("3", "只有标题", "", "乙")]
+    pl.DataFrame(rows, schema=["id", "title", "text", "label"], orient="row").write_csv(path)
+    assert read_text_set(path).texts == ["标题。正文", "只有正文", "只有标题"]

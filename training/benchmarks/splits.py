@@ -13,7 +13,7 @@ copied into the repository; these files are derived row by row, so they stay in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +33,7 @@ class SplitFiles:
     test: Path
     train_rows: int
     test_rows: int
+    unlabelled_rows: int = 0
 
 
 def default_split_dir(name: str) -> Path:
@@ -62,12 +63,23 @@ def _group_key() -> pl.Expr:
 
 
 def split_csv(
-    source: Path, out_dir: Path | None = None, test_share: float = 0.2, seed: int = 0
+    source: Path,
+    out_dir: Path | None = None,
+    test_share: float = 0.2,
+    seed: int = 0,
+    label_column: str = "label",
 ) -> SplitFiles:
-    """Split a labelled ``id, title, text, label`` CSV (extra columns dropped) into train/test CSVs."""
-    frame = pl.read_csv(source, infer_schema_length=0).select(BENCHMARK_COLUMNS)
-    train, test = grouped_stratified_split(frame, test_share, seed)
-    return _write(train, test, out_dir or default_split_dir(Path(source).parent.name))
+    """Split a labelled ``id, title, text, <label_column>`` CSV (extra columns dropped) into train/test
+    CSVs with a ``label`` column. Rows without a label are left out (counted in ``unlabelled_rows``)."""
+    raw = pl.read_csv(source, infer_schema_length=0)
+    if label_column not in raw.columns:
+        raise ValueError(f"{source} has no column {label_column!r}; it has {raw.columns}")
+    frame = raw.with_columns(pl.col(label_column).str.strip_chars().alias("label")).select(BENCHMARK_COLUMNS)
+    labelled = frame.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    train, test = grouped_stratified_split(labelled, test_share, seed)
+    name = Path(source).parent.name + ("" if label_column == "label" else f"-{label_column}")
+    files = _write(train, test, out_dir or default_split_dir(name))
+    return replace(files, unlabelled_rows=frame.height - labelled.height)
 
 
 def demo_city_split(
@@ -135,6 +147,9 @@ def command(
     ] = None,
     test_share: float = 0.2,
     seed: int = 0,
+    label_column: Annotated[
+        str, typer.Option(help="The CSV column holding the class (written as `label`).")
+    ] = "label",
 ) -> None:
     """Write train.csv/test.csv for `gridsense benchmark text` (grouped by identical text, stratified)."""
     if source is None:
@@ -142,7 +157,9 @@ def command(
     elif source.suffix == ".parquet":
         files = text_dataset_split(source, out)
     else:
-        files = split_csv(source, out, test_share, seed)
+        files = split_csv(source, out, test_share, seed, label_column)
     typer.echo(
         f"train {files.train_rows:,} rows -> {files.train}\ntest  {files.test_rows:,} rows -> {files.test}"
     )
+    if files.unlabelled_rows:
+        typer.echo(f"left out {files.unlabelled_rows:,} rows without a {label_column}")
