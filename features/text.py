@@ -167,9 +167,14 @@ def prepare_text(title: str | None, text: str | None) -> str:
 def prepare_text_expr(title: str | pl.Expr | None, text: str | pl.Expr) -> pl.Expr:
     """Polars version of :func:`prepare_text`; ``title=None`` means there is no title column."""
     title_expr = pl.lit(None, dtype=pl.String) if title is None else _as_expr(title)
-    parts = [_null_if_empty(normalize_text_expr(part)) for part in (title_expr, _as_expr(text))]
-    joined = pl.concat_str(parts, separator=TITLE_SEPARATOR, ignore_nulls=True)
+    joined = title_text_expr(normalize_text_expr(title_expr), normalize_text_expr(_as_expr(text)))
     return redact_pii_expr(joined)
+
+
+def title_text_expr(title: str | pl.Expr, text: str | pl.Expr) -> pl.Expr:
+    """``title。text``, leaving out a null or empty part (never "。text" or "title。"); null if both are."""
+    parts = [_null_if_empty(_as_expr(part)) for part in (title, text)]
+    return pl.concat_str(parts, separator=TITLE_SEPARATOR, ignore_nulls=True)
 
 
 def prepare_texts(texts: Sequence[str | None], titles: Sequence[str | None] | None = None) -> list[str]:

@@ -232,6 +232,19 @@ def promote(
     if champion == challenger:
         raise PromotionError(f"version {challenger} is already the {CHAMPION}")
     decision = comparison = None
+
+    def record_refusal(why: str, **details: Any) -> None:
+        audit.record(
+            "promote",
+            actor,
+            outcome="refused",
+            model=name,
+            champion=champion,
+            challenger=challenger,
+            why=why,
+            **details,
+        )
+
     if champion is None:
         passed, why = True, "no champion yet: the first version becomes champion"
     else:
@@ -241,15 +254,7 @@ def promote(
             passed, why = decision.passed, decision.summary
         except PromotionError as exc:
             if not force:
-                audit.record(
-                    "promote",
-                    actor,
-                    outcome="refused",
-                    model=name,
-                    champion=champion,
-                    challenger=challenger,
-                    why=str(exc),
-                )
+                record_refusal(str(exc))
                 raise
             passed, why = False, f"gate could not run: {exc}"
     result = PromotionResult(
@@ -263,16 +268,7 @@ def promote(
         reason=reason if force else why,
     )
     if not result.promoted:
-        audit.record(
-            "promote",
-            actor,
-            outcome="refused",
-            model=name,
-            champion=champion,
-            challenger=challenger,
-            why=why,
-            eval_set=comparison.eval_set if comparison else None,
-        )
+        record_refusal(why, eval_set=comparison.eval_set if comparison else None)
         return result
     _set_champion(client, name, challenger, previous=champion)
     tags = {

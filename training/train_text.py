@@ -28,6 +28,22 @@ class TextTrainingResult:
     baseline_metrics: dict[str, float] = field(default_factory=dict)
 
 
+def text_data_params(
+    dataset: pl.DataFrame,
+    dataset_path: str | Path,
+    taxonomy: Taxonomy,
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+) -> dict[str, object]:
+    """What a text-model run logs about its data: the data fingerprint, the taxonomy and the split sizes."""
+    return fingerprint(dataset, dataset_path, "reported_at").as_params() | {
+        "taxonomy.version": taxonomy.version,
+        "taxonomy.fingerprint": taxonomy.fingerprint,
+        "split.train_rows": train.height,
+        "split.test_rows": test.height,
+    }
+
+
 def train_text_model(
     dataset: pl.DataFrame,
     taxonomy: Taxonomy,
@@ -48,16 +64,8 @@ def train_text_model(
     with mlflow.start_run(run_name="text-tfidf") as run:
         mlflow.set_tags({"model": "tfidf", "git_commit": git_commit(project_root), "taxonomy": taxonomy.name})
         mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items() if k != "taxonomy"})
-        mlflow.log_params(fingerprint(dataset, dataset_path, "reported_at").as_params())
-        mlflow.log_params(
-            {
-                "taxonomy.version": taxonomy.version,
-                "taxonomy.fingerprint": taxonomy.fingerprint,
-                "split.train_rows": train.height,
-                "split.test_rows": test.height,
-                "split.test_from": str(test.get_column("reported_at").min()),
-            }
-        )
+        mlflow.log_params(text_data_params(dataset, dataset_path, taxonomy, train, test))
+        mlflow.log_params({"split.test_from": str(test.get_column("reported_at").min())})
 
         texts_train = train.get_column("text").to_list()
         labels_train = train.get_column("leaf_id").to_list()

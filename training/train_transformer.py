@@ -86,7 +86,8 @@ def train_transformer_model(
     from models.text_cascade import CascadeTextClassifier
     from models.text_tfidf import TfidfTextClassifier
     from models.text_transformer import TransformerTextClassifier
-    from training.tracking import TEXT_MODEL_NAME, fingerprint, git_commit, register
+    from training.tracking import TEXT_MODEL_NAME, git_commit, register
+    from training.train_text import text_data_params
 
     if composition not in COMPOSITIONS:
         raise ValueError(f"composition must be one of {COMPOSITIONS}")
@@ -100,13 +101,9 @@ def train_transformer_model(
         tags = {"model": composition, "schedule": schedule, "taxonomy": taxonomy.name, "runtime": runtime}
         mlflow.set_tags(tags | {"git_commit": git_commit(project_root)})
         mlflow.log_params({f"transformer.{k}": v for k, v in _loggable(transformer.get_params()).items()})
-        mlflow.log_params(fingerprint(dataset, dataset_path, "reported_at").as_params())
+        mlflow.log_params(text_data_params(dataset, dataset_path, taxonomy, train, test))
         mlflow.log_params(
             {
-                "taxonomy.version": taxonomy.version,
-                "taxonomy.fingerprint": taxonomy.fingerprint,
-                "split.train_rows": train.height,
-                "split.test_rows": test.height,
                 "cascade.confidence_threshold": cascade_threshold,
                 "cascade.blend": cascade_blend,
                 "cascade.tfidf_reused": fast_model is not None,

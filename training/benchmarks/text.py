@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import typer
 
-from features.text import TITLE_SEPARATOR
+from features.text import title_text_expr
 from training.benchmarks.splits import BENCHMARK_COLUMNS
 
 MODELS = ("tfidf", "transformer", "cascade")
@@ -63,8 +63,9 @@ def read_text_set(path: Path) -> TextSet:
     if missing:
         raise typer.BadParameter(f"{path} lacks the columns {missing} (need {', '.join(BENCHMARK_COLUMNS)})")
     # as serving joins them (serving.text_service.model_input): an empty title is left out, not "。text"
-    parts = [pl.col(name).str.strip_chars().replace("", None) for name in ("title", "text")]
-    joined = pl.concat_str(parts, separator=TITLE_SEPARATOR, ignore_nulls=True).fill_null("")
+    joined = title_text_expr(pl.col("title").str.strip_chars(), pl.col("text").str.strip_chars()).fill_null(
+        ""
+    )
     frame = frame.filter(pl.col("label").is_not_null()).with_columns(joined.alias("report"))
     return TextSet(frame["id"].to_list(), frame["report"].to_list(), frame["label"].to_numpy().astype(object))
 
