@@ -4,8 +4,8 @@ Chinese reports are not segmented into words, so the features are character 1-3-
 ``models.text_ngrams.CharNgramTfidf`` (numpy; ``vectorizer="sklearn"`` uses scikit-learn's ``char_wb``
 ``TfidfVectorizer`` instead, several times slower at prediction for the same accuracy).
 The title (or first sentence) gets a second block of the same n-grams, weighted ``lead_weight``: what a
-report is about is usually said first (+0.75 macro-F1 points in 3-fold CV on tipdm's training split,
-+0.9 leaf macro-F1 on the demo city's validation split; docs/BENCHMARKS.md).
+report is about is usually said first (+0.7 macro-F1 points in 3-fold CV on tipdm's training split,
++0.9 leaf macro-F1 on the demo city's validation split; docs/BENCHMARKS.md, docs/experiments/).
 The SVM's scores become probabilities by cross-validated temperature scaling (one parameter for all
 classes), and the SVM weighs classes by inverse frequency. On synthetic 40k x 100-class data with
 Zipf-distributed classes this matched per-class sigmoid calibration on accuracy and macro-F1, had less than

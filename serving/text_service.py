@@ -256,8 +256,8 @@ class MlflowTextModelSource:
         self.cache.mark_good(version)
 
     def _client(self) -> Any:
-        """One client per source: building one opens the store and checks its schema (~0.6 s of CPU,
-        tens of ms of it holding the GIL), which would slow every reload's neighbouring requests."""
+        """One client per source: building one opens the store and checks its schema (~0.8 s, keeping
+        other threads waiting up to ~130 ms), which would slow the requests around every poll."""
         database = sqlite_path(self.settings.mlflow_tracking_uri)
         if database is not None and not database.exists():
             raise FileNotFoundError(f"MLflow database {database} does not exist; train a model first")
