@@ -1,7 +1,9 @@
 """The audit log of admin actions (reloads, promotions, rollbacks, key changes): one JSON object per line.
 
-Serving and the CLI both append to it. Each record is written with a single `write` on a file opened
-in append mode, so lines from several processes do not interleave. PII is redacted from every value.
+Serving and the CLI both append to it. Each record is one line appended and fsynced under the file's
+inter-process lock (`serving.atomic_files.append_line`), so lines from several processes never
+interleave, and a line torn by a crash is ended before the next one (and skipped when read). PII is
+redacted from every value.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from features.text import redact_pii
+from serving.atomic_files import append_line
 
 logger = logging.getLogger(__name__)
 
@@ -31,25 +34,30 @@ class AuditLog:
             "outcome": outcome,
             **{key: _redacted(value) for key, value in details.items()},
         }
-        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps(entry, ensure_ascii=False, default=str)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(descriptor, line.encode("utf-8"))
-            finally:
-                os.close(descriptor)
+            append_line(self.path, line, mode=0o600)
         except OSError:  # auditing must not take the service down; the log line below still records it
             logger.exception("cannot write the audit log %s", self.path)
         logger.info("audit: %s by %s: %s", action, actor, outcome, extra={"audit": entry})
         return entry
 
     def read(self) -> list[dict[str, Any]]:
+        """Every whole record; a line torn by a crash is skipped (and logged)."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                logger.warning("audit log %s: line %d is not a whole record; skipped", self.path, number)
+        return entries
 
 
 def cli_actor() -> str:

@@ -6,7 +6,9 @@ stored. A fast hash is enough because the secret is random, not a password: ther
 brute-force. Comparison is constant-time, and an unknown key id costs the same as a wrong secret.
 
 The CLI (`gridsense keys ...`) writes the file; the API reads it and re-reads it when it changes, so
-creations and revocations apply without a restart.
+creations and revocations apply without a restart. Every change is a read-modify-write under an
+inter-process file lock (`<file>.lock`), written to a temporary file and `os.replace`d over the store:
+concurrent CLI runs never lose each other's changes, and a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+
+from serving.atomic_files import atomic_write_bytes, locked
 
 KEY_PREFIX = "gs"
 HASH_ALGORITHM = "hmac-sha256"
@@ -115,11 +120,14 @@ def verify(key: str, records: dict[str, ApiKeyRecord]) -> ApiKeyRecord | None:
 # ---- the file --------------------------------------------------------------------------------
 def read_records(path: Path) -> dict[str, ApiKeyRecord]:
     """All records by key id; a missing file is an empty store."""
+    content = _read_or_empty(path)
+    return parse_records(content, path) if content else {}
+
+
+def parse_records(content: bytes, path: Path) -> dict[str, ApiKeyRecord]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
+        raw = json.loads(content.decode("utf-8"))
+    except ValueError as exc:
         raise KeyStoreError(f"cannot read key file {path}: {exc}") from exc
     try:
         records = [ApiKeyRecord(**{**entry, "role": Role(entry["role"])}) for entry in raw.get("keys", [])]
@@ -129,14 +137,10 @@ def read_records(path: Path) -> dict[str, ApiKeyRecord]:
 
 
 def write_records(path: Path, records: dict[str, ApiKeyRecord]) -> None:
-    """Atomic replace, readable by the owner only."""
+    """Atomic, durable replace, readable by the owner only. Call it under :meth:`KeyFile.transaction`."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = {"version": 1, "keys": [_serialisable(record) for record in records.values()]}
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, ensure_ascii=False, indent=1)
-    os.replace(temporary, path)
+    atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o600)
 
 
 def _serialisable(record: ApiKeyRecord) -> dict[str, str | None]:
@@ -144,16 +148,28 @@ def _serialisable(record: ApiKeyRecord) -> dict[str, str | None]:
 
 
 class KeyFile:
-    """Create, list and revoke keys in one file (used by the CLI)."""
+    """Create, list and revoke keys in one file (used by the CLI). Every change holds the file's lock from
+    its read to its write, so changes from several processes all land."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @contextmanager
+    def transaction(self) -> Iterator[dict[str, ApiKeyRecord]]:
+        """The records, locked against other writers; what the block leaves in the dict is written back
+        (only if it changed)."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with locked(self.path):
+            records = read_records(self.path)
+            before = dict(records)
+            yield records
+            if records != before:
+                write_records(self.path, records)
+
     def create(self, role: Role | str, label: str = "") -> NewKey:
-        records = read_records(self.path)
         created = new_key(role, label)
-        records[created.record.key_id] = created.record
-        write_records(self.path, records)
+        with self.transaction() as records:
+            records[created.record.key_id] = created.record
         return created
 
     def list(self, include_revoked: bool = False) -> list[ApiKeyRecord]:
@@ -161,34 +177,39 @@ class KeyFile:
         return [record for record in records if include_revoked or record.active]
 
     def revoke(self, key_id: str) -> ApiKeyRecord:
-        records = read_records(self.path)
-        record = records.get(key_id)
-        if record is None:
-            raise KeyStoreError(f"no key with id {key_id!r}")
-        if record.active:
-            records[key_id] = record = replace(record, revoked_at=_now())
-            write_records(self.path, records)
+        with self.transaction() as records:
+            record = records.get(key_id)
+            if record is None:
+                raise KeyStoreError(f"no key with id {key_id!r}")
+            if record.active:
+                records[key_id] = record = replace(record, revoked_at=_now())
         return record
 
     def revoke_label(self, label: str) -> list[ApiKeyRecord]:
         """Revoke every active key carrying `label` (e.g. the previous demo keys)."""
-        records = read_records(self.path)
-        revoked = [replace(r, revoked_at=_now()) for r in records.values() if r.active and r.label == label]
-        if revoked:
+        with self.transaction() as records:
+            revoked = [
+                replace(r, revoked_at=_now()) for r in records.values() if r.active and r.label == label
+            ]
             records.update({record.key_id: record for record in revoked})
-            write_records(self.path, records)
         return revoked
 
 
 class KeyVerifier:
-    """Serving side: verifies presented keys against the file, re-reading it when it changes (checked at
-    most every `refresh_seconds`). An unreadable file keeps the last good records."""
+    """Serving side: verifies presented keys against the file, re-reading it at most every
+    `refresh_seconds` (each worker has its own verifier). So a key revoked when `gridsense keys revoke`
+    returns is refused by every worker from `refresh_seconds` later at the latest. The file is compared
+    by content, not by its modification time (two writes can share a timestamp). An unreadable file
+    keeps the last good records. `clock` is injectable for tests."""
 
-    def __init__(self, path: Path, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self, path: Path, refresh_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
         self.refresh_seconds = refresh_seconds
+        self.clock = clock
         self._records: dict[str, ApiKeyRecord] = {}
-        self._signature: tuple[int, int] | None = None
+        self._content: bytes | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
         self.error: str | None = None
@@ -203,31 +224,30 @@ class KeyVerifier:
         return sum(record.active for record in self._records.values())
 
     def _refresh_if_due(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self._checked_at < self.refresh_seconds:
             return
         with self._lock:
             if now - self._checked_at < self.refresh_seconds:
                 return
             self._checked_at = now
-            signature = _file_signature(self.path)
-            if signature == self._signature:
-                return
             try:
-                self._records = read_records(self.path)
+                content = _read_or_empty(self.path)
+                if content != self._content:
+                    self._records = parse_records(content, self.path) if content else {}
+                    self._content = content
                 self.error = None
             except KeyStoreError as exc:
                 self.error = str(exc)
-                return
-            self._signature = signature
 
 
-def _file_signature(path: Path) -> tuple[int, int] | None:
+def _read_or_empty(path: Path) -> bytes:
     try:
-        stat = path.stat()
+        return path.read_bytes()
     except FileNotFoundError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
+        return b""
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read key file {path}: {exc}") from exc
 
 
 def _now() -> str:
