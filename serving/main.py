@@ -149,7 +149,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit = AuditLog(settings.audit_log_path)
     app.state.key_verifier = KeyVerifier(settings.api_keys_path, settings.keys_refresh_seconds)
     app.state.runner = make_runner(
-        settings.inference, settings.microbatch_max_items, settings.microbatch_wait_ms
+        settings.inference,
+        settings.microbatch_max_items,
+        settings.microbatch_wait_ms,
+        settings.microbatch_max_chars,
     )
     app.state.resources = Resources.not_loaded(registry=registry_view(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

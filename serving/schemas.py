@@ -13,9 +13,10 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    StrictStr,
     Tag,
 )
+
+from serving.unicode_text import CleanStr
 
 RiskGroupName = Literal["dispute", "hazard"]
 
@@ -47,10 +48,11 @@ def _not_blank(value: str) -> str:
 
 
 ReportText = Annotated[
-    StrictStr,
+    CleanStr,
     AfterValidator(_not_blank),
     Field(
-        description="The report as written by the citizen or grid worker (raw text; PII is redacted inside)."
+        description="The report as written by the citizen or grid worker (raw text; PII is redacted inside). "
+        "Valid Unicode: lone surrogates and control characters other than tab and line breaks are a 422."
     ),
 ]
 
@@ -62,10 +64,10 @@ class ClassifyItem(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"title": EXAMPLE_TITLE, "text": EXAMPLE_TEXT}]}
     )
 
-    id: StrictStr | None = Field(
+    id: CleanStr | None = Field(
         default=None, max_length=128, description="Echoed in the result; default: position."
     )
-    title: StrictStr | None = Field(
+    title: CleanStr | None = Field(
         default=None, description="Optional short title, classified together with text."
     )
     text: ReportText

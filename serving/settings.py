@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     )
     microbatch_max_items: int = Field(default=64, ge=1)
     microbatch_wait_ms: float = Field(default=2.0, ge=0.0)
+    microbatch_max_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Characters per model call (an item with evidence counts 13 times): a bigger request "
+        "is served in slices, between which other requests get their turn.",
+    )
 
     # input limits
     max_text_chars: int = Field(default=5000, ge=1)

@@ -48,6 +48,11 @@ class TextClassifier(Protocol):
         ...
 
 
+# Occlusion evidence reads a report about 13 times: whole, without each of its (up to 12) spans, and the
+# spans alone (models.text_evidence; measured in docs/BENCHMARKS.md).
+EVIDENCE_COST_FACTOR = 13
+
+
 @dataclass(frozen=True)
 class PreparedItem:
     """A report checked against the limits, with its id resolved and the model input built."""
@@ -56,6 +61,11 @@ class PreparedItem:
     text: str
     truncated: bool = False
     evidence: bool = False  # also find the phrases behind the decision (costs extra predictions)
+
+    @property
+    def cost(self) -> int:
+        """The model's work for this item, in characters read (what the micro-batcher budgets)."""
+        return len(self.text) * (EVIDENCE_COST_FACTOR if self.evidence else 1)
 
 
 class TextClassifierService:

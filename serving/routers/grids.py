@@ -20,10 +20,11 @@ from serving.grid_schemas import (
 )
 from serving.grid_store import GridStore, GridStoreLoader
 from serving.schemas import ERROR_RESPONSES, ModelRef
+from serving.unicode_text import CleanStr
 
 router = APIRouter(prefix="/v1/grids", tags=["grids"], dependencies=[require(Permission.DASHBOARD)])
 
-GridIdPath = Annotated[str, Path(description="A grid id.", examples=["G0001"], max_length=128)]
+GridIdPath = Annotated[CleanStr, Path(description="A grid id.", examples=["G0001"], max_length=128)]
 
 
 def get_grid_store(request: Request, settings: SettingsDep) -> GridStore:
@@ -74,7 +75,7 @@ def weekly(
 @router.get(
     "/{grid_id}/activity",
     summary="A grid's weekly events by first-level category over the last year",
-    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 503)},
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 422, 503)},
 )
 def activity(store: GridStoreDep, grid_id: GridIdPath) -> GridActivityResponse:
     return GridActivityResponse(**store.activity(grid_id))

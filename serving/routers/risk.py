@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from serving.auth import Permission, require
 from serving.deps import ForecastStoreDep
@@ -14,6 +14,7 @@ from serving.schemas import (
     RiskHistoryResponse,
     RiskResponse,
 )
+from serving.unicode_text import CleanStr
 
 router = APIRouter(prefix="/v1", tags=["risk"], dependencies=[require(Permission.RISK)])
 
@@ -36,7 +37,7 @@ async def risk(
     store: ForecastStoreDep,
     response: Response,
     grid_id: Annotated[
-        list[str] | None,
+        list[CleanStr] | None,
         Query(description="Grid ids (repeat the parameter); default: all grids.", examples=["G0001"]),
     ] = None,
     group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
@@ -81,7 +82,7 @@ async def risk(
 async def risk_history(
     store: ForecastStoreDep,
     response: Response,
-    grid_id: str,
+    grid_id: Annotated[CleanStr, Path(description="A grid id.", max_length=128)],
     group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
     weeks: Annotated[int, Query(ge=1, le=520, description="The last N forecast weeks.")] = 26,
 ) -> RiskHistoryResponse:

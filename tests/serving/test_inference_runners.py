@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from serving.inference import MicroBatcher, ThreadPoolRunner
+from serving.inference import InferenceError, MicroBatcher, ThreadPoolRunner
 from serving.text_service import PreparedItem, TextClassifierService
 
 from .conftest import FakeClassifier
@@ -54,7 +54,8 @@ def test_a_failing_batch_fails_its_requests_only():
 
     (failed, succeeded), later = asyncio.run(scenario())
 
-    assert isinstance(failed, RuntimeError) and succeeded[0].id == "0" and later[0].id == "0"
+    assert isinstance(failed, InferenceError) and isinstance(failed.__cause__, RuntimeError)
+    assert succeeded[0].id == "0" and later[0].id == "0"
 
 
 def test_the_thread_pool_runner_gives_the_same_answers():
@@ -63,3 +64,112 @@ def test_the_thread_pool_runner_gives_the_same_answers():
     results = asyncio.run(ThreadPoolRunner().predict(service, items("井盖丢了")))
 
     assert results[0].risk_group == "hazard"
+
+
+class Poisoned(FakeClassifier):
+    """Fails a whole batch whenever one text in it contains "毒" (as polars did on a lone surrogate)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[list[str]] = []
+
+    def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
+        self.attempts.append(list(texts))
+        if any("毒" in text for text in texts):
+            raise ValueError("cannot encode")
+        return super().describe(texts, top_k, review_threshold, label_threshold)
+
+
+def test_a_poisoned_request_in_a_micro_batch_fails_alone():
+    classifier = Poisoned()
+    service = TextClassifierService(classifier, "gridsense-text", "1")
+    valid = [items(f"井盖{i}", f"噪音{i}") for i in range(7)]
+
+    async def scenario():
+        batcher = MicroBatcher(max_items=64, wait_ms=20)
+        requests = [batcher.predict(service, request) for request in valid[:3]]
+        requests.append(batcher.predict(service, items("好", "有毒")))
+        requests += [batcher.predict(service, request) for request in valid[3:]]
+        answers = await asyncio.gather(*requests, return_exceptions=True)
+        await batcher.aclose()
+        return answers
+
+    answers = asyncio.run(scenario())
+    alone = [service.predict(request) for request in valid]
+
+    poisoned = answers.pop(3)
+    assert isinstance(poisoned, InferenceError)
+    assert answers == alone  # every other request: the answer it gets on its own
+    assert len(classifier.attempts[0]) == 16  # they did share one batch first
+
+
+def test_a_big_request_is_served_in_slices_with_newcomers_in_between():
+    classifier = FakeClassifier()
+    service = TextClassifierService(classifier, "gridsense-text", "1")
+    big = items(*[f"井盖松动了{i:03d}" for i in range(40)])  # 8 characters each
+
+    async def scenario():
+        batcher = MicroBatcher(max_items=64, wait_ms=0, max_cost=80)
+        first = asyncio.create_task(batcher.predict(service, big))
+        await asyncio.sleep(0)  # the big request is queued first
+        second = asyncio.create_task(batcher.predict(service, items("噪音")))
+        answers = await asyncio.gather(first, second)
+        await batcher.aclose()
+        return answers
+
+    big_answer, small_answer = asyncio.run(scenario())
+
+    calls = [call["texts"] for call in classifier.calls]
+    assert [len(texts) for texts in calls] == [10, 10, 10, 10, 1]  # 80 characters a call
+    assert calls[1][0] == "噪音"  # the newcomer goes with the next slice, not after all of them
+    assert [r.id for r in big_answer] == [str(i) for i in range(40)]
+    assert small_answer[0].risk_group == "dispute"
+
+
+def test_evidence_items_cost_more_so_fewer_go_into_a_call():
+    classifier = FakeClassifier()
+    service = TextClassifierService(classifier, "gridsense-text", "1")
+    explained = [PreparedItem(str(i), "井盖松动了", evidence=True) for i in range(4)]  # 5 chars x 13
+
+    async def scenario():
+        batcher = MicroBatcher(max_items=64, wait_ms=0, max_cost=140)
+        answer = await batcher.predict(service, explained)
+        await batcher.aclose()
+        return answer
+
+    answer = asyncio.run(scenario())
+
+    assert [len(call["texts"]) for call in classifier.calls if "texts" in call] == [2, 2]
+    assert all(result.evidence for result in answer)
+
+
+def test_a_request_whose_client_left_is_not_run():
+    classifier = FakeClassifier()
+    service = TextClassifierService(classifier, "gridsense-text", "1")
+
+    async def scenario():
+        batcher = MicroBatcher(max_items=64, wait_ms=0, max_cost=5)
+        gone = asyncio.create_task(batcher.predict(service, items(*["噪音扰民"] * 20)))
+        await asyncio.sleep(0)
+        while not classifier.calls:
+            await asyncio.sleep(0.001)
+        gone.cancel()
+        answer = await batcher.predict(service, items("井盖"))
+        await batcher.aclose()
+        return answer
+
+    answer = asyncio.run(scenario())
+
+    assert answer[0].risk_group == "hazard"
+    assert len(classifier.calls) < 20  # the rest of the cancelled request was dropped
+
+
+def test_the_thread_pool_runner_wraps_model_failures():
+    service = TextClassifierService(Poisoned(), "gridsense-text", "1")
+
+    try:
+        asyncio.run(ThreadPoolRunner().predict(service, items("有毒")))
+    except InferenceError as error:
+        assert error.status_code == 500 and isinstance(error.__cause__, ValueError)
+    else:
+        raise AssertionError("no InferenceError")
