@@ -2,7 +2,9 @@
 
 Each wrapper keeps the estimator as a joblib artifact: ``classifier`` for the text model, ``forecaster``
 for the risk model. ``load_context`` puts it on ``self.classifier`` / ``self.forecaster``, so serving can
-``unwrap_python_model()`` and call the estimator directly.
+``unwrap_python_model()`` and call the estimator directly. A version trained since issue 10 also carries
+its validation sample (artifact ``validation_sample``, see ``models.validation_sample``), loaded as
+``self.validation_sample`` (None for older versions).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from mlflow.types import ColSpec, Schema
 
 from features.text import prepare_text_expr
 from models.persistence import load_estimator, save_estimator
+from models.validation_sample import ARTIFACT as VALIDATION_ARTIFACT
+from models.validation_sample import ValidationSample
 
 TEXT_ARTIFACT = "classifier"
 RISK_ARTIFACT = "forecaster"
@@ -47,6 +51,7 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         self.classifier = load_estimator(context.artifacts[TEXT_ARTIFACT])
+        self.validation_sample = stored_sample(context)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.predict_with(self.classifier, model_input)
@@ -76,6 +81,7 @@ class RiskForecasterModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         self.forecaster = load_estimator(context.artifacts[RISK_ARTIFACT])
+        self.validation_sample = stored_sample(context)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.predict_with(self.forecaster, model_input)
@@ -110,22 +116,48 @@ def text_model_signature() -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def save_text_model(classifier, path: str | Path, **save_kwargs) -> Path:
+def stored_sample(context) -> ValidationSample | None:
+    """The validation sample among a loaded model's artifacts; None for versions registered without one."""
+    directory = context.artifacts.get(VALIDATION_ARTIFACT)
+    return ValidationSample.load(Path(directory)) if directory else None
+
+
+def model_artifacts(
+    artifact: str, estimator, directory: Path, validation_sample: ValidationSample | None = None
+) -> dict[str, str]:
+    """The pyfunc ``artifacts`` of a model, written under `directory`: the estimator and, when given, its
+    validation sample."""
+    artifacts = {artifact: str(save_estimator(estimator, directory / f"{artifact}.joblib"))}
+    if validation_sample is not None:
+        artifacts[VALIDATION_ARTIFACT] = str(validation_sample.save(directory / VALIDATION_ARTIFACT))
+    return artifacts
+
+
+def save_text_model(
+    classifier, path: str | Path, validation_sample: ValidationSample | None = None, **save_kwargs
+) -> Path:
     """Save a fitted text classifier as an MLflow pyfunc model directory (no tracking server involved)."""
     save_kwargs.setdefault("signature", text_model_signature())
-    return _save(TextClassifierModel(), TEXT_ARTIFACT, classifier, path, save_kwargs)
+    return _save(TextClassifierModel(), TEXT_ARTIFACT, classifier, path, validation_sample, save_kwargs)
 
 
-def save_risk_model(forecaster, path: str | Path, **save_kwargs) -> Path:
+def save_risk_model(
+    forecaster, path: str | Path, validation_sample: ValidationSample | None = None, **save_kwargs
+) -> Path:
     """Save a fitted risk forecaster as an MLflow pyfunc model directory."""
-    return _save(RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, save_kwargs)
+    return _save(RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, validation_sample, save_kwargs)
 
 
 def _save(
-    wrapper: mlflow.pyfunc.PythonModel, artifact: str, estimator, path: str | Path, kwargs: dict
+    wrapper: mlflow.pyfunc.PythonModel,
+    artifact: str,
+    estimator,
+    path: str | Path,
+    validation_sample: ValidationSample | None,
+    kwargs: dict,
 ) -> Path:
     kwargs.setdefault("pip_requirements", list(PIP_REQUIREMENTS))  # skips MLflow's slow requirement inference
     with tempfile.TemporaryDirectory() as tmp:
-        stored = save_estimator(estimator, Path(tmp) / f"{artifact}.joblib")
-        mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts={artifact: str(stored)}, **kwargs)
+        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample)
+        mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts=artifacts, **kwargs)
     return Path(path)

@@ -5,6 +5,10 @@ A request takes `HotSwap.active` once and uses that object to the end, so reques
 the version they started with. A version that fails to load or fails its smoke test never replaces the
 served one; the failure is kept for /readyz and retried at the next refresh. When nothing is served yet
 and the source is unreachable, the last good local copy (if the source keeps one) is served instead.
+
+`check` is the latest check of the served version: its smoke test when it was swapped in, then the
+`recheck` run at every refresh that keeps it (when one is given). A served version whose re-check fails
+makes /readyz not ready until a later re-check passes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -49,6 +53,16 @@ class Active(Generic[T]):
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """The latest check of the served version."""
+
+    version: str
+    passed: bool
+    detail: str
+    at: datetime = field(default_factory=lambda: _now())
+
+
+@dataclass(frozen=True)
 class ReloadEvent:
     component: str
     trigger: str  # "start-up", "poll", "admin", ...
@@ -65,18 +79,23 @@ class HotSwap(Generic[T]):
         self,
         component: str,
         source: Source[T],
-        smoke_test: Callable[[T], None] = lambda value: None,
+        smoke_test: Callable[[T], object] = lambda value: None,
         listeners: list[Callable[[ReloadEvent], None]] | None = None,
+        recheck: Callable[[T], object] | None = None,
     ) -> None:
+        """`smoke_test(candidate)` raises to refuse a version (what it returns, if a string, is kept as
+        the check's detail); `recheck(served)` runs at each refresh that keeps the served version."""
         self.component = component
         self.source = source
         self.smoke_test = smoke_test
+        self.recheck = recheck
         self.listeners = list(listeners or [])
         self._active: Active[T] | None = None
         self._lock = threading.Lock()
         self.last_check: datetime | None = None
         self.last_error: str | None = None
         self.failed_version: str | None = None
+        self.check: CheckResult | None = None
 
     @classmethod
     def fixed(cls, component: str, value: T | None, version: str = "fixed") -> HotSwap[T]:
@@ -123,10 +142,11 @@ class HotSwap(Generic[T]):
             if previous.source == "cache":  # the cached copy is that version: it now comes from the registry
                 self._active = Active(previous.value, version, self.source.kind, previous.loaded_at)
             self.last_error = self.failed_version = None
+            self._recheck(previous)
             return self._event(trigger, "unchanged", previous_version)
         try:
             candidate = self.source.load(version)
-            self.smoke_test(candidate)
+            detail = self.smoke_test(candidate)
         except Exception as exc:
             self.failed_version = version
             self.last_error = f"version {version} rejected: {describe(exc)}"
@@ -135,15 +155,26 @@ class HotSwap(Generic[T]):
                 return self._fall_back_to_last_good(trigger, self.last_error, attempted=version)
             return self._event(trigger, "failed", previous_version, attempted=version, error=self.last_error)
         self._active = Active(candidate, version, self.source.kind, _now())
+        self.check = CheckResult(version, True, _detail(detail))
         self.last_error = self.failed_version = None
         self._keep(version)
         return self._event(trigger, "swapped", previous_version, attempted=version, version=version)
 
+    def _recheck(self, served: Active[T]) -> None:
+        if self.recheck is None:
+            return
+        try:
+            self.check = CheckResult(served.version, True, _detail(self.recheck(served.value)))
+        except Exception as exc:
+            self.check = CheckResult(served.version, False, f"the served version fails: {describe(exc)}")
+            logger.error("%s: %s", self.component, self.check.detail)
+
     def _fall_back_to_last_good(self, trigger: str, error: str, attempted: str | None = None) -> ReloadEvent:
+        detail = None
         try:
             cached = self.source.load_last_good()
             if cached is not None:
-                self.smoke_test(cached[1])
+                detail = self.smoke_test(cached[1])
         except Exception as exc:
             logger.warning("%s: the local copy is unusable too: %s", self.component, describe(exc))
             cached = None
@@ -151,6 +182,7 @@ class HotSwap(Generic[T]):
             return self._event(trigger, "failed", None, attempted=attempted, error=error)
         version, value = cached
         self._active = Active(value, version, "cache", _now())
+        self.check = CheckResult(version, True, _detail(detail))
         logger.warning("%s: serving the cached version %s (%s)", self.component, version, error)
         return self._event(trigger, "swapped", None, attempted=attempted, version=version, error=error)
 
@@ -196,6 +228,10 @@ class _FixedSource:
 
     def keep_as_last_good(self, version: str) -> None:
         return None
+
+
+def _detail(value: object) -> str:
+    return value if isinstance(value, str) else "passed"
 
 
 def describe(exc: BaseException) -> str:

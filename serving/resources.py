@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
+from models.validation_sample import load_from_model_dir
 from serving.forecast_store import ForecastFileSource, ForecastStore
 from serving.forecast_store import smoke_test as forecast_smoke_test
 from serving.hot_swap import HotSwap, ReloadEvent
+from serving.model_check import TextModelCheck
 from serving.registry import MlflowRegistryView, ModelRegistry
 from serving.settings import Settings
 from serving.text_service import MlflowTextModelSource, ModelUri, TextClassifierService
-from serving.text_service import smoke_test as text_smoke_test
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +78,22 @@ def registry_view(settings: Settings) -> MlflowRegistryView:
     return MlflowRegistryView(settings.mlflow_tracking_uri, model_names=(text_name, settings.risk_model_name))
 
 
+def text_model_check(source: MlflowTextModelSource, settings: Settings) -> TextModelCheck:
+    """Each version is checked on the validation sample stored in its cached model directory."""
+    return TextModelCheck(
+        sample_for=lambda version: load_from_model_dir(source.cache.path_of(version)),
+        tolerance=settings.validation_tolerance,
+        unsampled=settings.unsampled_models,
+    )
+
+
 def build_resources(settings: Settings, listeners: list[Listener] | None = None) -> Resources:
     """Wire the components to their sources; loads nothing (`Resources.refresh` does)."""
+    text_source = MlflowTextModelSource(settings)
+    check = text_model_check(text_source, settings)
     return Resources(
         registry=registry_view(settings),
-        text=HotSwap(
-            TEXT_MODEL,
-            MlflowTextModelSource(settings),
-            smoke_test=partial(text_smoke_test, text=settings.smoke_text),
-            listeners=listeners,
-        ),
+        text=HotSwap(TEXT_MODEL, text_source, smoke_test=check, listeners=listeners, recheck=check.recheck),
         forecasts=HotSwap(
             FORECASTS, ForecastFileSource(settings.forecasts_path), forecast_smoke_test, listeners=listeners
         ),

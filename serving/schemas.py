@@ -309,6 +309,16 @@ class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class CheckStatus(BaseModel):
+    """The latest check of the served version: its validation before it was swapped in, then the re-check
+    at each poll."""
+
+    version: str
+    passed: bool
+    detail: str = Field(description="E.g. the scores on the version's stored validation sample and floors.")
+    at: datetime
+
+
 class ComponentStatus(BaseModel):
     """One hot-swappable component (the text model, the forecasts table)."""
 
@@ -321,6 +331,9 @@ class ComponentStatus(BaseModel):
     last_check: datetime | None = None
     last_error: str | None = Field(default=None, description="Why the latest load or check failed.")
     failed_version: str | None = Field(default=None, description="The version that failed to load, if any.")
+    check: CheckStatus | None = Field(
+        default=None, description="The latest check of the served version; a failed one makes /readyz 503."
+    )
 
 
 class ReadinessResponse(BaseModel):

@@ -9,8 +9,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SMOKE_TEXT = "小区3号楼楼道里堆满杂物，消防通道被堵死了，物业也不管。"
-
 
 class Settings(BaseSettings):
     """Relative paths (forecasts table, SQLite tracking database, key store, caches, audit log) are
@@ -73,7 +71,19 @@ class Settings(BaseSettings):
         default=Path(".cache/gridsense/models"),
         description="Last good model per name, used when the registry is unreachable at start-up.",
     )
-    smoke_text: str = DEFAULT_SMOKE_TEXT
+    validation_tolerance: float = Field(
+        default=0.03,
+        ge=0.0,
+        le=1.0,
+        description="Before a text model is served, promoted or rolled back to, its accuracy and macro-F1 "
+        "on the validation sample stored with it may fall at most this far below what it scored on that "
+        "sample when trained (serving/model_check.py).",
+    )
+    unsampled_models: Literal["refuse", "probe"] = Field(
+        default="refuse",
+        description="Text versions registered without a validation sample: refuse them, or accept them "
+        "when they answer a few built-in probe reports with several different leaves.",
+    )
     fast_model_load: bool = Field(
         default=False,
         description="Load the text model from an uncompressed, memory-mapped copy made by a low-priority "

@@ -26,6 +26,7 @@ from models.baselines import last_week_count, mean_52w
 from models.metrics import brier, expected_calibration_error, risk_metrics, top_share
 from models.risk_levels import RiskLevels
 from models.risk_lgbm import RiskForecaster
+from models.validation_sample import ValidationSample, risk_sample
 from training import plots
 from training.tracking import RISK_MODEL_NAME, fingerprint, git_commit, register
 
@@ -157,7 +158,9 @@ def train_risk_model(
         _log_artifacts(features, weekly, backtest_forecasts(backtest_model, test))
 
         final_model = RiskForecaster(**params).fit(pl.concat([train, test]), feature_columns=features)
-        model_info = _log_model(final_model, test.select(features).head(5))
+        sample = risk_sample(test, final_model)
+        mlflow.log_param("validation_sample.rows", sample.rows.height)
+        model_info = _log_model(final_model, test.select(features).head(5), sample)
         version = register(model_info.model_uri, RISK_MODEL_NAME, alias) if alias is not None else None
     return RiskTrainingResult(run.info.run_id, version, metrics)
 
@@ -184,22 +187,20 @@ def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]], fore
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
 
 
-def _log_model(model: RiskForecaster, example: pl.DataFrame):
+def _log_model(model: RiskForecaster, example: pl.DataFrame, sample: ValidationSample):
     import mlflow
     from mlflow.models import infer_signature
 
-    from models.persistence import save_estimator
-    from models.pyfunc import RiskForecasterModel
+    from models.pyfunc import RISK_ARTIFACT, RiskForecasterModel, model_artifacts
 
     example_pd = example.cast(pl.Float64).to_pandas()  # float: the features may hold missing values
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = save_estimator(model, Path(tmp) / "forecaster.joblib")
         wrapper = RiskForecasterModel()
         output = wrapper.predict_with(model, example_pd)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
-            artifacts={"forecaster": str(artifact)},
+            artifacts=model_artifacts(RISK_ARTIFACT, model, Path(tmp), sample),
             signature=infer_signature(example_pd, output),
             input_example=example_pd,
             pip_requirements=PIP_REQUIREMENTS,

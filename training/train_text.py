@@ -14,6 +14,7 @@ from features.taxonomy import Taxonomy
 from models.baselines import MostFrequentTextBaseline
 from models.metrics import expected_calibration_error, text_metrics
 from models.text_tfidf import TfidfTextClassifier
+from models.validation_sample import ValidationSample, text_sample
 from training import plots
 from training.tracking import TEXT_MODEL_NAME, fingerprint, git_commit, register
 
@@ -87,9 +88,19 @@ def train_text_model(
         mlflow.log_metrics({f"baseline_most_frequent.{k}": float(v) for k, v in baseline_metrics.items()})
 
         _log_plots(taxonomy, y_test, y_pred, confidence, correct)
-        model_info = _log_model(model, texts_test[:3])
+        sample = text_sample(test, model)
+        log_validation_sample_metrics(sample)
+        model_info = _log_model(model, texts_test[:3], sample)
         version = register(model_info.model_uri, TEXT_MODEL_NAME, alias) if alias is not None else None
     return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
+
+
+def log_validation_sample_metrics(sample: ValidationSample) -> None:
+    """What the model scored on its stored validation sample: the floor of the pre-serving check."""
+    import mlflow
+
+    mlflow.log_metrics({f"validation_sample.{k}": float(v) for k, v in sample.recorded.items()})
+    mlflow.log_param("validation_sample.rows", sample.rows.height)
 
 
 def _review_metrics(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, float]:
@@ -134,21 +145,19 @@ def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, corre
         mlflow.log_artifacts(str(out), artifact_path="plots")
 
 
-def _log_model(model: TfidfTextClassifier, example_texts: list[str]):
+def _log_model(model: TfidfTextClassifier, example_texts: list[str], sample: ValidationSample):
     import mlflow
     import pandas as pd
 
-    from models.persistence import save_estimator
-    from models.pyfunc import TextClassifierModel, text_model_signature
+    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts, text_model_signature
 
     example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = save_estimator(model, Path(tmp) / "classifier.joblib")
         wrapper = TextClassifierModel()
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
-            artifacts={"classifier": str(artifact)},
+            artifacts=model_artifacts(TEXT_ARTIFACT, model, Path(tmp), sample),
             signature=text_model_signature(),  # title optional
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,

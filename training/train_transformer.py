@@ -86,8 +86,9 @@ def train_transformer_model(
     from models.text_cascade import CascadeTextClassifier
     from models.text_tfidf import TfidfTextClassifier
     from models.text_transformer import TransformerTextClassifier
+    from models.validation_sample import text_sample
     from training.tracking import TEXT_MODEL_NAME, git_commit, register
-    from training.train_text import text_data_params
+    from training.train_text import log_validation_sample_metrics, text_data_params
 
     if composition not in COMPOSITIONS:
         raise ValueError(f"composition must be one of {COMPOSITIONS}")
@@ -127,7 +128,9 @@ def train_transformer_model(
         metrics, served_probs = _evaluate_all(test, taxonomy, cascade, composition)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)})
         _log_plots(served_probs, np.asarray(served.classes_, dtype=object), test, taxonomy)
-        model_info = _log_model(served, test.get_column("text").to_list()[:3], runtime)
+        sample = text_sample(test, served)
+        log_validation_sample_metrics(sample)
+        model_info = _log_model(served, test.get_column("text").to_list()[:3], sample, runtime)
         version = register(model_info.model_uri, TEXT_MODEL_NAME, alias, tags=tags) if alias else None
     served_metrics = {k.removeprefix("test."): v for k, v in metrics.items() if k.startswith("test.")}
     tfidf_metrics = {k.removeprefix("tfidf."): v for k, v in metrics.items() if k.startswith("tfidf.")}
@@ -226,20 +229,18 @@ def _on_runtime(transformer, runtime: str):
     return transformer
 
 
-def _log_model(model, example_texts: list[str], runtime: str = "torch"):
+def _log_model(model, example_texts: list[str], sample=None, runtime: str = "torch"):
     import mlflow
     import pandas as pd
 
-    from models.persistence import save_estimator
-    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, text_model_signature
+    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts, text_model_signature
 
     example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = save_estimator(model, Path(tmp) / f"{TEXT_ARTIFACT}.joblib")
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=TextClassifierModel(),
-            artifacts={TEXT_ARTIFACT: str(artifact)},
+            artifacts=model_artifacts(TEXT_ARTIFACT, model, Path(tmp), sample),
             signature=text_model_signature(),
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS + (["onnxruntime"] if runtime == "onnx" else []),

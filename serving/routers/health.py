@@ -5,7 +5,13 @@ from fastapi import APIRouter, Response, status
 from serving.auth import Permission, require
 from serving.deps import ResourcesDep
 from serving.resources import Resources
-from serving.schemas import ERROR_RESPONSES, ComponentStatus, HealthResponse, ReadinessResponse
+from serving.schemas import (
+    ERROR_RESPONSES,
+    CheckStatus,
+    ComponentStatus,
+    HealthResponse,
+    ReadinessResponse,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -17,9 +23,11 @@ async def healthz() -> HealthResponse:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the text model and the forecasts table are loaded",
+    summary="Readiness: the text model and the forecasts table are loaded and answer",
     description=(
-        "503 while something is not loaded (`missing` says why). `warnings` lists what is served but not "
+        "503 while something is not loaded, or the served text model failed its latest check (`missing` "
+        "says why; `components.<name>.check` has the latest check: the stored-sample validation when the "
+        "version was swapped in, then a re-check at each poll). `warnings` lists what is served but not "
         "as wanted: a newer version that failed to load (the previous one is kept), a model served from "
         "the local cache because the registry was unreachable, forecasts older than the risk champion."
     ),
@@ -35,6 +43,11 @@ async def readyz(resources: ResourcesDep, response: Response) -> ReadinessRespon
         f"{name}: {swap.last_error or 'not loaded'}"
         for name, swap in resources.components.items()
         if swap.active is None
+    ]
+    missing += [
+        f"{name}: version {swap.check.version} does not answer: {swap.check.detail}"
+        for name, swap in resources.components.items()
+        if swap.active is not None and swap.check is not None and not swap.check.passed
     ]
     if missing:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -60,6 +73,7 @@ def component_status(swap) -> ComponentStatus:
         last_check=swap.last_check,
         last_error=swap.last_error,
         failed_version=swap.failed_version,
+        check=CheckStatus(**vars(swap.check)) if swap.check is not None else None,
     )
 
 

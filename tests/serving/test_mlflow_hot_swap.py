@@ -38,15 +38,18 @@ def registry(tmp_path_factory):
     import mlflow
     from mlflow import MlflowClient
 
-    from models.persistence import save_estimator
-    from models.pyfunc import TextClassifierModel
+    import polars as pl
+
+    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts
     from models.text_tfidf import TfidfTextClassifier
+    from models.validation_sample import text_sample
 
     home = tmp_path_factory.mktemp("home")
     texts = [f"{text}{i}" for texts in REPORTS.values() for text in texts for i in range(4)]
     labels = [leaf for leaf, texts in REPORTS.items() for _ in texts for _ in range(4)]
     model = TfidfTextClassifier(taxonomy=load_taxonomy(), min_df=1, calibration_cv=2).fit(texts, labels)
-    artifact = save_estimator(model, home / "classifier.joblib")
+    sample = text_sample(pl.DataFrame({"text": texts, "leaf_id": labels}), model)
+    artifacts = model_artifacts(TEXT_ARTIFACT, model, home, sample)  # the training runs store a sample
     uri = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
     (home / "mlruns").mkdir()
     mlflow.set_tracking_uri(uri)
@@ -56,7 +59,7 @@ def registry(tmp_path_factory):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=TextClassifierModel(),
-            artifacts={"classifier": str(artifact)},
+            artifacts=artifacts,
             pip_requirements=["scikit-learn"],
         )
     client = MlflowClient(uri, uri)
