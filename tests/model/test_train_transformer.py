@@ -90,6 +90,9 @@ def test_cascade_run_logs_metrics_and_registers_a_pyfunc(tmp_path, tiny_bert_bui
     assert list(output["leaf_id"]) == ["安全隐患/消防安全/消防通道堵塞", "城市管理/噪音扰民/社会生活噪音"]
     classifier = model.unwrap_python_model().classifier
     assert type(classifier).__name__ == "CascadeTextClassifier"
+    sample = model.unwrap_python_model().validation_sample  # what serving checks before a swap
+    assert sample is not None and sample.kind == "text" and sample.rows.height > 0
+    assert run.data.metrics["validation_sample.accuracy_leaf"] == sample.recorded["accuracy_leaf"]
 
 
 def test_the_cascade_can_reuse_the_registered_tfidf_model(tmp_path, tiny_bert_builder):
