@@ -14,6 +14,18 @@ repeats, the first occurrence in file order owns it and every later one is rejec
 itself rejected for another reason. Columns outside the schema are kept as strings, except ``leaf_id``,
 ``risk_group``, ``source_row`` and ``reject_reason``, which are recomputed (so a fixed rejects file or a
 previous load's output can be loaded again).
+
+Every loader applies the window of plausible dates (``features.date_window``; default 2000-01-01 to the
+load time plus a day) to ``reported_at`` and ``closed_at``. CSV files are decoded by
+``features.encodings`` (``encoding="auto"``: BOM, UTF-8, then detection, GBK/GB18030 included). A quote
+left open swallows the rows after it into one field; a field holding a line that looks like a record
+(``_SWALLOWED_LINE``) marks its row "unbalanced quote: fields from lines a-b merged", with the physical
+lines (header = line 1). Every whole-file problem is a :class:`SchemaError`, a user error the CLI prints
+as one line.
+
+Reject files (:meth:`EventLoad.write_rejects`) are written for people: mode 0600, every text field PII-
+redacted (``features.text.redact_pii_expr``) unless ``raw=True``, and formula-escaped CSV
+(``features.people_files``).
 """
 
 from __future__ import annotations
@@ -21,13 +33,17 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from features.date_window import DateWindow
+from features.encodings import AUTO, decode
+from features.files import first_line
+from features.people_files import write_csv_for_people, write_private
 from features.schema import (
     CHANNELS,
     COLUMN_NAMES,
@@ -42,13 +58,18 @@ from features.schema import (
     required_columns,
 )
 from features.taxonomy import Taxonomy
-from features.text import is_blank_expr
+from features.text import is_blank_expr, redact_pii_expr
 
 REASON_SEPARATOR = "; "
 _ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _DATE_PART = r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:T|\s+)?"
 _EXTRA_FIELDS = "extra_fields"  # CSV rows with more fields than the header keep the surplus here
+_MERGED_LINES = "merged_lines"  # "12-14": a row whose open quote swallowed the lines after it
+_READER_COLUMNS = (_EXTRA_FIELDS, _MERGED_LINES)  # added by the CSV reader, never part of the events
+# A line inside a field with four or more commas looks like a record (every event log has at least five
+# columns): the field's opening quote was never closed where it should have been.
+_SWALLOWED_LINE = r"\n(?:[^\n,]*,){4}"
 _PREFIX = "__"  # working columns; never part of the output
 
 
@@ -58,15 +79,20 @@ class EventLoad:
     rejects: pl.DataFrame
     counts: dict[str, Any] = field(default_factory=dict)
 
-    def write_rejects(self, path: str | Path) -> Path:
-        """Write the rejects (Parquet if the name ends in .parquet, else CSV); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".parquet":
-            self.rejects.write_parquet(path)
-        else:
-            self.rejects.write_csv(path)
-        return path
+    def write_rejects(self, path: str | Path, *, raw: bool = False) -> Path:
+        """Write the rejects (Parquet if the name ends in .parquet, else formula-escaped CSV), mode 0600,
+        every text field PII-redacted; ``raw=True`` keeps the original text (sensitive: only when an
+        operator asks for it). Returns the path."""
+        rejects = self.rejects if raw else redacted_rejects(self.rejects)
+        if Path(path).suffix == ".parquet":
+            return write_private(path, rejects.write_parquet)
+        return write_csv_for_people(rejects, path)
+
+
+def redacted_rejects(rejects: pl.DataFrame) -> pl.DataFrame:
+    """Every text column but the reason redacted: a shifted row can put free text in any column."""
+    texts = [name for name, dtype in rejects.schema.items() if dtype == pl.String and name != "reject_reason"]
+    return rejects.with_columns(redact_pii_expr(name).alias(name) for name in texts)
 
 
 # ---- entry points ------------------------------------------------------------------------------------
@@ -75,24 +101,30 @@ def load_events(
     taxonomy: Taxonomy,
     require_labels: bool = True,
     *,
-    encoding: str = "utf-8",
-    not_after: datetime | None = None,
+    encoding: str = AUTO,
+    window: DateWindow | None = None,
 ) -> EventLoad:
-    """Read a CSV (.csv, .csv.gz) or Parquet event log, or take a frame, and validate it."""
-    raw = source if isinstance(source, pl.DataFrame) else read_raw_events(source, encoding=encoding)
-    return validate_events(raw, taxonomy, require_labels, not_after=not_after)
+    """Read a CSV (.csv, .csv.gz) or Parquet event log, or take a frame, and validate it.
+    ``encoding`` applies to CSV (``auto``: detected); ``window`` defaults to ``DateWindow.default()``."""
+    if isinstance(source, pl.DataFrame):
+        return validate_events(source, taxonomy, require_labels, window=window)
+    raw, used = _read(Path(source), encoding)
+    loaded = validate_events(raw, taxonomy, require_labels, window=window)
+    if used:
+        loaded.counts["encoding"] = used
+    return loaded
 
 
 def validate_events(
-    df: pl.DataFrame, taxonomy: Taxonomy, require_labels: bool = True, *, not_after: datetime | None = None
+    df: pl.DataFrame, taxonomy: Taxonomy, require_labels: bool = True, *, window: DateWindow | None = None
 ) -> EventLoad:
     """Validate an in-memory event log; any dtypes are accepted and first rendered as strings.
-    ``not_after`` (e.g. the time of loading) rejects reports dated later: a clock or typing error that
-    would otherwise land in a future week's features."""
+    Dates outside ``window`` (default ``DateWindow.default()``: 2000-01-01 to now + 1 day) are rejected:
+    a typo or a broken clock would otherwise stretch the panel or land in a future week's features."""
     raw = _as_strings(df)
     _check_columns(raw, require_labels)
     raw = raw.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
-    reasons = _reasons(raw.columns, require_labels, not_after)
+    reasons = _reasons(raw.columns, require_labels, window or DateWindow.default())
     work = _parse(raw, taxonomy).with_columns(reasons.alias("reject_reason"))
     is_valid = pl.col("reject_reason") == ""
     events = work.filter(is_valid).select(_event_columns(raw.columns))
@@ -105,39 +137,84 @@ def validate_events(
 
 
 # ---- reading -------------------------------------------------------------------------------------------
-def read_raw_events(path: str | Path, encoding: str = "utf-8") -> pl.DataFrame:
+def read_raw_events(path: str | Path, encoding: str = AUTO) -> pl.DataFrame:
     """The file as an all-string frame (no validation)."""
-    path = Path(path)
+    return _read(Path(path), encoding)[0]
+
+
+def _read(path: Path, encoding: str) -> tuple[pl.DataFrame, str | None]:
+    """The raw frame and, for CSV, the encoding it was read with."""
     name = path.name.lower()
+    if not name.endswith((".parquet", ".csv", ".csv.gz")):
+        raise SchemaError(
+            f"{path}: unsupported file type", "use an event log ending in .csv, .csv.gz or .parquet"
+        )
+    if not path.is_file():
+        raise SchemaError(f"{path}: no such file", "check the path")
     if name.endswith(".parquet"):
-        return _as_strings(pl.read_parquet(path))
-    if name.endswith((".csv", ".csv.gz")):
-        return _read_csv(path, encoding)
-    raise SchemaError(f"{path}: unsupported file type (expected .csv, .csv.gz or .parquet)")
+        return _read_parquet(path), None
+    text, used = decode(_csv_bytes(path), encoding)
+    return _read_csv(text, path), used
 
 
-def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        data = gzip.decompress(data)
-    if encoding.lower().replace("-", "") != "utf8":
-        data = data.decode(encoding, errors="replace").encode("utf-8")
+def _read_parquet(path: Path) -> pl.DataFrame:
     try:
-        return pl.read_csv(data, infer_schema=False, encoding="utf8-lossy")
-    except pl.exceptions.NoDataError as error:
-        raise SchemaError(f"{path}: empty file, no header") from error
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise SchemaError(
+            f"{path}: not a readable Parquet file: {first_line(error)}", "re-export it, or use CSV"
+        ) from None
+    return _as_strings(frame, str(path))
+
+
+def _csv_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if not path.name.lower().endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as error:
+        raise SchemaError(f"{path}: not a readable gzip file: {error}", "re-compress it") from None
+
+
+def _read_csv(text: str, path: Path) -> pl.DataFrame:
+    if not text.strip():
+        raise SchemaError(f"{path}: empty file, no header", "the first line must name the columns")
+    _check_header(next(csv.reader(io.StringIO(text, newline=""))), path)
+    try:
+        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False)
     except pl.exceptions.ComputeError:
         # Ragged or badly quoted rows: fall back to the lenient stdlib parser (C, but row by row).
-        return _read_csv_leniently(data.decode("utf-8", errors="replace"), path)
+        return _read_csv_leniently(text, path)
+    if _has_swallowed_lines(frame):
+        return _read_csv_leniently(text, path)  # for the line numbers of the merged rows
+    return frame
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    names = [_column_key(name) for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SchemaError(
+            f"{path}: duplicate column name(s) {repeated} in the header (compared case-insensitively)",
+            "rename or delete the repeated columns",
+        )
+
+
+def _has_swallowed_lines(frame: pl.DataFrame) -> bool:
+    flags = frame.select(pl.any_horizontal(pl.all().str.contains(_SWALLOWED_LINE)).fill_null(False).any())
+    return bool(flags.item())
 
 
 def _read_csv_leniently(text: str, path: Path) -> pl.DataFrame:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, lines = [], []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
     except csv.Error as error:
-        raise SchemaError(f"{path}: unreadable CSV: {error}") from error
-    if not rows:
-        raise SchemaError(f"{path}: empty file, no header")
+        raise SchemaError(f"{path}: unreadable CSV: {error}", "check its quoting") from None
     header, body = rows[0], rows[1:]
     width = len(header)
     columns: dict[str, list[str | None]] = {
@@ -145,25 +222,43 @@ def _read_csv_leniently(text: str, path: Path) -> pl.DataFrame:
         for i, name in enumerate(header)
     }
     columns[_EXTRA_FIELDS] = [",".join(row[width:]) if any(row[width:]) else None for row in body]
+    columns[_MERGED_LINES] = [
+        f"{first + 1}-{last}" if any(re.search(_SWALLOWED_LINE, value) for value in row) else None
+        for row, first, last in zip(body, lines[:-1], lines[1:], strict=True)
+    ]
     return pl.DataFrame(columns, schema={name: pl.String for name in columns})
 
 
-def _as_strings(df: pl.DataFrame) -> pl.DataFrame:
-    names = [name.strip().lstrip("\ufeff").strip().lower() for name in df.columns]
-    if len(set(names)) != len(names):
-        raise SchemaError(f"duplicate column names (compared case-insensitively): {df.columns}")
+def _column_key(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().lower()
+
+
+def _as_strings(df: pl.DataFrame, source: str = "event log") -> pl.DataFrame:
+    names = [_column_key(name) for name in df.columns]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SchemaError(
+            f"{source}: duplicate column name(s) {repeated} (compared case-insensitively)",
+            "rename or delete the repeated columns",
+        )
     kept = [new for new in names if new not in (*DERIVED_COLUMNS, *REJECT_COLUMNS)]
     try:
         return df.rename(dict(zip(df.columns, names, strict=True))).select(pl.col(kept).cast(pl.String))
     except pl.exceptions.PolarsError as error:
-        raise SchemaError(f"columns that cannot be read as text: {error}") from error
+        raise SchemaError(
+            f"{source}: columns that cannot be read as text: {first_line(error)}",
+            "store them as text, numbers or dates",
+        ) from None
 
 
 def _check_columns(raw: pl.DataFrame, require_labels: bool) -> None:
     missing = [name for name in required_columns(require_labels) if name not in raw.columns]
     if missing:
         kind = "labelled " if require_labels else ""
-        raise SchemaError(f"{kind}event log lacks required column(s) {missing}; it has {raw.columns}")
+        raise SchemaError(
+            f"{kind}event log lacks required column(s) {missing}",
+            f"it has {raw.columns[:20]}; add or rename the columns",
+        )
 
 
 # ---- parsing ---------------------------------------------------------------------------------------
@@ -241,7 +336,7 @@ def _reason(condition: pl.Expr, reason: str) -> pl.Expr:
     return pl.when(condition).then(pl.lit(reason))
 
 
-def _reasons(columns: list[str], require_labels: bool, not_after: datetime | None = None) -> pl.Expr:
+def _reasons(columns: list[str], require_labels: bool, window: DateWindow) -> pl.Expr:
     has_label = pl.any_horizontal(_col(name).is_not_null() for name in LABEL_COLUMNS)
     reported, closed = _col("reported_at_dt"), _col("closed_at_dt")
     checks = [
@@ -253,7 +348,7 @@ def _reasons(columns: list[str], require_labels: bool, not_after: datetime | Non
         _reason(_col("reported_at").is_not_null() & reported.is_null(), "unparseable reported_at"),
         _reason(_col("closed_at").is_not_null() & closed.is_null(), "unparseable closed_at"),
         _reason(closed < reported, "closed_at before reported_at"),
-        _reason(reported > pl.lit(not_after), "reported_at in the future") if not_after else None,
+        *_window_reasons(window),
         _reason(_col("channel").is_not_null() & ~_col("channel").is_in(CHANNELS), "unknown channel"),
         _reason(_col("status").is_not_null() & ~_col("status").is_in(STATUSES), "unknown status"),
         _reason(has_label & _col("leaf_leaf_id").is_null(), "unknown category path"),
@@ -262,10 +357,26 @@ def _reasons(columns: list[str], require_labels: bool, not_after: datetime | Non
         _reason(_col("text_empty"), "empty text"),
         _reason(_col("duplicate"), "duplicate event_id"),
         _reason(pl.col(_EXTRA_FIELDS).is_not_null(), "too many fields") if _EXTRA_FIELDS in columns else None,
+        _merged_lines_reason() if _MERGED_LINES in columns else None,
         _reason(_has_replacement_character(columns), "invalid characters (U+FFFD)"),
     ]
     checks = [check for check in checks if check is not None]
     return pl.concat_str(checks, separator=REASON_SEPARATOR, ignore_nulls=True)
+
+
+def _window_reasons(window: DateWindow) -> list[pl.Expr]:
+    return [
+        _reason(condition, reason)
+        for name in ("reported_at", "closed_at")
+        for reason, condition in window.violations(_col(f"{name}_dt"), name).items()
+    ]
+
+
+def _merged_lines_reason() -> pl.Expr:
+    merged = pl.col(_MERGED_LINES)
+    return pl.when(merged.is_not_null()).then(
+        pl.format("unbalanced quote: fields from lines {} merged", merged)
+    )
 
 
 def _coordinate_reasons() -> list[pl.Expr]:
@@ -300,7 +411,9 @@ def _event_columns(columns: list[str]) -> list[pl.Expr]:
         "risk_group": _col("leaf_risk_group"),
     }
     extras = [
-        pl.col(name) for name in _raw_columns(columns) if name not in COLUMN_NAMES and name != _EXTRA_FIELDS
+        pl.col(name)
+        for name in _raw_columns(columns)
+        if name not in COLUMN_NAMES and name not in _READER_COLUMNS
     ]
     return [expr.alias(name) for name, expr in typed.items()] + extras
 

@@ -26,6 +26,7 @@ import polars as pl
 
 from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
+from features.errors import DataFileError, PanelSpanError
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
 LABEL_COLUMNS: tuple[str, ...] = ("n_dispute", "n_hazard", "y_dispute", "y_hazard")
@@ -35,6 +36,9 @@ COUNT_WINDOWS: tuple[int, ...] = (1, 4, 12, 52)
 L1_WINDOWS: tuple[int, ...] = (4, 52)
 NEIGHBOUR_WINDOWS: tuple[int, ...] = (1, 4)
 WEEKS_SINCE_CAP = 104
+# 30 years of weeks, lookback included: more is a mistyped date, not history (1700-01-01 would mean
+# 17,000 weeks x every grid). Raise it, or pass first_week, for a longer log.
+MAX_PANEL_WEEKS = 1560
 L1_PREFIX = "cnt_l1_"
 TEXT_PREFIX = "cnt_txt_"
 TEXT_WINDOWS: tuple[int, ...] = (4, 52)
@@ -151,6 +155,7 @@ def build_panel(
     neighbours_k: int = 6,
     l1_categories: Sequence[str] | None = None,
     options: PanelOptions | None = None,
+    max_weeks: int = MAX_PANEL_WEEKS,
 ) -> pl.DataFrame:
     """The grid x week panel: keys, labels (``LABEL_COLUMNS``) then point-in-time features.
 
@@ -160,15 +165,18 @@ def build_panel(
     taxonomy's level1 so training and scoring panels share columns); by default the categories
     present in ``events``. Events of grids missing from ``grids`` (or with a null grid) are ignored,
     except in parent-area counts. ``options`` (default ``PanelOptions()``) adds the richer signals.
+    A span of more than ``max_weeks`` weeks (lookback included) is refused with a
+    :class:`PanelSpanError` before anything is allocated.
     """
     options = options or PanelOptions()
     _require_columns(events, EVENT_COLUMNS, "events")
     _require_columns(grids, GRID_COLUMNS, "grids")
     if grids["grid_id"].is_duplicated().any():
-        raise ValueError("grids: grid_id must be unique")
+        raise DataFileError("grids: grid_id must be unique", "remove the repeated grid ids")
     categories = _categories(events, l1_categories)
     texts = _text_categories(events, options)
     span = _span(events, first_week, last_week)
+    _check_span(span, grids.height, max_weeks)
     grid_index = grids.select("grid_id").with_row_index(_GRID)
 
     weekly = _weekly_counts(events, grid_index, categories, span, texts, options.text_category_column)
@@ -196,10 +204,19 @@ def events_outside_grids(events: pl.DataFrame, grids: pl.DataFrame) -> pl.DataFr
     )
 
 
+def _check_span(span: _Span, n_grids: int, max_weeks: int) -> None:
+    if span.n_weeks > max_weeks:
+        raise PanelSpanError(
+            f"the panel would span {span.n_weeks:,} weeks ({span.history_start} to {span.last_week}) x "
+            f"{n_grids:,} grids, more than the limit of {max_weeks:,} weeks",
+            "check for mistyped event dates, pass a later first week, or raise the limit (--max-panel-weeks)",
+        )
+
+
 def _require_columns(frame: pl.DataFrame, required: Sequence[str], name: str) -> None:
     missing = [column for column in required if column not in frame.columns]
     if missing:
-        raise ValueError(f"{name}: missing columns {missing}")
+        raise DataFileError(f"{name}: missing columns {missing}", f"it has {frame.columns[:20]}")
 
 
 def _categories(events: pl.DataFrame, l1_categories: Sequence[str] | None) -> list[str]:

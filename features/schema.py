@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from features.errors import DataFileError
+
 CHANNELS: tuple[str, ...] = ("hotline", "app", "grid_worker", "sensor")
 STATUSES: tuple[str, ...] = ("open", "in_progress", "closed")
 LABEL_COLUMNS: tuple[str, ...] = ("category_l1", "category_l2", "category_l3")
@@ -38,8 +40,9 @@ LON_RANGE: tuple[float, float] = (-180.0, 180.0)
 DATETIME = pl.Datetime("us")
 
 
-class SchemaError(ValueError):
-    """The file as a whole does not follow the event-log schema (e.g. a required column is missing)."""
+class SchemaError(DataFileError):
+    """The file as a whole does not follow the event-log schema (e.g. a required column is missing).
+    A user error: the CLI prints it as one line."""
 
 
 @dataclass(frozen=True)

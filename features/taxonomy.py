@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+from features.errors import DataFileError
+
 RiskGroup = Literal["dispute", "hazard", "none"]
 RISK_GROUPS: tuple[str, ...] = ("dispute", "hazard", "none")
 DEFAULT_TAXONOMY = "gridsense_v1.yaml"
@@ -30,8 +32,8 @@ ID_SEPARATOR = "/"
 NODE_KEYS = frozenset({"name", "department", "risk_group", "children", "description"})
 
 
-class TaxonomyError(ValueError):
-    """The taxonomy file is malformed."""
+class TaxonomyError(DataFileError):
+    """The taxonomy file is missing or malformed (a user error: the CLI prints it as one line)."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,15 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         text = resources.files("features.taxonomies").joinpath(DEFAULT_TAXONOMY).read_text("utf-8")
         source = DEFAULT_TAXONOMY
     else:
-        text = Path(path).read_text("utf-8")
         source = str(path)
-    data = yaml.safe_load(text)
+        try:
+            text = Path(path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise TaxonomyError(f"taxonomy {source} is unreadable: {error}", "check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise TaxonomyError(f"taxonomy {source} is not valid YAML: {error}", "fix the YAML") from None
     if not isinstance(data, dict) or "categories" not in data:
         raise TaxonomyError(f"{source}: expected a mapping with a 'categories' list")
     leaves = tuple(_walk(data["categories"], path=(), inherited={}, source=source))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,9 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from training.cli_errors import UserErrorGroup
 from training.paths import DemoPaths, project_root
 
-app = typer.Typer(help="GridSense: classify grid event reports and forecast grid risk.", no_args_is_help=True)
+# UserErrorGroup: a user error (bad file, bad option) is one line on stderr and exit code 2, no traceback.
+app = typer.Typer(
+    cls=UserErrorGroup,
+    help="GridSense: classify grid event reports and forecast grid risk.",
+    no_args_is_help=True,
+)
 train_app = typer.Typer(
     help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True
 )
@@ -27,6 +33,36 @@ TaxonomyOption = Annotated[
     Path | None, typer.Option(help="Taxonomy YAML (default: the bundled GridSense taxonomy).")
 ]
 AliasOption = Annotated[str, typer.Option(help="Registry alias to point at the new version ('' for none).")]
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        help="CSV encoding: auto (BOM, UTF-8, else detected; GBK/GB18030 read as GB18030) or a codec name.",
+        envvar="GRIDSENSE_EVENTS_ENCODING",
+    ),
+]
+NotBeforeOption = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        help="Reject events dated before this day (default 2000-01-01: features.date_window).",
+        envvar="GRIDSENSE_EVENTS_NOT_BEFORE",
+    ),
+]
+NotAfterOption = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"],
+        help="Reject events dated after this time (default: the time of loading plus one day).",
+        envvar="GRIDSENSE_EVENTS_NOT_AFTER",
+    ),
+]
+RawRejectsOption = Annotated[
+    bool,
+    typer.Option(
+        "--raw-rejects",
+        help="SENSITIVE: keep the original text in the rejects file (default: personal data redacted).",
+    ),
+]
 
 
 @contextmanager
@@ -73,31 +109,45 @@ def validate_events(
     unlabelled: Annotated[
         bool, typer.Option(help="Accept rows without categories (incoming reports).")
     ] = False,
+    encoding: EncodingOption = "auto",
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    raw_rejects: RawRejectsOption = False,
 ) -> None:
     """Check an event log (CSV or Parquet) against the contract and report accepted/rejected counts."""
     from features.events import load_events
     from features.taxonomy import load_taxonomy
 
     loaded = load_events(
-        path, load_taxonomy(taxonomy), require_labels=not unlabelled, not_after=latest_plausible_report()
+        path,
+        load_taxonomy(taxonomy),
+        require_labels=not unlabelled,
+        encoding=encoding,
+        window=_date_window(not_before, not_after),
     )
-    _print_load_report(loaded, rejects or path.with_suffix(".rejects.csv"))
+    _print_load_report(loaded, rejects or path.with_suffix(".rejects.csv"), raw_rejects)
 
 
-def latest_plausible_report() -> datetime:
-    """Reports dated after this are rejected as typos or broken clocks. A day of slack: report times
-    are local (China is UTC+8) and this machine's clock may not be."""
-    return datetime.now() + timedelta(days=1)
+def _date_window(not_before: datetime | None, not_after: datetime | None):
+    from features.date_window import DEFAULT_NOT_BEFORE, DateWindow
+
+    window = DateWindow.default(not_before or DEFAULT_NOT_BEFORE)
+    return window if not_after is None else DateWindow(window.not_before, not_after)
 
 
-def _print_load_report(loaded, rejects_path: Path) -> None:
-    console.print(f"  accepted {loaded.events.height:,} rows, rejected {loaded.rejects.height:,}")
+def _print_load_report(loaded, rejects_path: Path, raw_rejects: bool = False) -> None:
+    encoding = loaded.counts.get("encoding")
+    read_as = f" (read as {encoding})" if encoding and encoding != "utf-8" else ""
+    console.print(f"  accepted {loaded.events.height:,} rows, rejected {loaded.rejects.height:,}{read_as}")
     if loaded.rejects.height:
-        loaded.write_rejects(rejects_path)
+        loaded.write_rejects(rejects_path, raw=raw_rejects)
         reasons = loaded.counts.get("reasons", {})
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:10]:
-            console.print(f"    {count:>7,}  {reason}")
-        console.print(f"  rejected rows with reasons: {rejects_path}")
+            console.print(f"    {count:>7,}  {reason}", markup=False)
+        kept = "raw text, SENSITIVE" if raw_rejects else "personal data redacted"
+        console.print(
+            f"  rejected rows with reasons ({kept}, mode 0600): {rejects_path}", markup=False, soft_wrap=True
+        )
 
 
 @app.command("build-features")
@@ -106,31 +156,52 @@ def build_features(
     grids: Annotated[Path | None, typer.Option(help="Grid attributes (default: the demo city's).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default datasets/demo/features).")] = None,
     taxonomy: TaxonomyOption = None,
+    encoding: EncodingOption = "auto",
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    max_panel_weeks: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Refuse a panel spanning more weeks than this, lookback included "
+            "(default: features.panel.MAX_PANEL_WEEKS, 30 years).",
+            envvar="GRIDSENSE_MAX_PANEL_WEEKS",
+        ),
+    ] = None,
+    raw_rejects: RawRejectsOption = False,
 ) -> None:
     """Validate the event log, then build the text training set and the grid x week panel."""
-    import polars as pl
-
     from features.events import load_events
-    from features.panel import build_panel, events_outside_grids
+    from features.files import read_parquet
+    from features.panel import GRID_COLUMNS, MAX_PANEL_WEEKS, build_panel, events_outside_grids
     from features.taxonomy import load_taxonomy
     from features.text_dataset import build_text_dataset
 
     demo = DemoPaths.under()
     events_path, grids_path, out_dir = events or demo.events, grids or demo.grids, out or demo.features
-    out_dir.mkdir(parents=True, exist_ok=True)
     tax = load_taxonomy(taxonomy)
+    grid_table = read_parquet(grids_path, "grid table", GRID_COLUMNS)  # before the long steps
+    window = _date_window(not_before, not_after)
     loaded = _timed(
         "load + validate events",
-        lambda: load_events(events_path, tax, require_labels=True, not_after=latest_plausible_report()),
+        lambda: load_events(events_path, tax, require_labels=True, encoding=encoding, window=window),
     )
-    _print_load_report(loaded, out_dir / "rejects.csv")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _print_load_report(loaded, out_dir / "rejects.csv", raw_rejects)
+    if loaded.events.is_empty():
+        from features.errors import DataFileError
+
+        raise DataFileError(
+            f"{events_path}: no valid events", f"see the reasons in {out_dir / 'rejects.csv'}"
+        )
     text = _timed("text training set", lambda: build_text_dataset(loaded.events))
     text.write_parquet(out_dir / "text.parquet")
     console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
-    grid_table = pl.read_parquet(grids_path)
     panel = _timed(
         "grid x week panel",
-        lambda: build_panel(loaded.events, grid_table, l1_categories=tax.level1),
+        lambda: build_panel(
+            loaded.events, grid_table, l1_categories=tax.level1, max_weeks=max_panel_weeks or MAX_PANEL_WEEKS
+        ),
     )
     panel.write_parquet(out_dir / "panel.parquet")
     console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
@@ -159,20 +230,18 @@ def train_text(
     alias: AliasOption = "champion",
 ) -> None:
     """Train the TF-IDF classifier, compare it with the majority baseline, register `gridsense-text`."""
-    import polars as pl
-
+    from features.files import read_parquet
     from features.taxonomy import load_taxonomy
+    from features.text_dataset import TEXT_DATASET_COLUMNS
     from training.tracking import use_local_store
     from training.train_text import train_text_model
 
     root = project_root()
     path = data or DemoPaths.under().text_dataset
+    dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
     use_local_store(root, "gridsense-text")
     result = _timed(
-        "train text model",
-        lambda: train_text_model(
-            pl.read_parquet(path), load_taxonomy(taxonomy), path, root, alias=alias or None
-        ),
+        "train text model", lambda: train_text_model(dataset, tax, path, root, alias=alias or None)
     )
     _print_metrics("text (test split)", result.metrics, result.baseline_metrics)
     console.print(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")
@@ -185,19 +254,16 @@ def train_risk(
     alias: AliasOption = "champion",
 ) -> None:
     """Train the LightGBM forecaster, compare it with history baselines, register `gridsense-risk`."""
-    import polars as pl
-
     from training.tracking import use_local_store
     from training.train_risk import train_risk_model
 
     root = project_root()
     path = panel or DemoPaths.under().panel
+    table = _read_panel(path)
     use_local_store(root, "gridsense-risk")
     result = _timed(
         "train risk model",
-        lambda: train_risk_model(
-            pl.read_parquet(path), path, root, test_weeks=test_weeks, alias=alias or None
-        ),
+        lambda: train_risk_model(table, path, root, test_weeks=test_weeks, alias=alias or None),
     )
     table = Table("metric", "model", "last_week", "mean_52w", title="risk (test weeks)")
     for key in sorted(k.removeprefix("model.") for k in result.metrics if k.startswith("model.")):
@@ -206,6 +272,13 @@ def train_risk(
         )
     console.print(table)
     console.print(f"  run {result.run_id}; registered gridsense-risk version {result.model_version} @{alias}")
+
+
+def _read_panel(path: Path):
+    from features.files import read_parquet
+    from features.panel import LABEL_COLUMNS, PANEL_KEYS
+
+    return read_parquet(path, "panel", (*PANEL_KEYS, *LABEL_COLUMNS))
 
 
 def _fmt(value: float | None) -> str:
@@ -235,19 +308,18 @@ def forecast(
     """Score the coming week for every grid with the champion risk model; write the table the API reads."""
     import polars as pl
 
+    from features.files import read_parquet
     from training.forecast import run_forecast
     from training.tracking import use_local_store
 
     demo = DemoPaths.under()
+    panel_table = _read_panel(panel or demo.panel)
+    grids_path = grids or demo.grids
+    grid_table = read_parquet(grids_path, "grid table", ["grid_id"]) if grids or grids_path.exists() else None
     use_local_store(project_root(), "gridsense-risk")
     table = _timed(
         "forecast coming week",
-        lambda: run_forecast(
-            pl.read_parquet(panel or demo.panel),
-            out or demo.forecasts,
-            alias=alias,
-            grids=pl.read_parquet(grids or demo.grids) if (grids or demo.grids).exists() else None,
-        ),
+        lambda: run_forecast(panel_table, out or demo.forecasts, alias=alias, grids=grid_table),
     )
     week = table.get_column("week_start").max()
     console.print(

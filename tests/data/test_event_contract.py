@@ -10,6 +10,7 @@ from textwrap import dedent
 import polars as pl
 import pytest
 
+from features.date_window import DateWindow
 from features.events import EventLoad, load_events, validate_events
 from features.schema import EVENT_SCHEMA, SchemaError, required_columns
 from features.taxonomy import Taxonomy, load_taxonomy
@@ -360,8 +361,9 @@ def test_gbk_file_with_explicit_encoding(tmp_path: Path, taxonomy: Taxonomy) -> 
     pl.DataFrame([row()]).write_csv(path)
     path.write_bytes(path.read_text("utf-8").encode("gbk"))
     assert load_events(path, taxonomy, encoding="gbk").events["text"][0] == GOOD["text"]
-    mangled = load_events(path, taxonomy)  # read as UTF-8: rejected, not crashed, not dropped
+    mangled = load_events(path, taxonomy, encoding="utf-8")  # wrong encoding: rejected, not crashed
     assert mangled.events.is_empty() and mangled.rejects.height == 1
+    assert "invalid characters (U+FFFD)" in reasons_of(mangled)[0]
 
 
 def test_unsupported_suffix_and_empty_file(tmp_path: Path, taxonomy: Taxonomy) -> None:
@@ -407,9 +409,9 @@ def test_reports_dated_after_the_cutoff_are_rejected(tmp_path: Path, taxonomy: T
         row(event_id="late", reported_at="2031-03-05", closed_at=""),
     ]
     path = write_csv(tmp_path / "e.csv", rows)
-    assert load_events(path, taxonomy).events.height == 2  # no cutoff given: nothing is "in the future"
+    assert load_events(path, taxonomy, window=DateWindow.unbounded()).events.height == 2
 
-    load = load_events(path, taxonomy, not_after=datetime(2024, 3, 6))
+    load = load_events(path, taxonomy, window=DateWindow(None, datetime(2024, 3, 6)))
 
     assert load.events["event_id"].to_list() == ["on-time"]
-    assert reasons_of(load) == [{"reported_at in the future"}]
+    assert reasons_of(load) == [{"reported_at after 2024-03-06 00:00"}]
