@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from features.date_window import DateWindow
+from features.encodings import AUTO
+from features.errors import DataFileError
 from features.ingest.config import AdapterConfig, load_adapter_config
 from features.ingest.core import EVENT_SCHEMA, UNIT_SCHEMA, IngestedLog
 
@@ -31,29 +34,34 @@ def ingest(
     cell_size_m: float | None = None,
     units_path: str | Path | None = None,
     text_classifier=None,
+    window: DateWindow | None = None,
+    encoding: str = AUTO,
 ) -> IngestedLog:
     """Read ``events_path`` with ``adapter`` (a bundled name, a YAML path or a config).
 
     ``cell_size_m`` overrides the cell size of lat/lon adapters; ``units_path`` the grids / areas file
     (default: the config's file next to the events); ``text_classifier`` fills ``text_category`` for
-    GridSense logs (texts -> category names).
+    GridSense logs (texts -> category names). Times outside ``window`` (default
+    ``DateWindow.default()``) are rejected; ``encoding`` applies to CSV files (default: detected).
     """
     config = adapter if isinstance(adapter, AdapterConfig) else load_adapter_config(adapter)
     config = config.with_cell_size(cell_size_m)
     if config.uses_taxonomy:
         from features.ingest import gridsense
 
-        return gridsense.load(config, events_path, units_path, text_classifier=text_classifier)
+        return gridsense.load(
+            config, events_path, units_path, text_classifier=text_classifier, window=window, encoding=encoding
+        )
     kind = config.place["kind"]
     if kind == "latlon":
         from features.ingest import chicago
 
-        return chicago.load(config, events_path)
+        return chicago.load(config, events_path, window, encoding)
     if kind == "area":
         from features.ingest import sweden
 
-        return sweden.load(config, events_path, units_path)
-    raise ValueError(
+        return sweden.load(config, events_path, units_path, window, encoding)
+    raise DataFileError(
         f"adapter {config.name!r}: place.kind {kind!r} needs risk_groups: taxonomy (GridSense schema)"
     )
 

@@ -14,20 +14,29 @@ from pathlib import Path
 
 import polars as pl
 
+from features.date_window import DateWindow
+from features.encodings import AUTO
 from features.ingest import core
 from features.ingest.config import AdapterConfig
 
 EARTH_RADIUS_M = 6_371_008.8
 
 
-def load(config: AdapterConfig, events_path: str | Path) -> core.IngestedLog:
-    raw = core.read_table(events_path)
-    return from_frame(config, raw)
+def load(
+    config: AdapterConfig, events_path: str | Path, window: DateWindow | None = None, encoding: str = AUTO
+) -> core.IngestedLog:
+    raw = core.read_table(events_path, encoding=encoding)
+    return from_frame(config, raw, window)
 
 
-def from_frame(config: AdapterConfig, raw: pl.DataFrame) -> core.IngestedLog:
+def from_frame(
+    config: AdapterConfig, raw: pl.DataFrame, window: DateWindow | None = None
+) -> core.IngestedLog:
     source, place = config.source, config.place
     time_column = source["time_column"]
+    core.require_config_columns(
+        raw, config, [time_column, source["category_column"], place["lat_column"], place["lon_column"]]
+    )
     with_time = raw.with_row_index("_row").with_columns(
         core.parse_time(time_column, source.get("time_format"), raw.schema[time_column]).alias("reported_at"),
         pl.col(place["lat_column"]).cast(pl.Float64, strict=False).alias("lat"),
@@ -39,6 +48,7 @@ def from_frame(config: AdapterConfig, raw: pl.DataFrame) -> core.IngestedLog:
         with_time,
         {
             "unparseable time": pl.col("reported_at").is_null(),
+            **core.window_reasons(window),
             "missing coordinates": pl.col("lat").is_null() | pl.col("lon").is_null(),
             "outside the area": pl.col("lat").is_not_null()
             & pl.col("lon").is_not_null()

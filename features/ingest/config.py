@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from features.errors import DataFileError
+
 BUNDLED = ("gridsense", "chicago", "sweden")
 TAXONOMY_GROUPS = "taxonomy"
 
@@ -55,7 +57,9 @@ class AdapterConfig:
         if cell_size_m is None:
             return self
         if self.place.get("kind") != "latlon":
-            raise ValueError(f"adapter {self.name!r} has no cells: --cell-size-m applies to lat/lon sources")
+            raise DataFileError(
+                f"adapter {self.name!r} has no cells", "--cell-size-m applies to lat/lon sources only"
+            )
         return _replace(self, place={**self.place, "cell_size_m": float(cell_size_m)})
 
 
@@ -70,21 +74,38 @@ def load_adapter_config(name_or_path: str | Path) -> AdapterConfig:
     if str(name_or_path) in BUNDLED:
         text = resources.files("features.ingest.configs").joinpath(f"{name_or_path}.yaml").read_text("utf-8")
     elif path.is_file():
-        text = path.read_text("utf-8")
+        text = _read_yaml_text(path)
     else:
-        raise ValueError(f"unknown adapter {name_or_path!r}: use one of {BUNDLED} or a YAML file")
-    return config_from_dict(yaml.safe_load(text))
+        raise DataFileError(f"unknown adapter {name_or_path!r}", f"use one of {BUNDLED} or a YAML file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise DataFileError(
+            f"adapter config {name_or_path} is not valid YAML: {error}", "fix the YAML"
+        ) from None
+    return config_from_dict(data)
+
+
+def _read_yaml_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataFileError(
+            f"adapter config {path} is unreadable: {error}", "save it as UTF-8 YAML"
+        ) from None
 
 
 def config_from_dict(data: dict[str, Any]) -> AdapterConfig:
+    if not isinstance(data, dict):
+        raise DataFileError("adapter config is not a mapping", "see features/ingest/configs/*.yaml")
     for section in ("name", "source", "place", "risk_groups"):
         if section not in data:
-            raise ValueError(f"adapter config lacks {section!r}")
-    if data["place"].get("kind") not in ("unit", "latlon", "area"):
-        raise ValueError("place.kind must be unit, latlon or area")
+            raise DataFileError(f"adapter config lacks {section!r}", "see features/ingest/configs/*.yaml")
+    if not isinstance(data["place"], dict) or data["place"].get("kind") not in ("unit", "latlon", "area"):
+        raise DataFileError("adapter config: place.kind must be unit, latlon or area")
     risk_groups = data["risk_groups"]
     if risk_groups != TAXONOMY_GROUPS and not isinstance(risk_groups, dict):
-        raise ValueError("risk_groups must map groups to category lists, or be 'taxonomy'")
+        raise DataFileError("adapter config: risk_groups must map groups to category lists, or be 'taxonomy'")
     mapped = ("dispute", "hazard") if risk_groups == TAXONOMY_GROUPS else tuple(risk_groups)
     return AdapterConfig(
         name=data["name"],

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
+from features.date_window import DateWindow
+from features.encodings import AUTO
+from features.errors import DataFileError
+from features.files import read_csv_text, read_parquet, require_columns
 from features.ingest.config import AdapterConfig, normalise_category
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -75,14 +79,24 @@ class IngestedLog:
 
 
 # ---- shared steps --------------------------------------------------------------------------------------
-def read_table(path: str | Path) -> pl.DataFrame:
-    """CSV (also .csv.gz) or Parquet, every CSV column as text."""
+def read_table(path: str | Path, what: str = "event file", encoding: str = AUTO) -> pl.DataFrame:
+    """CSV (also .csv.gz, decoded by ``features.encodings``) or Parquet, every CSV column as text."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pl.read_parquet(path)
+        return read_parquet(path, what)
     if path.name.endswith((".csv", ".csv.gz")):
-        return pl.read_csv(path, infer_schema=False)
-    raise ValueError(f"unsupported event file {path.name}: use .csv, .csv.gz or .parquet")
+        return read_csv_text(path, what, encoding)
+    raise DataFileError(f"unsupported {what} {path.name}", "use .csv, .csv.gz or .parquet")
+
+
+def require_config_columns(raw: pl.DataFrame, config: AdapterConfig, names: list[str | None]) -> None:
+    """The columns the adapter config names must be in the file."""
+    require_columns(raw, [name for name in names if name], f"event file for adapter {config.name!r}")
+
+
+def window_reasons(window: DateWindow | None) -> dict[str, pl.Expr]:
+    """Reject reasons for times outside the plausible window (``DateWindow.default()`` when None)."""
+    return (window or DateWindow.default()).violations(pl.col("reported_at"), "time")
 
 
 def parse_time(column: str, time_format: str | None, dtype: pl.DataType) -> pl.Expr:

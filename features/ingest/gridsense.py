@@ -14,7 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
-from features.events import load_events
+from features.date_window import DateWindow
+from features.encodings import AUTO
+from features.events import load_events, read_raw_events
+from features.files import read_parquet
 from features.ingest import core
 from features.ingest.config import AdapterConfig
 from features.taxonomy import Taxonomy, load_taxonomy
@@ -28,10 +31,15 @@ def load(
     units_path: str | Path | None = None,
     taxonomy: Taxonomy | None = None,
     text_classifier: TextClassifier | None = None,
+    window: DateWindow | None = None,
+    encoding: str = AUTO,
 ) -> core.IngestedLog:
     events_path = Path(events_path)
-    grids = pl.read_parquet(units_path or events_path.parent / config.place["units_file"])
-    return from_frames(config, core.read_table(events_path), grids, taxonomy, text_classifier)
+    grids = read_parquet(
+        units_path or events_path.parent / config.place["units_file"], "grid table", ["grid_id"]
+    )
+    raw = read_raw_events(events_path, encoding)
+    return from_frames(config, raw, grids, taxonomy, text_classifier, window)
 
 
 def from_frames(
@@ -40,8 +48,9 @@ def from_frames(
     grids: pl.DataFrame,
     taxonomy: Taxonomy | None = None,
     text_classifier: TextClassifier | None = None,
+    window: DateWindow | None = None,
 ) -> core.IngestedLog:
-    loaded = load_events(raw, taxonomy or load_taxonomy(), require_labels=True)
+    loaded = load_events(raw, taxonomy or load_taxonomy(), require_labels=True, window=window)
     rejects = Counter(loaded.counts.get("reasons", {}))
     units = _units(grids, config.place.get("parent_column", "district"))
     valid = loaded.events.join(

@@ -20,23 +20,45 @@ from pathlib import Path
 
 import polars as pl
 
+from features.date_window import DateWindow
+from features.encodings import AUTO
+from features.files import require_columns
 from features.ingest import core
 from features.ingest.chicago import project
 from features.ingest.config import AdapterConfig
 
 
 def load(
-    config: AdapterConfig, events_path: str | Path, areas_path: str | Path | None = None
+    config: AdapterConfig,
+    events_path: str | Path,
+    areas_path: str | Path | None = None,
+    window: DateWindow | None = None,
+    encoding: str = AUTO,
 ) -> core.IngestedLog:
     events_path = Path(events_path)
-    areas = pl.read_csv(areas_path or events_path.parent / config.place["areas_file"], infer_schema=False)
-    return from_frames(config, core.read_table(events_path), areas)
+    areas = core.read_table(areas_path or events_path.parent / config.place["areas_file"], "areas file")
+    return from_frames(config, core.read_table(events_path, encoding=encoding), areas, window)
 
 
-def from_frames(config: AdapterConfig, raw: pl.DataFrame, areas: pl.DataFrame) -> core.IngestedLog:
+def from_frames(
+    config: AdapterConfig, raw: pl.DataFrame, areas: pl.DataFrame, window: DateWindow | None = None
+) -> core.IngestedLog:
     source, place = config.source, config.place
+    require_columns(areas, [place["unit_name_column"], place["parent_name_column"]], "areas file")
     area_table = _area_table(areas, place)
     time_column = source["time_column"]
+    core.require_config_columns(
+        raw,
+        config,
+        [
+            time_column,
+            source["category_column"],
+            place["area_column"],
+            source["id_column"],
+            place.get("lat_column", "lat"),
+            place.get("lon_column", "lon"),
+        ],
+    )
     typed = raw.with_columns(
         core.parse_time(time_column, source.get("time_format"), raw.schema[time_column]).alias("reported_at"),
         pl.col(source["category_column"]).cast(pl.String).str.strip_chars().alias("category"),
@@ -51,6 +73,7 @@ def from_frames(config: AdapterConfig, raw: pl.DataFrame, areas: pl.DataFrame) -
         placed,
         {
             "unparseable time": pl.col("reported_at").is_null(),
+            **core.window_reasons(window),
             "unknown area": pl.col("parent_area").is_null(),
             "missing category": pl.col("category").is_null() | (pl.col("category") == ""),
             "skipped category": core.skipped_categories(
