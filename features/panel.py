@@ -209,7 +209,7 @@ def _check_span(span: _Span, n_grids: int, max_weeks: int) -> None:
         raise PanelSpanError(
             f"the panel would span {span.n_weeks:,} weeks ({span.history_start} to {span.last_week}) x "
             f"{n_grids:,} grids, more than the limit of {max_weeks:,} weeks",
-            "check for mistyped event dates, pass a later first week, or raise the limit (--max-panel-weeks)",
+            "check for mistyped event dates, pass a later first week, or raise max_weeks / --max-panel-weeks",
         )
 
 

@@ -114,3 +114,10 @@ def test_bugs_still_show_their_traceback(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(features.events, "load_events", boom)
     result = run("validate-events", csv_file(tmp_path, "e.csv", f"{HEADER}\n{GOOD}\n"))
     assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
+
+
+def test_benchmark_csv_inputs(tmp_path: Path):
+    unlabelled = csv_file(tmp_path, "reports.csv", "id,title,text\n1,,路灯坏了\n")
+    result = run("benchmark", "text-split", unlabelled, "--out", tmp_path / "out")
+    assert_one_line_error(result, "labelled CSV", "['label']")
+    assert_one_line_error(run("benchmark", "text-split", tmp_path / "absent.csv"), "does not exist")

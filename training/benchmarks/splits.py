@@ -71,9 +71,10 @@ def split_csv(
 ) -> SplitFiles:
     """Split a labelled ``id, title, text, <label_column>`` CSV (extra columns dropped) into train/test
     CSVs with a ``label`` column. Rows without a label are left out (counted in ``unlabelled_rows``)."""
-    raw = pl.read_csv(source, infer_schema_length=0)
-    if label_column not in raw.columns:
-        raise ValueError(f"{source} has no column {label_column!r}; it has {raw.columns}")
+    from features.files import read_csv_text, require_columns
+
+    raw = read_csv_text(source, "labelled CSV")
+    require_columns(raw, [label_column], f"labelled CSV {source}")
     frame = raw.with_columns(pl.col(label_column).str.strip_chars().alias("label")).select(BENCHMARK_COLUMNS)
     labelled = frame.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
     train, test = grouped_stratified_split(labelled, test_share, seed)

@@ -58,10 +58,10 @@ class ModelReport:
 
 # ---- data -------------------------------------------------------------------------------------------
 def read_text_set(path: Path) -> TextSet:
-    frame = pl.read_csv(path, infer_schema_length=0)
-    missing = [column for column in BENCHMARK_COLUMNS if column not in frame.columns]
-    if missing:
-        raise typer.BadParameter(f"{path} lacks the columns {missing} (need {', '.join(BENCHMARK_COLUMNS)})")
+    from features.files import read_csv_text, require_columns
+
+    frame = read_csv_text(path, "benchmark CSV")  # a bad file is a one-line user error in the CLI
+    require_columns(frame, BENCHMARK_COLUMNS, f"benchmark CSV {path}")
     # as serving joins them (serving.text_service.model_input): an empty title is left out, not "。text"
     joined = title_text_expr(pl.col("title").str.strip_chars(), pl.col("text").str.strip_chars()).fill_null(
         ""
