@@ -20,6 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from serving.errors import ForbiddenError, UnauthorizedError
 from serving.keys_store import KeyVerifier, Role
+from serving.rate_limit import enforce_rate_limit
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -81,11 +82,14 @@ async def authenticate(
 def require(permission: Permission):
     """A dependency that lets through only keys whose role has `permission`; gives the principal."""
 
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(
+        request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> Principal:
         if not principal.may(permission):
             raise ForbiddenError(
                 f"role {principal.role.value!r} may not use this endpoint (needs {permission.value!r})"
             )
+        await enforce_rate_limit(request, principal.key_id, principal.role)  # 429 with Retry-After
         return principal
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit test

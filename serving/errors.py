@@ -30,6 +30,7 @@ _STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "rate_limited",
     503: "not_ready",
 }
 
@@ -45,6 +46,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.extra = extra
+        self.headers: dict[str, str] = {}  # e.g. Retry-After on a 429
 
 
 class UnknownGridError(ApiError):
@@ -122,6 +124,7 @@ def error_response(
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     response = error_response(request, exc.status_code, exc.code, exc.message, exc.field, **exc.extra)
+    response.headers.update(exc.headers)
     if exc.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="gridsense"'
     return response

@@ -23,9 +23,11 @@ from serving.keys_store import KeyVerifier
 from serving.logs import configure_logging
 from serving.metrics import ServingMetrics
 from serving.observability import ObservabilityMiddleware
+from serving.rate_limit import RateLimiter
 from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
 from serving.routers import admin, classify, grids, health, metrics, models, risk
+from serving.schemas import ERROR_RESPONSES
 from serving.settings import Settings
 from serving.validation import BodyLimitMiddleware, check_query_encoding
 
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         dependencies=[Depends(check_query_encoding)],
+        responses={429: ERROR_RESPONSES[429]},  # per-key rate limits (serving.rate_limit)
     )
     app.state.settings = settings
     app.state.metrics = ServingMetrics()
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.microbatch_wait_ms,
         settings.microbatch_max_chars,
     )
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.resources = Resources.not_loaded(registry=registry_view(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)

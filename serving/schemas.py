@@ -413,8 +413,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "No API key, or an invalid or revoked one.",
         403: "The key's role may not use this endpoint.",
         404: "Not found: unknown grid ids (listed in `unknown_ids`), an unknown week (`available_weeks`).",
-        413: "Too many items or too much text.",
+        413: "Too many items, too much text, or evidence asked for too large a batch; the message says "
+        "the limit.",
         422: "Invalid request; `field` names the offending field.",
+        429: "Too many requests with this API key; retry after the `Retry-After` header's seconds.",
         503: "The model or table this endpoint needs is not loaded.",
     }.items()
+}
+ERROR_RESPONSES[429]["headers"] = {
+    "Retry-After": {"description": "Seconds until the key may call again.", "schema": {"type": "integer"}}
 }

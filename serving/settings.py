@@ -62,6 +62,27 @@ class Settings(BaseSettings):
     )
     max_batch: int = Field(default=256, ge=1)
     max_body_bytes: int = Field(default=8_000_000, ge=1024)
+    max_request_chars: int = Field(
+        default=200_000, ge=1, description="Characters of titles and texts per classify request (413 above)."
+    )
+    max_evidence_items: int = Field(
+        default=16, ge=1, description="Reports per classify request with `evidence=true` (413 above)."
+    )
+    max_evidence_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Characters of titles and texts per classify request with `evidence=true` (413 above).",
+    )
+
+    # per-key rate limits (`limits` notation, e.g. "20/second;600/minute"; empty: no limit)
+    rate_limit_intake: str = "20/second;600/minute"
+    rate_limit_supervisor: str = "20/second;600/minute"
+    rate_limit_data_scientist: str = "50/second;3000/minute"
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where the counters live: in-memory counts per worker process (a client may get up to "
+        "workers x the limit); `redis://host:6379` shares exact counts between workers and servers.",
+    )
 
     # model hot swap
     reload_interval_seconds: float = Field(

@@ -84,6 +84,9 @@ class TextClassifierService:
         max_text_chars: int = 5000,
         max_batch: int = 256,
         long_text: Literal["reject", "truncate"] = "reject",
+        max_request_chars: int = 200_000,
+        max_evidence_items: int = 16,
+        max_evidence_chars: int = 20_000,
     ) -> None:
         self.classifier = classifier
         self.model = ModelRef(name=model_name, version=model_version)
@@ -94,6 +97,9 @@ class TextClassifierService:
         self.max_text_chars = max_text_chars
         self.max_batch = max_batch
         self.long_text = long_text
+        self.max_request_chars = max_request_chars
+        self.max_evidence_items = max_evidence_items
+        self.max_evidence_chars = max_evidence_chars
 
     def classify_request(
         self, request: ClassifyItem | BatchClassifyRequest, evidence: bool = False
@@ -103,17 +109,43 @@ class TextClassifierService:
     def prepare(
         self, request: ClassifyItem | BatchClassifyRequest, evidence: bool = False
     ) -> list[PreparedItem]:
-        """Check the size limits (naming the offending field as the client sent it); cheap, no model."""
+        """Check the size limits and the request's cost budget (naming the offending field as the client
+        sent it); cheap, no model."""
         if isinstance(request, BatchClassifyRequest):
             if len(request.items) > self.max_batch:
                 raise PayloadTooLargeError(
                     f"{len(request.items)} items; at most {self.max_batch} per request", field="items"
                 )
-            return [
+            if evidence and len(request.items) > self.max_evidence_items:
+                raise PayloadTooLargeError(
+                    f"evidence=true is allowed for at most {self.max_evidence_items} items per request, "
+                    f"not {len(request.items)}: split the batch or ask without evidence",
+                    field="evidence",
+                )
+            prepared = [
                 self._prepare_item(item, str(position), f"items[{position}].", evidence)
                 for position, item in enumerate(request.items)
             ]
-        return [self._prepare_item(request, "0", "", evidence)]
+        else:
+            prepared = [self._prepare_item(request, "0", "", evidence)]
+        self._check_budget(prepared, evidence, field="items" if len(prepared) > 1 else "text")
+        return prepared
+
+    def _check_budget(self, items: Sequence[PreparedItem], evidence: bool, field: str) -> None:
+        """Bound the model's work per request: characters in all, and fewer with evidence (which reads
+        each report about EVIDENCE_COST_FACTOR times)."""
+        total = sum(len(item.text) for item in items)
+        if total > self.max_request_chars:
+            raise PayloadTooLargeError(
+                f"{total} characters of title and text in this request; at most {self.max_request_chars}",
+                field=field,
+            )
+        if evidence and total > self.max_evidence_chars:
+            raise PayloadTooLargeError(
+                f"evidence=true is allowed for at most {self.max_evidence_chars} characters of title and "
+                f"text per request, not {total}: split the batch or ask without evidence",
+                field="evidence",
+            )
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[ClassifyResult]:
         prepared = [
@@ -308,6 +340,9 @@ def build_text_service(
         max_text_chars=settings.max_text_chars,
         max_batch=settings.max_batch,
         long_text=settings.long_text,
+        max_request_chars=settings.max_request_chars,
+        max_evidence_items=settings.max_evidence_items,
+        max_evidence_chars=settings.max_evidence_chars,
     )
 
 
