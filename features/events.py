@@ -41,7 +41,7 @@ from typing import Any
 import polars as pl
 
 from features.date_window import DateWindow
-from features.encodings import AUTO, decode
+from features.encodings import AUTO, decode_to_utf8
 from features.files import first_line
 from features.people_files import write_csv_for_people, write_private
 from features.schema import (
@@ -70,6 +70,7 @@ _READER_COLUMNS = (_EXTRA_FIELDS, _MERGED_LINES)  # added by the CSV reader, nev
 # A line inside a field with four or more commas looks like a record (every event log has at least five
 # columns): the field's opening quote was never closed where it should have been.
 _SWALLOWED_LINE = r"\n(?:[^\n,]*,){4}"
+_HEADER_CHARS = 1 << 16  # the header is parsed on its own (duplicate names) from the file's start
 _PREFIX = "__"  # working columns; never part of the output
 
 
@@ -153,8 +154,8 @@ def _read(path: Path, encoding: str) -> tuple[pl.DataFrame, str | None]:
         raise SchemaError(f"{path}: no such file", "check the path")
     if name.endswith(".parquet"):
         return _read_parquet(path), None
-    text, used = decode(_csv_bytes(path), encoding)
-    return _read_csv(text, path), used
+    text, utf8, used = decode_to_utf8(_csv_bytes(path), encoding)
+    return _read_csv(text, utf8, path), used
 
 
 def _read_parquet(path: Path) -> pl.DataFrame:
@@ -177,12 +178,12 @@ def _csv_bytes(path: Path) -> bytes:
         raise SchemaError(f"{path}: not a readable gzip file: {error}", "re-compress it") from None
 
 
-def _read_csv(text: str, path: Path) -> pl.DataFrame:
+def _read_csv(text: str, utf8: bytes, path: Path) -> pl.DataFrame:
     if not text.strip():
         raise SchemaError(f"{path}: empty file, no header", "the first line must name the columns")
-    _check_header(next(csv.reader(io.StringIO(text, newline=""))), path)
+    _check_header(next(csv.reader(io.StringIO(text[:_HEADER_CHARS], newline=""))), path)
     try:
-        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False)
+        frame = pl.read_csv(utf8, infer_schema=False)
     except pl.exceptions.ComputeError:
         # Ragged or badly quoted rows: fall back to the lenient stdlib parser (C, but row by row).
         return _read_csv_leniently(text, path)

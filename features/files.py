@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from features.encodings import AUTO, decode
+from features.encodings import AUTO, decode_to_utf8
 from features.errors import DataFileError, require_file
 
 _DUPLICATE_SUFFIX = re.compile(r"_duplicated_\d+$")  # how polars renames a repeated CSV column
@@ -43,10 +43,9 @@ def read_csv_text(path: str | Path, what: str, encoding: str = AUTO) -> pl.DataF
         data = gzip.decompress(data) if path.name.lower().endswith(".gz") else data
     except (OSError, EOFError) as error:
         raise DataFileError(f"{what} {path} is not a readable gzip file: {error}", "re-compress it") from None
-    text, used = decode(data, encoding)
+    utf8 = decode_to_utf8(data, encoding)[1]
     try:
-        lossless = used == "utf-8" and encoding == AUTO  # auto picks UTF-8 only when every byte decodes
-        frame = pl.read_csv(data if lossless else text.encode("utf-8"), infer_schema=False)
+        frame = pl.read_csv(utf8, infer_schema=False)
     except pl.exceptions.NoDataError:
         raise DataFileError(f"{what} {path} is empty", "it needs a header row") from None
     except (pl.exceptions.PolarsError, OSError) as error:

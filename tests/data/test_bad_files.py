@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from features.date_window import DateWindow
+from features.encodings import SAMPLE_BYTES
 from features.errors import DataFileError, GridSenseUserError
 from features.events import load_events, validate_events
 from features.schema import SchemaError
@@ -126,6 +127,17 @@ def test_gb18030_four_byte_characters(tmp_path: Path, taxonomy: Taxonomy):
     assert load_events(path, taxonomy).events["text"].to_list() == [text, TEXT]
     load = load_events(path, taxonomy, encoding="gbk")  # GBK widens to its superset GB18030
     assert load.events["text"][0] == text and load.counts["encoding"] == "gb18030"
+
+
+def test_large_gbk_file_with_an_ascii_start_is_detected(tmp_path: Path, taxonomy: Taxonomy):
+    """Detection looks at a sample (``SAMPLE_BYTES``) taken where the non-ASCII bytes begin."""
+    ascii_rows = [f"A{i},2024-03-05 14:20:00,G001,hotline,t,noise,,," for i in range(6000)]
+    late = [line("E1"), line("E2", text="䶮先生门口有🚗占道")]
+    path = write(tmp_path / "e.csv", [*ascii_rows, *late], "gb18030")
+    assert path.read_bytes().index("矛盾".encode("gb18030")) > SAMPLE_BYTES
+    load = load_events(path, taxonomy, require_labels=False)
+    assert load.rejects.is_empty() and load.counts["encoding"] == "gb18030"
+    assert load.events["text"].to_list()[-2:] == [TEXT, "䶮先生门口有🚗占道"]
 
 
 def test_gzipped_gbk(tmp_path: Path, taxonomy: Taxonomy):
