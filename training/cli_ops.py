@@ -17,6 +17,7 @@ from training.paths import project_root
 from training.tracking import RISK_MODEL_NAME, TEXT_MODEL_NAME
 
 console = Console()
+REGISTRY_LOCK_TIMEOUT_SECONDS = 900  # a promotion loads and scores two models while holding the lock
 
 
 class ModelKind(StrEnum):
@@ -79,7 +80,14 @@ def promote(
     name = kind.registered_name
     try:
         result = promote_version(
-            client, name, audit, actor, evaluator=default_evaluator(name, data), force=force, reason=reason
+            client,
+            name,
+            audit,
+            actor,
+            evaluator=default_evaluator(name, data),
+            force=force,
+            reason=reason,
+            lock=_registry_lock(),
         )
     except PromotionError as exc:
         console.print(f"[red]refused[/]: {exc}")
@@ -103,20 +111,32 @@ def promote(
 def rollback(
     kind: KindArgument,
     to: Annotated[
-        str | None, typer.Option(help="Version to roll back to (default: the previous champion).")
+        str | None,
+        typer.Option(
+            help="An earlier champion to roll back to (default: the latest earlier champion that passes "
+            "the checks). A version that was never champion is refused: promote it through the gate."
+        ),
     ] = None,
 ) -> None:
-    """Point `champion` back at the previous champion."""
+    """Point `champion` back at an earlier champion, if it passes the same version checks as a promotion
+    (its stored validation sample, the champion's taxonomy)."""
     from training.registry_ops import PromotionError
     from training.registry_ops import rollback as rollback_version
 
     client, audit, actor = _registry()
     try:
-        before, after = rollback_version(client, kind.registered_name, audit, actor, to_version=to)
+        result = rollback_version(
+            client, kind.registered_name, audit, actor, to_version=to, lock=_registry_lock()
+        )
     except PromotionError as exc:
         console.print(f"[red]cannot roll back[/]: {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"rolled back: {kind.registered_name} champion {before} -> {after}")
+    for version, why in result.skipped.items():
+        console.print(f"[yellow]skipped[/] version {version}: {why}")
+    console.print(
+        f"rolled back: {result.name} champion {result.champion_before} -> {result.champion}\n"
+        f"  {result.evidence}"
+    )
 
 
 def models() -> None:
@@ -130,6 +150,8 @@ def models() -> None:
             promotion = row.tags.get("promotion_gate", "")
             if "promotion_reason" in row.tags:
                 promotion += f": {row.tags['promotion_reason']}"
+            if "validation_check" in row.tags:  # passed / failed, at the last promote or rollback
+                promotion += f" (check {row.tags['validation_check'].split(' ', 1)[0]})"
             table.add_row(
                 name,
                 row.version,
@@ -152,6 +174,16 @@ def _registry():
     use_local_store(root, "gridsense-text")
     uri = local_tracking_uri(root)
     return MlflowClient(uri, uri), AuditLog(serving_settings().audit_log_path), cli_actor()
+
+
+def _registry_lock():
+    """Held by promote and rollback: one registry change at a time from this machine."""
+    from serving.atomic_files import locked
+    from training.keys import serving_settings
+
+    directory = serving_settings().home / ".gridsense"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return locked(directory / "registry", timeout=REGISTRY_LOCK_TIMEOUT_SECONDS)
 
 
 def _print_comparison(result) -> None:

@@ -1,10 +1,17 @@
 """Promotion, rollback and listing in the MLflow model registry.
 
 Aliases: every training run registers a new version as `challenger`; `champion` is what serving loads.
-`promote` moves `champion` to the challenger only when the challenger beats the champion on the same
-evaluation set under the model's `PromotionRule`; otherwise it refuses and says why. `--force` with a
-reason overrides and records the reason on the version. Each champion change is appended to a history
-(a registered-model tag), which `rollback` walks back; `previous_champion` names the one before.
+`promote` moves `champion` to the challenger only when the challenger passes its version checks (its
+stored validation sample, `training.version_check`) and beats the champion on the same evaluation set
+under the model's `PromotionRule`; otherwise it refuses and says why. `--force` with a reason overrides
+and records the reason on the version. Each champion change is appended to an append-only history
+(`training.champion_history`); `previous_champion` names the one a plain rollback would go back to.
+
+`rollback` only goes to a version that was champion before, and only if it passes the same version
+checks now (a refused candidate is tagged and reported); a plain rollback walks the lineage back and
+skips candidates that fail. A rollback is a new history entry, never a rewrite. Promotions and
+rollbacks run under the registry lock (a file lock in the project home), so two operators never
+interleave their read-modify-write of the aliases and the history.
 
 Same evaluation set:
 - text: both versions are loaded and scored now on the test split of one dataset (by default the one
@@ -16,9 +23,9 @@ Same evaluation set:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +34,15 @@ from typing import Any
 import polars as pl
 
 from serving.audit import AuditLog
+from training import champion_history
+from training.champion_history import Entry
 from training.tracking import RISK_MODEL_NAME, TEXT_MODEL_NAME
+from training.version_check import VersionCheck, default_version_check
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
-HISTORY_TAG = "gridsense.champion_history"
+VALIDATION_TAG = "validation_check"
 
 
 class PromotionError(RuntimeError):
@@ -221,10 +231,28 @@ def promote(
     rule: PromotionRule | None = None,
     force: bool = False,
     reason: str | None = None,
+    version_check: VersionCheck | None = None,
+    lock: AbstractContextManager | None = None,
 ) -> PromotionResult:
-    """Move `champion` to the `challenger` version if it passes the gate (or `force` with a reason)."""
+    """Move `champion` to the `challenger` version if it passes its version checks and the gate (or
+    `force` with a reason)."""
     if force and not (reason and reason.strip()):
         raise PromotionError("--force needs --reason: say why the gate is overridden")
+    with lock or nullcontext():
+        return _promote(client, name, audit, actor, evaluator, rule, force, reason, version_check)
+
+
+def _promote(
+    client: Any,
+    name: str,
+    audit: AuditLog,
+    actor: str,
+    evaluator: Evaluator | None,
+    rule: PromotionRule | None,
+    force: bool,
+    reason: str | None,
+    version_check: VersionCheck | None,
+) -> PromotionResult:
     challenger = _alias(client, name, CHALLENGER)
     if challenger is None:
         raise PromotionError(f"{name} has no {CHALLENGER!r} version; train one with `gridsense retrain`")
@@ -245,18 +273,19 @@ def promote(
             **details,
         )
 
-    if champion is None:
-        passed, why = True, "no champion yet: the first version becomes champion"
-    else:
-        try:
+    try:
+        checked = _check(client, name, challenger, champion, version_check)
+        if champion is None:
+            passed, why = True, f"no champion yet: the first version becomes champion; {checked}"
+        else:
             comparison = (evaluator or default_evaluator(name))(client, name, champion, challenger)
             decision = (rule or PROMOTION_RULES[name]).decide(comparison.champion, comparison.challenger)
-            passed, why = decision.passed, decision.summary
-        except PromotionError as exc:
-            if not force:
-                record_refusal(str(exc))
-                raise
-            passed, why = False, f"gate could not run: {exc}"
+            passed, why = decision.passed, f"{decision.summary}; {checked}"
+    except PromotionError as exc:
+        if not force:
+            record_refusal(str(exc))
+            raise
+        passed, why = False, f"gate could not run: {exc}"
     result = PromotionResult(
         passed or force,
         name,
@@ -270,7 +299,7 @@ def promote(
     if not result.promoted:
         record_refusal(why, eval_set=comparison.eval_set if comparison else None)
         return result
-    _set_champion(client, name, challenger, previous=champion)
+    _set_champion(client, name, challenger, champion, "forced" if result.forced else "promote")
     tags = {
         "promoted_at": _now(),
         "promoted_by": actor,
@@ -295,27 +324,107 @@ def promote(
     return result
 
 
+@dataclass(frozen=True)
+class RollbackResult:
+    name: str
+    champion_before: str
+    champion: str
+    evidence: str  # what the version checks found
+    skipped: dict[str, str] = field(default_factory=dict)  # earlier champions refused on the way: why
+
+
 def rollback(
-    client: Any, name: str, audit: AuditLog, actor: str, to_version: str | None = None
-) -> tuple[str, str]:
-    """Point `champion` back at the previous champion (or `to_version`). Returns (from, to)."""
-    current = _alias(client, name, CHAMPION)
-    if current is None:
-        raise PromotionError(f"{name} has no {CHAMPION}")
-    history = _history(client, name)
-    if to_version is None:
-        earlier = [version for version in history if version != current]
-        if not earlier:
-            raise PromotionError(f"{name} has no earlier champion to roll back to")
-        to_version = earlier[-1]
-    client.get_model_version(name, to_version)  # raises if it does not exist
-    client.set_registered_model_alias(name, CHAMPION, to_version)
-    trimmed = history[: history.index(to_version) + 1] if to_version in history else [*history, to_version]
-    _write_history(client, name, trimmed)
-    _point_previous(client, name, trimmed)
-    client.set_model_version_tag(name, to_version, "rolled_back_to_at", _now())
-    audit.record("rollback", actor, model=name, champion_before=current, champion=to_version)
-    return current, to_version
+    client: Any,
+    name: str,
+    audit: AuditLog,
+    actor: str,
+    to_version: str | None = None,
+    version_check: VersionCheck | None = None,
+    lock: AbstractContextManager | None = None,
+) -> RollbackResult:
+    """Point `champion` back at an earlier champion that passes the version checks now: `to_version`, or
+    by default the latest one in the lineage before the current champion (refused candidates skipped)."""
+    with lock or nullcontext():
+        current = _alias(client, name, CHAMPION)
+        if current is None:
+            raise PromotionError(f"{name} has no {CHAMPION}")
+        history = champion_history.read(client, name)
+        try:
+            target, evidence, skipped = _rollback_target(
+                client, name, current, history, to_version, version_check
+            )
+        except PromotionError as exc:
+            audit.record("rollback", actor, outcome="refused", model=name, champion=current, why=str(exc))
+            raise
+        entries = [] if _in_lineage_top(history, current) else [Entry.now(current, "adopted")]
+        history = champion_history.append(client, name, *entries, Entry.now(target, "rollback"))
+        client.set_registered_model_alias(name, CHAMPION, target)
+        _point_previous(client, name, champion_history.lineage(history))
+        client.set_model_version_tag(name, target, "rolled_back_to_at", _now())
+        audit.record(
+            "rollback",
+            actor,
+            model=name,
+            champion_before=current,
+            champion=target,
+            evidence=evidence,
+            skipped=skipped or None,
+        )
+    return RollbackResult(name, current, target, evidence, skipped)
+
+
+def _rollback_target(
+    client: Any,
+    name: str,
+    current: str,
+    history: list[Entry],
+    to_version: str | None,
+    version_check: VersionCheck | None,
+) -> tuple[str, str, dict[str, str]]:
+    """(version, evidence, skipped candidates and why) or PromotionError."""
+    if to_version is not None:
+        to_version = str(to_version)
+        if to_version == current:
+            raise PromotionError(f"version {to_version} is already the {CHAMPION}")
+        if to_version not in champion_history.former_champions(history):
+            raise PromotionError(
+                f"version {to_version} was never {CHAMPION}, so rollback cannot vouch for it; to serve it, "
+                f"point {CHALLENGER!r} at it and run `gridsense promote` (the gate decides)"
+            )
+        return to_version, _check(client, name, to_version, current, version_check), {}
+    stack = champion_history.lineage(history)
+    candidates = list(dict.fromkeys(v for v in reversed(stack) if v != current))
+    if not candidates:
+        raise PromotionError(f"{name} has no earlier champion to roll back to")
+    skipped: dict[str, str] = {}
+    for candidate in candidates:
+        try:
+            return candidate, _check(client, name, candidate, current, version_check), skipped
+        except PromotionError as exc:
+            skipped[candidate] = str(exc)
+    raise PromotionError(
+        "no earlier champion passes the checks: " + "; ".join(f"{v}: {why}" for v, why in skipped.items())
+    )
+
+
+def _check(
+    client: Any, name: str, version: str, champion: str | None, version_check: VersionCheck | None
+) -> str:
+    """Run the version checks; the outcome is tagged on the version. PromotionError when refused."""
+    check = version_check or default_version_check()
+    try:
+        evidence = check(client, name, version, champion)
+    except Exception as exc:
+        why = str(exc) or type(exc).__name__
+        client.set_model_version_tag(name, version, VALIDATION_TAG, f"failed {_now()}: {why}"[:4000])
+        raise PromotionError(why) from exc
+    client.set_model_version_tag(name, version, VALIDATION_TAG, f"passed {_now()}: {evidence}"[:4000])
+    return evidence
+
+
+def _in_lineage_top(history: list[Entry], version: str) -> bool:
+    stack = champion_history.lineage(history)
+    return bool(stack) and stack[-1] == version
 
 
 @dataclass(frozen=True)
@@ -375,36 +484,25 @@ def _alias(client: Any, name: str, alias: str) -> str | None:
         return None
 
 
-def _set_champion(client: Any, name: str, version: str, previous: str | None) -> None:
-    history = _history(client, name)
-    if previous is not None and (not history or history[-1] != previous):
-        history.append(previous)  # a champion set before history was kept (e.g. by the demo)
-    history.append(version)
+def _set_champion(client: Any, name: str, version: str, previous: str | None, action: str) -> None:
+    history = champion_history.read(client, name)
+    entries = []
+    if previous is not None and not _in_lineage_top(history, previous):
+        entries.append(Entry.now(previous, "adopted"))  # a champion set outside promotion (the demo)
+    history = champion_history.append(client, name, *entries, Entry.now(version, action))
     client.set_registered_model_alias(name, CHAMPION, version)
-    _write_history(client, name, history)
-    _point_previous(client, name, history)
+    _point_previous(client, name, champion_history.lineage(history))
 
 
-def _point_previous(client: Any, name: str, history: list[str]) -> None:
-    if len(history) >= 2:
-        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, history[-2])
+def _point_previous(client: Any, name: str, lineage: list[str]) -> None:
+    earlier = [version for version in lineage[:-1] if version != lineage[-1]] if lineage else []
+    if earlier:
+        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, earlier[-1])
     else:
         try:
             client.delete_registered_model_alias(name, PREVIOUS_CHAMPION)
         except Exception:
             pass
-
-
-def _history(client: Any, name: str) -> list[str]:
-    tags = client.get_registered_model(name).tags or {}
-    try:
-        return [str(version) for version in json.loads(tags.get(HISTORY_TAG, "[]"))]
-    except ValueError:
-        return []
-
-
-def _write_history(client: Any, name: str, history: list[str]) -> None:
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
 
 
 def _run_params(client: Any, name: str, version: str) -> dict[str, str]:

@@ -130,7 +130,8 @@ def store(tmp_path_factory):
     dataset = tiny_dataset(taxonomy)
     dataset.write_parquet(data_path)
     use_local_store(root, "gridsense-text")
-    weak = {"ngram_range": (1, 1), "max_features": 2, "min_df": 1, "calibration_cv": 2}
+    # weak, but better than always answering the most frequent leaf (else no version check passes it)
+    weak = {"ngram_range": (1, 1), "max_features": 6, "min_df": 1, "calibration_cv": 2}
     good = {"ngram_range": (1, 2), "min_df": 1, "calibration_cv": 2}
     train_text_model(dataset, taxonomy, data_path, root, alias=CHAMPION, params=weak)
     train_text_model(dataset, taxonomy, data_path, root, alias=CHALLENGER, params=good)
@@ -177,9 +178,10 @@ def test_promotion_gate_refuses_a_worse_challenger_then_accepts_a_better_one(cli
         ("promote", "promoted"),
     ]
 
-    # rollback moves the champion back, and the listing shows it
-    before, after = rollback(client, TEXT_MODEL_NAME, audit, "user:test")
-    assert (before, after) == ("2", "1") and aliases(client)[CHAMPION] == "1"
+    # rollback moves the champion back (after the version checks), and the listing shows it
+    result = rollback(client, TEXT_MODEL_NAME, audit, "user:test")
+    assert (result.champion_before, result.champion) == ("2", "1") and aliases(client)[CHAMPION] == "1"
+    assert "validation: accuracy_leaf" in result.evidence
     rows = {row.version: row for row in list_versions(client, TEXT_MODEL_NAME)}
     assert CHAMPION in rows["1"].aliases and CHALLENGER in rows["2"].aliases
     assert "test.macro_f1_leaf" in rows["1"].metrics
@@ -242,7 +244,14 @@ def risk_metrics(dispute: float, hazard: float) -> dict[str, float]:
 
 
 def test_risk_gate_compares_backtests_on_the_same_data_only(client, tmp_path):
+    """The comparison only: these versions are placeholders without a model, so the version check (tested
+    in test_rollback.py and below) is replaced."""
     audit = AuditLog(tmp_path / "audit.jsonl")
+    gate = compare_logged_risk_metrics
+
+    def placeholders(client, name, version, champion):
+        return "placeholder version: not checked"
+
     champion = log_risk_version(client, SAME_DATA, risk_metrics(0.40, 0.30))
     better = log_risk_version(client, SAME_DATA, risk_metrics(0.45, 0.30))
     other_data = log_risk_version(client, {**SAME_DATA, "data.content_hash": "def"}, risk_metrics(0.9, 0.9))
@@ -250,11 +259,70 @@ def test_risk_gate_compares_backtests_on_the_same_data_only(client, tmp_path):
 
     client.set_registered_model_alias(RISK_MODEL_NAME, CHALLENGER, other_data)
     with pytest.raises(PromotionError, match="different data"):
-        promote(client, RISK_MODEL_NAME, audit, "user:test", evaluator=compare_logged_risk_metrics)
+        promote(client, RISK_MODEL_NAME, audit, "user:test", evaluator=gate, version_check=placeholders)
     assert aliases(client, RISK_MODEL_NAME)[CHAMPION] == champion
 
     client.set_registered_model_alias(RISK_MODEL_NAME, CHALLENGER, better)
-    result = promote(client, RISK_MODEL_NAME, audit, "user:test", evaluator=compare_logged_risk_metrics)
+    result = promote(client, RISK_MODEL_NAME, audit, "user:test", evaluator=gate, version_check=placeholders)
 
     assert result.promoted and aliases(client, RISK_MODEL_NAME)[CHAMPION] == better
     assert result.comparison.challenger["mean_average_precision"] == pytest.approx(0.375)
+
+
+# ---- the version checks on real versions (issue 10, item 3) ---------------------------------------------
+def register_text_version(classifier, sample, params: dict | None = None) -> str:
+    """A version logged by hand, as a broken or an older registration would be."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts
+
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():
+        mlflow.log_params(params or {})
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=TextClassifierModel(),
+            artifacts=model_artifacts(TEXT_ARTIFACT, classifier, Path(tmp), sample),
+            pip_requirements=["scikit-learn"],
+        )
+    return str(mlflow.register_model(info.model_uri, TEXT_MODEL_NAME).version)
+
+
+def test_the_version_checks_score_the_stored_sample_and_compare_taxonomies(client, tmp_path):
+    import mlflow
+
+    from models.validation_sample import ValidationSample
+    from serving.settings import Settings
+    from training.champion_history import Entry, append
+    from training.version_check import VersionRefused, default_version_check
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    weak = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}/1").unwrap_python_model()
+    inflated = ValidationSample(
+        "text", weak.validation_sample.rows, {"accuracy_leaf": 1.0, "macro_f1_leaf": 1.0}
+    )
+    sabotaged = register_text_version(weak.classifier, inflated)  # its sample claims scores it cannot reach
+    unsampled = register_text_version(weak.classifier, None)
+    other_taxonomy = register_text_version(
+        weak.classifier, weak.validation_sample, {"taxonomy.fingerprint": "another-taxonomy"}
+    )
+    check = default_version_check(Settings(home=tmp_path))
+
+    assert "validation: accuracy_leaf" in check(client, TEXT_MODEL_NAME, "2", "1")
+    assert "taxonomy" in check(client, TEXT_MODEL_NAME, "2", "1")  # both trained on the bundled taxonomy
+    with pytest.raises(VersionRefused, match="below the floor"):
+        check(client, TEXT_MODEL_NAME, sabotaged, "2")
+    with pytest.raises(VersionRefused, match="no validation sample"):
+        check(client, TEXT_MODEL_NAME, unsampled, "2")
+    with pytest.raises(VersionRefused, match="another taxonomy"):
+        check(client, TEXT_MODEL_NAME, other_taxonomy, "2")
+
+    # a former champion that fails the checks now is refused by `rollback --to`
+    client.set_registered_model_alias(TEXT_MODEL_NAME, CHAMPION, "2")
+    append(client, TEXT_MODEL_NAME, Entry.now(sabotaged, "promote"), Entry.now("2", "promote"))
+    with pytest.raises(PromotionError, match="below the floor"):
+        rollback(client, TEXT_MODEL_NAME, audit, "user:test", to_version=sabotaged)
+    assert aliases(client)[CHAMPION] == "2"
+    assert client.get_model_version(TEXT_MODEL_NAME, sabotaged).tags["validation_check"].startswith("failed")
