@@ -4,6 +4,10 @@ Layout: ``<root>/<model name>/<version>/`` (the MLflow model directory as downlo
 ``<root>/<model name>/last_good.json`` naming the version that last passed its smoke test. Models are
 always loaded from this directory, so the cached copy is exactly what was served. The last two good
 versions are kept (another worker may still be loading the previous one).
+
+The workers of a server share the directory: `last_good.json` is read, changed and replaced under a
+file lock (``last_good.json.lock``), so two workers marking versions at once never lose one, and the
+record never names a copy that is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from serving.atomic_files import atomic_write_bytes, locked
 
 LAST_GOOD_FILE = "last_good.json"
 KEEP_VERSIONS = 2
@@ -47,12 +53,14 @@ class ModelCache:
         return target
 
     def mark_good(self, version: str) -> None:
-        history = [v for v in self._history() if v != version] + [version]
-        record = {"version": version, "history": history[-KEEP_VERSIONS:], "at": _now()}
-        temporary = self.dir / f".{LAST_GOOD_FILE}.{uuid.uuid4().hex}"
-        temporary.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(temporary, self.dir / LAST_GOOD_FILE)
-        self._prune(keep={_safe(v) for v in record["history"]})
+        record_path = self.dir / LAST_GOOD_FILE
+        with locked(record_path):
+            if not self.path_of(version).is_dir():  # another worker pruned it meanwhile: not a local copy
+                return
+            history = [v for v in self._history() if v != version] + [version]
+            record = {"version": version, "history": history[-KEEP_VERSIONS:], "at": _now()}
+            atomic_write_bytes(record_path, json.dumps(record).encode("utf-8"), mode=0o644)
+            self._prune(keep={_safe(v) for v in record["history"]})
 
     def last_good(self) -> tuple[str, Path] | None:
         try:
