@@ -23,6 +23,7 @@ import polars as pl
 
 from features.taxonomy import Taxonomy, load_taxonomy
 from features.text import TITLE_SEPARATOR, redact_pii_expr
+from serving.atomic_files import atomic_write_with
 from training.grid_geometry import grid_cells
 
 GRIDS_FILE = "grids.parquet"
@@ -57,9 +58,7 @@ class DashboardTables:
 
 
 def _replace(path: Path, write: Callable[[Path], Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(temporary)
-    temporary.replace(path)  # a reader never sees half a file
+    atomic_write_with(path, write, mode=0o644)  # a reader never sees half a file; a unique temporary name
 
 
 def build_dashboard_tables(

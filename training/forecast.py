@@ -22,6 +22,8 @@ import polars as pl
 
 from models.risk_explain import contributions_json, drivers_text, top_drivers
 from models.risk_levels import RiskLevels
+from models.validation_sample import check_risk
+from serving.atomic_files import atomic_write_with, locked
 from training.tracking import RISK_MODEL_NAME
 
 TREND_WEEKS = 8
@@ -125,18 +127,22 @@ def run_forecast(
     client = MlflowClient()
     model_version = client.get_model_version_by_alias(RISK_MODEL_NAME, alias)
     version = model_version.version
-    loaded = mlflow.pyfunc.load_model(f"models:/{RISK_MODEL_NAME}/{version}")
-    forecaster = loaded.unwrap_python_model().forecaster
+    loaded = mlflow.pyfunc.load_model(f"models:/{RISK_MODEL_NAME}/{version}").unwrap_python_model()
+    forecaster = loaded.forecaster
+    if getattr(loaded, "validation_sample", None) is not None:  # refuse a champion that fails its sample
+        check_risk(loaded.validation_sample, forecaster.predict_proba(loaded.validation_sample.rows))
     history_path = history_path or out_path.parent / HISTORY_FILE
-    history = load_history(history_path)
-    if history.is_empty():
-        history = seeded_history(client, model_version.run_id)
-    table = forecast_table(panel, forecaster, str(version), levels, grids)
-    history = update_history(history, table, panel)
-    table = with_trend(table, history)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    history.write_parquet(history_path)  # first: the API reloads when the table changes
-    table.write_parquet(out_path)
+    with locked(history_path):  # two forecast runs at once must not lose each other's history rows
+        history = load_history(history_path)
+        if history.is_empty():
+            history = seeded_history(client, model_version.run_id)
+        table = forecast_table(panel, forecaster, str(version), levels, grids)
+        history = update_history(history, table, panel)
+        table = with_trend(table, history)
+        # replaced whole (the API never reads half a file); the history first: the API reloads on the table
+        atomic_write_with(history_path, history.write_parquet, mode=0o644)
+        atomic_write_with(out_path, table.write_parquet, mode=0o644)
     return table
 
 
