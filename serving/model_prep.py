@@ -14,10 +14,11 @@ import fcntl
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import yaml
+
+from serving.atomic_files import atomic_write_with
 
 FAST_SUFFIX = ".uncompressed.joblib"
 PREP_TIMEOUT_SECONDS = 600
@@ -64,9 +65,8 @@ def write_fast_copy(model_dir: Path, artifact: str) -> Path:
 
     estimator = joblib.load(estimator_path(model_dir, artifact))
     target = fast_copy_path(model_dir, artifact)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-    joblib.dump(estimator, temporary, compress=0)
-    os.replace(temporary, target)  # atomic: a reader never sees half a file
+    # temporary file + rename: a reader never sees half a file, a failed dump leaves nothing behind
+    atomic_write_with(target, lambda path: joblib.dump(estimator, path, compress=0), mode=0o644)
     return target
 
 
