@@ -8,6 +8,9 @@ its own). Both are needed: in "楼道里堆满杂物，消防通道被堵死了"
 exit", so removing one changes nothing, yet each is evidence. Adjacent winning spans are joined into one
 phrase. One extra batch of about ``2 * max_spans`` rows per report, cheap enough to run on demand, and it
 works for TF-IDF and transformers alike.
+
+Spans are cut from the prepared text, which is PII-redacted (``features.text.prepare_texts``), so no
+phrase can hold personal data; a cut never falls inside a placeholder such as ``<PHONE>``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.text import PLACEHOLDERS
+
 ProbaFn = Callable[[list[str]], np.ndarray]
 MIN_SPAN_CHARS = 3
 MIN_WEIGHT = 0.01  # a phrase whose removal moves the probability by less did not drive the decision
 _CLAUSE = re.compile(r"[^，。！？；、,.!?;\s]+")
+_PLACEHOLDER = re.compile("|".join(map(re.escape, PLACEHOLDERS)))
 
 
 @dataclass(frozen=True)
@@ -34,17 +40,27 @@ def text_spans(text: str, max_spans: int = 12, max_chars: int | None = None) -> 
     """(start, end) character spans covering ``text[:max_chars]``: clauses, then the longest spans cut in
     half until there are ``max_spans`` of them or no half would be shorter than ``MIN_SPAN_CHARS`` (two
     Chinese characters are too little to show a person why: "天半" of "天天半夜吵架")."""
-    visible = text if max_chars is None else text[:max_chars]
+    placeholders = [(m.start(), m.end()) for m in _PLACEHOLDER.finditer(text)]
+    visible = text if max_chars is None else text[: _cut_between(placeholders, max_chars, 0, max_chars)]
     spans = [(m.start(), m.end()) for m in _CLAUSE.finditer(visible)]
     spans = spans[:max_spans]
     while 0 < len(spans) < max_spans:
         longest = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
         start, end = spans[longest]
-        if end - start < 2 * MIN_SPAN_CHARS:
+        middle = _cut_between(placeholders, (start + end) // 2, start, end)
+        if end - start < 2 * MIN_SPAN_CHARS or middle in (start, end):
             break
-        middle = (start + end) // 2
         spans[longest : longest + 1] = [(start, middle), (middle, end)]
     return spans
+
+
+def _cut_between(placeholders: list[tuple[int, int]], position: int, low: int, high: int) -> int:
+    """`position`, or the nearer edge (within [low, high]) of the placeholder it would cut in two."""
+    for start, end in placeholders:
+        if start < position < end:
+            edges = [edge for edge in (start, end) if low <= edge <= high] or [low]
+            return min(edges, key=lambda edge: abs(edge - position))
+    return position
 
 
 def occlusion_evidence(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from features.text import redact_pii
+from features.text import redact_pii_value
 from serving.atomic_files import append_line
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class AuditLog:
             "action": action,
             "actor": actor,
             "outcome": outcome,
-            **{key: _redacted(value) for key, value in details.items()},
+            **redact_pii_value(details),
         }
         line = json.dumps(entry, ensure_ascii=False, default=str)
         try:
@@ -66,13 +66,3 @@ def cli_actor() -> str:
         return f"user:{getpass.getuser()}"
     except Exception:  # no user database entry (containers)
         return f"uid:{os.getuid()}"
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_pii(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(item) for item in value]
-    return value

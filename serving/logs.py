@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from features.text import redact_pii
+from features.text import redact_pii, redact_pii_value
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("gridsense_request_id", default=None)
 _MARK = "_gridsense_handler"
@@ -48,20 +48,10 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRIBUTES and key not in payload and not key.startswith("_"):
-                payload[key] = _redact_value(value)
+                payload[key] = redact_pii_value(value)
         if record.exc_text:
             payload["exception"] = record.exc_text
         return json.dumps(payload, ensure_ascii=False, default=str)
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_pii(value)
-    if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact_value(item) for item in value]
-    return value
 
 
 def configure_logging(level: str = "INFO", log_format: str = "json") -> None:

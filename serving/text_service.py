@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from features.text import TITLE_SEPARATOR
+from features.text import TITLE_SEPARATOR, redact_pii
 from serving.errors import PayloadTooLargeError
 from serving.model_cache import ModelCache
 from serving.model_prep import load_fast
@@ -174,8 +174,9 @@ class TextClassifierService:
         if not wanted:
             return {}
         found = self.classifier.evidence([items[i].text for i in wanted], top_n=self.evidence_phrases)
+        # Our models cut phrases from redacted text; redacting again guards any other TextClassifier.
         return {
-            position: [EvidencePhrase(phrase=e.phrase, weight=float(e.weight)) for e in phrases]
+            position: [EvidencePhrase(phrase=redact_pii(e.phrase), weight=float(e.weight)) for e in phrases]
             for position, phrases in zip(wanted, found, strict=True)
         }
 
