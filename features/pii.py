@@ -84,10 +84,9 @@ D = _cls("0-9")  # a digit
 NOT_D = _cls("0-9", negate=True)
 # The left edge of a number (group 1, kept: Rust's regex has no look-behind). Digits right after a
 # placeholder (a '>' after the last letter of one) are the rest of a number already redacted and are left
-# alone, so that a second pass finds nothing new; only <EMAIL> (whose domain ends in letters) may be
-# followed by a new number.
-B = f"(^|<EMAIL>|[^DELQT]>|{_cls('0-9', '>', negate=True)})"
-B_ALNUM = f"(^|<EMAIL>|[^DELQT]>|{_cls('0-9A-Za-z', '>', negate=True)})"
+# alone, so that a second pass finds nothing new.
+B = f"(^|[^DELQT]>|{_cls('0-9', '>', negate=True)})"
+B_ALNUM = f"(^|[^DELQT]>|{_cls('0-9A-Za-z', '>', negate=True)})"
 SP = "[ \t\u3000\u00a0]"
 SEP = "[ \t\u3000\u00a0\\-\uff0d\u2010\u2011\u2012\u2013\u2014\u2015]"  # spaces and dashes
 COLON = f"{SP}*[:：是为]?{SP}*"
@@ -164,8 +163,9 @@ def _cue(words: str) -> str:
 RULES: tuple[Rule, ...] = (
     Rule(
         "email",
+        # any domain, even cut short ("wang@qq.c"); digits after it are taken along ("a@b.com138...")
         f"{_cls('A-Z0-9', '._%+-', fold_case=True)}{{1,64}}[@＠]{_cls('A-Z0-9', '-', fold_case=True)}{{1,63}}"
-        f"(?:[.．]{_cls('A-Z0-9', '-', fold_case=True)}{{1,63}}){{0,8}}[.．]{LETTER}{{2,24}}",
+        f"(?:[.．]{_cls('A-Z0-9', '-', fold_case=True)}{{1,63}}){{0,8}}",
         "<EMAIL>",
     ),
     # what a cue announces, in any shape; first, so that no cue value is left to be the left edge of a

@@ -83,4 +83,8 @@ class RecentReport(BaseModel):
 class GridReportsResponse(BaseModel):
     grid_id: str
     model: ModelRef | None = Field(description="The text model that classified these reports.")
+    redacted: bool = Field(
+        default=True,
+        description="False only for `raw=true` (data_scientist): titles and texts are then as written.",
+    )
     reports: list[RecentReport] = Field(description="Newest first.")

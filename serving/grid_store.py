@@ -3,6 +3,10 @@
 Read-only: grids with their map polygons, weekly events per grid and first-level category, and the
 latest classified, redacted reports per grid. Answers are built once per table version (a request is
 a dictionary look-up and a few list slices), and the tables are reloaded when `meta.json` changes.
+
+Report titles and texts are redacted again when answers are built (`features.text.redact_pii_expr`), so
+tables written before a redaction rule existed leak nothing. The unredacted texts are read, on request
+only, from `recent_reports_raw.parquet`, which the batch step writes only when asked to.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Any
 
 import polars as pl
 
-from serving.errors import NotReadyError, UnknownGridError
+from features.text import redact_pii_expr
+from serving.errors import ApiError, NotReadyError, UnknownGridError
 
 GRIDS_FILE = "grids.parquet"
 WEEKLY_FILE = "grid_weekly.parquet"
 REPORTS_FILE = "recent_reports.parquet"
+RAW_REPORTS_FILE = "recent_reports_raw.parquet"  # training.dashboard_tables.RAW_REPORTS_FILE
 META_FILE = "meta.json"
 KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon", "polygon_x", "polygon_y")
 REPORT_COLUMNS = (
@@ -71,9 +77,15 @@ class GridStore:
         self._check(grid_id)
         return self._activity_by_grid.get(grid_id) or self._empty_activity(grid_id)
 
-    def reports(self, grid_id: str, limit: int) -> list[dict[str, Any]]:
+    def reports(
+        self, grid_id: str, limit: int, raw_texts: dict[str, dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest reports, redacted; with `raw_texts` (`read_raw_texts`), title and text as written."""
         self._check(grid_id)
-        return self._reports_by_grid.get(grid_id, [])[:limit]
+        latest = self._reports_by_grid.get(grid_id, [])[:limit]
+        if raw_texts is None:
+            return latest
+        return [{**report, **raw_texts.get(report["event_id"], {})} for report in latest]
 
     @cached_property
     def text_model(self) -> dict[str, str | None] | None:
@@ -133,7 +145,9 @@ class GridStore:
 
     @cached_property
     def _reports_by_grid(self) -> dict[str, list[dict[str, Any]]]:
-        ordered = self.reports_table.sort(["grid_id", "reported_at"], descending=[False, True])
+        texts = [name for name in ("title", "text") if name in self.reports_table.columns]
+        redacted = self.reports_table.with_columns(redact_pii_expr(name).alias(name) for name in texts)
+        ordered = redacted.sort(["grid_id", "reported_at"], descending=[False, True])
         grouped = ordered.group_by("grid_id", maintain_order=True).agg(
             reports=pl.struct(*[name for name in REPORT_COLUMNS if name in ordered.columns])
         )
@@ -174,6 +188,25 @@ class GridStoreLoader:
             if self._store is not None:
                 return self._store
             raise NotReadyError(f"dashboard tables in {self.path} cannot be read: {exc}") from exc
+
+
+class RawTextNotKeptError(ApiError):
+    status_code = 404
+    code = "raw_text_not_kept"
+
+
+def read_raw_texts(path: Path) -> dict[str, dict[str, Any]]:
+    """event_id -> {title, text} as written, from the tables folder `path` (read per request: raw reads
+    are rare, audited admin reads, and the file exists only when the batch step was asked to keep it)."""
+    try:
+        frame = pl.read_parquet(path / RAW_REPORTS_FILE, columns=["event_id", "title", "text"])
+    except FileNotFoundError:
+        raise RawTextNotKeptError(
+            "the unredacted report texts are not kept; the batch step keeps them only when asked "
+            "(gridsense forecast --keep-raw-report-text)",
+            field="raw",
+        ) from None
+    return {row.pop("event_id"): row for row in frame.to_dicts()}
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

@@ -304,6 +304,13 @@ def forecast(
         Path | None, typer.Option(help="Grid attributes, for districts (default: the demo's).")
     ] = None,
     alias: str = "champion",
+    keep_raw_report_text: Annotated[
+        bool,
+        typer.Option(
+            help="Also keep the recent reports' unredacted text for data_scientist keys (personal data; "
+            "docs/OPERATIONS.md, Personal data)."
+        ),
+    ] = False,
 ) -> None:
     """Score the coming week for every grid with the champion risk model; write the table the API reads."""
     import polars as pl
@@ -331,7 +338,7 @@ def forecast(
         _timed(
             "dashboard tables",
             lambda: write_dashboard_tables_from_registry(
-                demo.events, grids or demo.grids, demo.root / "serving"
+                demo.events, grids or demo.grids, demo.root / "serving", keep_raw_text=keep_raw_report_text
             ),
         )
 

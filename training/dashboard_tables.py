@@ -5,7 +5,10 @@
 - `grid_weekly.parquet`: events per grid, week and first-level category over the last `weeks` weeks
   before the forecast week, with the dispute and hazard counts among them (zero rows are not stored);
 - `recent_reports.parquet`: the latest `reports_per_grid` reports of every grid, PII-redacted, with the
-  category, department and confidence given by the text model (the champion, when run by the CLI).
+  category, department and confidence given by the text model (the champion, when run by the CLI);
+- `recent_reports_raw.parquet`, only when asked for (`keep_raw_text`, `gridsense forecast
+  --keep-raw-report-text`): the same reports' unredacted title and text, written 0600, for the
+  data_scientist role's `GET /v1/grids/{id}/reports?raw=true`. Without the option the file is removed.
 
 Serving reads them (`serving.grid_store`) and never computes them, as with the forecasts table.
 """
@@ -29,6 +32,7 @@ from training.grid_geometry import grid_cells
 GRIDS_FILE = "grids.parquet"
 WEEKLY_FILE = "grid_weekly.parquet"
 REPORTS_FILE = "recent_reports.parquet"
+RAW_REPORTS_FILE = "recent_reports_raw.parquet"  # personal data: written only on request, 0600
 META_FILE = "meta.json"  # written last: serving reloads the tables when it changes
 
 GRID_KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon")
@@ -47,12 +51,17 @@ class DashboardTables:
     weekly: pl.DataFrame
     reports: pl.DataFrame
     meta: dict[str, Any]  # first_week, forecast_week, weeks, text model name/version, built_at
+    raw_reports: pl.DataFrame | None = None  # event_id, title, text as written (keep_raw_text only)
 
     def write(self, out_dir: Path) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
         files = {GRIDS_FILE: self.grids, WEEKLY_FILE: self.weekly, REPORTS_FILE: self.reports}
         for name, frame in files.items():
             _replace(out_dir / name, frame.write_parquet)
+        if self.raw_reports is None:
+            (out_dir / RAW_REPORTS_FILE).unlink(missing_ok=True)
+        else:
+            atomic_write_with(out_dir / RAW_REPORTS_FILE, self.raw_reports.write_parquet, mode=0o600)
         _replace(out_dir / META_FILE, lambda path: path.write_text(json.dumps(self.meta, ensure_ascii=False)))
         return out_dir
 
@@ -70,9 +79,11 @@ def build_dashboard_tables(
     model_version: str | None = None,
     weeks: int = 52,
     reports_per_grid: int = 10,
+    keep_raw_text: bool = False,
 ) -> DashboardTables:
     """`events` as loaded by `features.events.load_events` (with `risk_group`); `grids` with `grid_id` and
-    x_m/y_m or lat/lon. The forecast week is the week after the last event, as in the panel."""
+    x_m/y_m or lat/lon. The forecast week is the week after the last event, as in the panel.
+    `keep_raw_text` also keeps the recent reports' unredacted text (personal data; module docstring)."""
     forecast_week = next_monday(events.get_column("reported_at").max())
     meta = {
         "first_week": (forecast_week - timedelta(weeks=weeks)).isoformat(),
@@ -82,11 +93,13 @@ def build_dashboard_tables(
         "text_model_version": model_version,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    reports = recent_reports(events, classifier, reports_per_grid, model_name, model_version)
     return DashboardTables(
         grids=grid_table(grids),
         weekly=grid_weekly(events, forecast_week, weeks),
-        reports=recent_reports(events, classifier, reports_per_grid, model_name, model_version),
+        reports=reports,
         meta=meta,
+        raw_reports=raw_report_texts(events, reports) if keep_raw_text else None,
     )
 
 
@@ -164,6 +177,15 @@ def recent_reports(
         model_name=pl.lit(model_name),
         model_version=pl.lit(model_version, dtype=pl.String),
     ).sort("grid_id", "reported_at", descending=[False, True])
+
+
+def raw_report_texts(events: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
+    """`event_id, title, text` of the `reports` as written (text shortened like the redacted one)."""
+    return (
+        events.select("event_id", _text_column(events, "title"), _text_column(events, "text"))
+        .join(reports.select("event_id"), on="event_id", how="semi")
+        .with_columns(text=_shortened(pl.col("text")))
+    )
 
 
 def _text_column(events: pl.DataFrame, name: str) -> pl.Expr:

@@ -10,20 +10,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from serving.auth import Permission, require
-from serving.deps import SettingsDep
+from serving.auth import Permission, Principal, authenticate, require
+from serving.deps import AuditDep, SettingsDep
+from serving.errors import ForbiddenError
 from serving.grid_schemas import (
     GridActivityResponse,
     GridReportsResponse,
     GridsResponse,
     GridWeeklyResponse,
 )
-from serving.grid_store import GridStore, GridStoreLoader
+from serving.grid_store import GridStore, GridStoreLoader, read_raw_texts
+from serving.keys_store import Role
 from serving.schemas import ERROR_RESPONSES, ModelRef
 from serving.unicode_text import CleanStr
 
 router = APIRouter(prefix="/v1/grids", tags=["grids"], dependencies=[require(Permission.DASHBOARD)])
 
+RAW_TEXT_ROLE = Role.DATA_SCIENTIST  # personal data is kept from everyone else (docs/OPERATIONS.md)
 GridIdPath = Annotated[CleanStr, Path(description="A grid id.", examples=["G0001"], max_length=128)]
 
 
@@ -86,18 +89,34 @@ def activity(store: GridStoreDep, grid_id: GridIdPath) -> GridActivityResponse:
     summary="A grid's most recent reports, classified and PII-redacted",
     description=(
         "The latest reports of the grid with the category, department and confidence the text model gave "
-        "them. Personal data (ID and phone numbers, e-mail, bank cards, licence plates) is redacted."
+        "them. Personal data (names, ID, phone, card, passport, QQ and WeChat numbers, e-mail, licence "
+        "plates) is redacted. `raw=true` gives the titles and texts as written: data_scientist keys only "
+        "(403 otherwise), only when the batch step kept them (404 otherwise), and every such read is "
+        "recorded in the audit log."
     ),
     responses={status: ERROR_RESPONSES[status] for status in (401, 403, 404, 422, 503)},
 )
 def reports(
     store: GridStoreDep,
     grid_id: GridIdPath,
+    principal: Annotated[Principal, Depends(authenticate)],
+    audit: AuditDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=50, description="At most this many reports.")] = 10,
+    raw: Annotated[
+        bool, Query(description="Titles and texts as written, unredacted (data_scientist keys only).")
+    ] = False,
 ) -> GridReportsResponse:
+    raw_texts = None
+    if raw:
+        if principal.role is not RAW_TEXT_ROLE:
+            raise ForbiddenError(f"only {RAW_TEXT_ROLE.value} keys may read unredacted reports", field="raw")
+        raw_texts = read_raw_texts(settings.dashboard_tables_dir)
+        audit.record("read_raw_reports", actor=f"key:{principal.key_id}", grid_id=grid_id, limit=limit)
     model = store.text_model
     return GridReportsResponse(
         grid_id=grid_id,
         model=ModelRef(**model) if model else None,
-        reports=store.reports(grid_id, limit),
+        redacted=raw_texts is None,
+        reports=store.reports(grid_id, limit, raw_texts),
     )
