@@ -1,21 +1,28 @@
 """Who may call what: API keys (header `X-API-Key` or `Authorization: Bearer`) mapped to roles.
 
-- intake: classify;
-- supervisor: risk reads and the dashboard;
-- data_scientist: everything, including the admin endpoints and /metrics.
+`ROLE_PERMISSIONS` below is the one statement of what each role may do: intake classifies; supervisors
+read risk and the dashboard tables, and also classify and list models (the dashboard's playground and
+models panel); data_scientist may do everything, admin endpoints and /metrics included. The roles table
+in docs/OPERATIONS.md and the OpenAPI tag descriptions are derived from it and checked against it
+(tests/serving/test_roles_docs.py).
 
-A missing key is 401, a key whose role lacks the permission 403. `/healthz` and the API description
-(`/docs`, `/openapi.json`) need no key; every other route declares its permission with `require(...)`.
-The dependencies are `async` because they are cheap: FastAPI would run sync ones in a thread.
+A missing key is 401, a key whose role lacks the permission 403. `/healthz`, the API description
+(`/docs`, `/openapi.json`) and the dashboard page need no key; every other route declares its permission
+with `require(...)`, and routers use `KeyFirstRoute` so the key and role are checked before the request
+body is read or parsed. The dependencies are `async` because they are cheap: FastAPI would run sync ones
+in a thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from serving.errors import ForbiddenError, UnauthorizedError
@@ -68,7 +75,13 @@ async def authenticate(
     api_key: Annotated[str | None, Security(_api_key_scheme)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)] = None,
 ) -> Principal:
-    presented = api_key or (bearer.credentials if bearer else None)
+    checked: Principal | None = getattr(request.state, "principal", None)  # by KeyFirstRoute
+    if checked is not None:
+        return checked
+    return identify(request, verifier, api_key or (bearer.credentials if bearer else None))
+
+
+def identify(request: Request, verifier: KeyVerifier, presented: str | None) -> Principal:
     if not presented:
         raise UnauthorizedError(f"missing API key: send it in the {API_KEY_HEADER} header")
     record = verifier.verify(presented)
@@ -79,18 +92,58 @@ async def authenticate(
     return principal
 
 
+def check_permission(principal: Principal, permission: Permission) -> None:
+    if not principal.may(permission):
+        raise ForbiddenError(
+            f"role {principal.role.value!r} may not use this endpoint (needs {permission.value!r})"
+        )
+
+
 def require(permission: Permission):
     """A dependency that lets through only keys whose role has `permission`; gives the principal."""
 
     async def dependency(
         request: Request, principal: Annotated[Principal, Depends(authenticate)]
     ) -> Principal:
-        if not principal.may(permission):
-            raise ForbiddenError(
-                f"role {principal.role.value!r} may not use this endpoint (needs {permission.value!r})"
-            )
+        check_permission(principal, permission)
         await enforce_rate_limit(request, principal.key_id, principal.role)  # 429 with Retry-After
         return principal
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit test
     return Depends(dependency)
+
+
+def route_permissions(dependant: Dependant) -> frozenset[Permission]:
+    """The permissions a route's dependencies `require(...)`, at any depth."""
+    found = {getattr(dependant.call, "permission", None)}
+    for child in dependant.dependencies:
+        found |= route_permissions(child)
+    return frozenset(found - {None})
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    return [role for role in Role if permission in ROLE_PERMISSIONS[role]]
+
+
+class KeyFirstRoute(APIRoute):
+    """A route that checks the key and the role before anything else: FastAPI reads and parses the body
+    before it solves dependencies, so without this a request with no key and a broken body got a 422,
+    and an anonymous client could make the server read and parse a body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        permissions = route_permissions(self.dependant)
+        if not permissions:
+            return handler
+
+        async def key_first(request: Request) -> Response:
+            presented = await _api_key_scheme(request)
+            if not presented:
+                bearer = await _bearer_scheme(request)
+                presented = bearer.credentials if bearer else None
+            principal = identify(request, await get_key_verifier(request), presented)
+            for permission in permissions:
+                check_permission(principal, permission)
+            return await handler(request)
+
+        return key_first

@@ -27,6 +27,7 @@ _STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -88,6 +89,17 @@ class UnknownWeekError(ApiError):
     code = "unknown_week"
 
 
+class RequestTimeoutError(ApiError):
+    """The client did not send the whole request in time (serving.body_timeout, serving.protocol)."""
+
+    status_code = 408
+    code = "request_timeout"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.headers = {"Connection": "close"}  # the rest of the request may still come: do not reuse
+
+
 class InvalidEncodingError(ApiError):
     status_code = 400
     code = "invalid_encoding"
@@ -110,6 +122,15 @@ def error_response(
     request: Request, status_code: int, code: str, message: str, field: str | None = None, **extra: Any
 ) -> JSONResponse:
     request_id = request_id_of(request)
+    payload = error_body(code, message, field, request_id, **extra)
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return JSONResponse(payload, status_code=status_code, headers=headers)
+
+
+def error_body(
+    code: str, message: str, field: str | None = None, request_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The envelope as a JSON-ready dict; also written by the HTTP protocol itself (serving.protocol)."""
     error = ErrorBody(code=code, message=message, field=field, request_id=request_id, **extra)
     # `field` is always present (null when the error is not about one field); other empty keys are dropped
     body = {
@@ -117,9 +138,7 @@ def error_response(
         for key, value in error.model_dump(mode="json").items()
         if value is not None or key == "field"
     }
-    payload = {"error": body}
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-    return JSONResponse(payload, status_code=status_code, headers=headers)
+    return {"error": body}
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -161,6 +180,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         return await _api_error(request, invalid_utf8("body", cause))
     if isinstance(cause, BodyTooLargeError):
         return await _api_error(request, PayloadTooLargeError(str(cause), field="body"))
+    if isinstance(cause, ApiError):  # raised while the body streamed in (a timeout)
+        return await _api_error(request, cause)
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     response = error_response(request, exc.status_code, code, str(exc.detail))
     if exc.headers:

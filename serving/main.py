@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from serving.audit import AuditLog
+from serving.body_timeout import BodyTimeoutMiddleware
 from serving.dashboard import router as dashboard_router
 from serving.errors import install_error_handlers
 from serving.hot_swap import ReloadEvent
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.resources = Resources.not_loaded(registry=registry_view(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_seconds)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:  # off by default
         app.add_middleware(

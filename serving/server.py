@@ -1,41 +1,41 @@
 """Running the API under uvicorn: `python -m serving.server --port 8000 --workers 2` (what `gridsense
 serve` and the load benchmark do). Nothing runs at import.
 
-Why not plain `uvicorn serving.main:create_app`: with `--workers N > 1`, uvicorn binds the shared socket
-as `socket.socket(AF_INET)` (protocol 0), so asyncio does not set TCP_NODELAY on accepted connections.
-A response written in two parts (headers, body) then waits for the client's delayed ACK: ~40 ms per
-request (measured 44 ms p50 at concurrency 1 with 2 workers, 0.6 ms with 1). The protocol class below
-sets TCP_NODELAY on every connection.
+Why not plain `uvicorn serving.main:create_app`: the protocol class of `serving.protocol` sets
+TCP_NODELAY with several workers, closes clients that are slow to send their request head, and answers
+malformed requests in the API's JSON error envelope. WebSockets are off: the API has none, and an
+upgrade request is then an ordinary request (404 in the envelope).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
+import os
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
-
-HTTP_PROTOCOL = "serving.server:NoDelayHTTPProtocol"
-
-
-class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        super().connection_made(transport)
+HTTP_PROTOCOL = "serving.protocol:GridSenseHTTPProtocol"
+TIMEOUT_ENV = {
+    "header_timeout": "GRIDSENSE_HEADER_TIMEOUT_SECONDS",
+    "body_timeout": "GRIDSENSE_BODY_TIMEOUT_SECONDS",
+}
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    header_timeout: float | None = None,
+    body_timeout: float | None = None,
+) -> None:
+    """`header_timeout` / `body_timeout` override the GRIDSENSE_* settings; they are passed on through the
+    environment, which the worker processes read their settings from."""
     import uvicorn
 
     from serving.logs import uvicorn_log_config
     from serving.settings import Settings
 
+    for name, value in (("header_timeout", header_timeout), ("body_timeout", body_timeout)):
+        if value is not None:
+            os.environ[TIMEOUT_ENV[name]] = str(value)
     settings = Settings()
     uvicorn.run(
         "serving.main:create_app",
@@ -44,6 +44,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
         port=port,
         workers=workers,
         http=HTTP_PROTOCOL,
+        ws="none",
         log_config=uvicorn_log_config(settings.log_level, settings.log_format),
         access_log=False,  # the app writes its own access log, with the request id and route
     )
@@ -54,8 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--header-timeout", type=float, help="seconds (GRIDSENSE_HEADER_TIMEOUT_SECONDS)")
+    parser.add_argument("--body-timeout", type=float, help="seconds (GRIDSENSE_BODY_TIMEOUT_SECONDS)")
     args = parser.parse_args(argv)
-    run(args.host, args.port, args.workers)
+    run(args.host, args.port, args.workers, args.header_timeout, args.body_timeout)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,22 @@ class Settings(BaseSettings):
         "longer to make than an in-worker load (docs/BENCHMARKS.md). Off: MLflow loads it in the worker.",
     )
 
+    # slow clients (0 turns a timeout off)
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="The request line and headers must arrive within this many seconds of the connection "
+        "or of the previous response (408, or a silent close if nothing was sent).",
+    )
+    max_header_bytes: int = Field(
+        default=65_536, ge=1024, description="Request line and headers together (431 above)."
+    )
+    body_timeout_seconds: float = Field(
+        default=20.0,
+        ge=0.0,
+        description="The whole request body must arrive within this many seconds of its headers (408).",
+    )
+
     # security and operations
     api_keys_path: Path = Path(".gridsense/api_keys.json")
     keys_refresh_seconds: float = Field(

@@ -354,6 +354,16 @@ def serve(
             "--demo-keys", help="Issue and print fresh demo keys for the three roles (local demo only)."
         ),
     ] = False,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds for a request's line and headers (default GRIDSENSE_HEADER_TIMEOUT_SECONDS)."
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds for a request's body (default GRIDSENSE_BODY_TIMEOUT_SECONDS)."),
+    ] = None,
 ) -> None:
     """Start the API (models load from the MLflow registry by alias; every route but /healthz needs a key)."""
     import os
@@ -368,7 +378,7 @@ def serve(
         from training.cli_ops import print_demo_keys
 
         print_demo_keys(port)
-    run(host, port, workers)
+    run(host, port, workers, header_timeout, body_timeout)
 
 
 def _local_uri() -> str:

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from serving.auth import Permission, Principal, require
+from serving.auth import KeyFirstRoute, Permission, Principal, require
 from serving.deps import AuditDep, ResourcesDep
 from serving.schemas import ERROR_RESPONSES, ReloadOutcome, ReloadResponse, WhoAmIResponse
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=KeyFirstRoute)
 
 AdminDep = Annotated[Principal, require(Permission.ADMIN)]
 

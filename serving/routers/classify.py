@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from serving.auth import Permission, require
+from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import MetricsDep, RunnerDep, TextModelDep
 from serving.routers.headers import set_model_headers
 from serving.schemas import (
@@ -15,7 +15,9 @@ from serving.schemas import (
     ClassifyResponse,
 )
 
-router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[require(Permission.CLASSIFY)])
+router = APIRouter(
+    prefix="/v1", tags=["classify"], dependencies=[require(Permission.CLASSIFY)], route_class=KeyFirstRoute
+)
 
 BODY_EXAMPLES = {
     "single": {

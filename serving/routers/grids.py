@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from serving.auth import Permission, Principal, authenticate, require
+from serving.auth import KeyFirstRoute, Permission, Principal, authenticate, require
 from serving.deps import AuditDep, SettingsDep
 from serving.errors import ForbiddenError
 from serving.grid_schemas import (
@@ -24,7 +24,12 @@ from serving.keys_store import Role
 from serving.schemas import ERROR_RESPONSES, ModelRef
 from serving.unicode_text import CleanStr
 
-router = APIRouter(prefix="/v1/grids", tags=["grids"], dependencies=[require(Permission.DASHBOARD)])
+router = APIRouter(
+    prefix="/v1/grids",
+    tags=["grids"],
+    dependencies=[require(Permission.DASHBOARD)],
+    route_class=KeyFirstRoute,
+)
 
 RAW_TEXT_ROLE = Role.DATA_SCIENTIST  # personal data is kept from everyone else (docs/OPERATIONS.md)
 GridIdPath = Annotated[CleanStr, Path(description="A grid id.", examples=["G0001"], max_length=128)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from serving.auth import Permission, require
+from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import ResourcesDep
 from serving.resources import Resources
 from serving.schemas import (
@@ -13,7 +13,7 @@ from serving.schemas import (
     ReadinessResponse,
 )
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=KeyFirstRoute)
 
 
 @router.get("/healthz", summary="Liveness: the process answers (no key needed)")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from serving.auth import Permission, require
+from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import MetricsDep
 from serving.schemas import ERROR_RESPONSES
 
-router = APIRouter(tags=["metrics"], dependencies=[require(Permission.METRICS)])
+router = APIRouter(tags=["metrics"], dependencies=[require(Permission.METRICS)], route_class=KeyFirstRoute)
 
 
 @router.get(

@@ -3,11 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from serving.auth import Permission, require
+from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import RegistryDep
 from serving.schemas import ERROR_RESPONSES, ModelsResponse
 
-router = APIRouter(prefix="/v1", tags=["models"], dependencies=[require(Permission.MODELS)])
+router = APIRouter(
+    prefix="/v1", tags=["models"], dependencies=[require(Permission.MODELS)], route_class=KeyFirstRoute
+)
 
 
 @router.get(

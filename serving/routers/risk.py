@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from serving.auth import Permission, require
+from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import ForecastStoreDep
 from serving.routers.headers import set_model_headers
 from serving.schemas import (
@@ -16,7 +16,9 @@ from serving.schemas import (
 )
 from serving.unicode_text import CleanStr
 
-router = APIRouter(prefix="/v1", tags=["risk"], dependencies=[require(Permission.RISK)])
+router = APIRouter(
+    prefix="/v1", tags=["risk"], dependencies=[require(Permission.RISK)], route_class=KeyFirstRoute
+)
 
 
 @router.get(
