@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from serving.schemas import ModelRef
 
@@ -31,7 +31,7 @@ class GridShape(BaseModel):
 class GridsResponse(BaseModel):
     forecast_week: date | None = Field(description="The week after the event log ends.")
     weeks: list[date] = Field(description="Mondays of the weeks with activity data, oldest first.")
-    built_at: datetime | None = None
+    built_at: AwareDatetime | None = None
     grids: list[GridShape]
 
 
@@ -65,7 +65,11 @@ class GridActivityResponse(BaseModel):
 
 class RecentReport(BaseModel):
     event_id: str
-    reported_at: datetime
+    reported_at: AwareDatetime = Field(
+        description="When it was reported, in the site's time zone with its offset (GRIDSENSE_SITE_TIMEZONE, "
+        "default Asia/Shanghai: +08:00).",
+        examples=["2026-01-05T09:30:00+08:00"],
+    )
     channel: str | None = None
     status: str | None = None
     title: str | None = Field(default=None, description="PII-redacted.")

@@ -23,6 +23,7 @@ import polars as pl
 
 from features.text import redact_pii_expr
 from serving.errors import ApiError, NotReadyError, UnknownGridError
+from serving.settings import DEFAULT_SITE_TIMEZONE
 
 GRIDS_FILE = "grids.parquet"
 WEEKLY_FILE = "grid_weekly.parquet"
@@ -37,12 +38,19 @@ REPORT_COLUMNS = (
 
 
 class GridStore:
+    """`timezone`: the site's, in which the tables' naive report times are local times."""
+
     def __init__(
-        self, grids: pl.DataFrame, weekly: pl.DataFrame, reports: pl.DataFrame, meta: dict[str, Any]
+        self,
+        grids: pl.DataFrame,
+        weekly: pl.DataFrame,
+        reports: pl.DataFrame,
+        meta: dict[str, Any],
+        timezone: str = DEFAULT_SITE_TIMEZONE,
     ) -> None:
         self.grids_table = grids
         self.weekly_table = weekly
-        self.reports_table = reports
+        self.reports_table = _with_time_zone(reports, "reported_at", timezone)
         self.meta = meta
         self.forecast_week = _date(meta.get("forecast_week"))
         self.weeks = _week_span(meta, weekly)
@@ -50,13 +58,14 @@ class GridStore:
         self._weekly_cache: dict[int, dict[str, Any]] = {}
 
     @classmethod
-    def from_dir(cls, path: Path) -> GridStore:
+    def from_dir(cls, path: Path, timezone: str = DEFAULT_SITE_TIMEZONE) -> GridStore:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
         return cls(
             pl.read_parquet(path / GRIDS_FILE),
             pl.read_parquet(path / WEEKLY_FILE),
             pl.read_parquet(path / REPORTS_FILE),
             meta,
+            timezone,
         )
 
     # ---- answers ------------------------------------------------------------------------------------
@@ -157,8 +166,9 @@ class GridStore:
 class GridStoreLoader:
     """The current GridStore for a folder, reloaded when the batch step rewrites `meta.json`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timezone: str = DEFAULT_SITE_TIMEZONE) -> None:
         self.path = path
+        self.timezone = timezone
         self._lock = threading.Lock()
         self._version: tuple[int, int] | None = None
         self._store: GridStore | None = None
@@ -183,7 +193,7 @@ class GridStoreLoader:
 
     def _load(self) -> GridStore:
         try:
-            return GridStore.from_dir(self.path)
+            return GridStore.from_dir(self.path, self.timezone)
         except Exception as exc:
             if self._store is not None:
                 return self._store
@@ -210,6 +220,25 @@ def read_raw_texts(path: Path) -> dict[str, dict[str, Any]]:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+def _with_time_zone(frame: pl.DataFrame, column: str, timezone: str) -> pl.DataFrame:
+    """Naive local times become times in `timezone`, so the API writes them with their UTC offset (an
+    RFC 3339 date-time). A time that falls in a daylight-saving gap is read an hour later, an ambiguous
+    one as the earlier; times that already carry a zone are shown in `timezone`."""
+    dtype = frame.schema.get(column)
+    if not isinstance(dtype, pl.Datetime):
+        return frame
+    if dtype.time_zone is not None:
+        return frame.with_columns(pl.col(column).dt.convert_time_zone(timezone))
+    local = pl.col(column).dt.replace_time_zone
+    shifted = (pl.col(column) + pl.duration(hours=1)).dt.replace_time_zone
+    return frame.with_columns(
+        pl.coalesce(
+            local(timezone, ambiguous="earliest", non_existent="null"),
+            shifted(timezone, ambiguous="earliest", non_existent="null"),
+        ).alias(column)
+    )
+
+
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 

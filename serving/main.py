@@ -14,7 +14,9 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from serving import api_docs
 from serving.audit import AuditLog
+from serving.auth import Permission, roles_with
 from serving.body_timeout import BodyTimeoutMiddleware
 from serving.dashboard import router as dashboard_router
 from serving.errors import install_error_handlers
@@ -24,6 +26,7 @@ from serving.keys_store import KeyVerifier
 from serving.logs import configure_logging
 from serving.metrics import ServingMetrics
 from serving.observability import ObservabilityMiddleware
+from serving.openapi_limits import document_limits
 from serving.rate_limit import RateLimiter
 from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
@@ -42,22 +45,33 @@ GridSense serves two models for grid-based community governance (网格化服务
 * **/v1/risk** returns next week's dispute and hazard risk per grid, from the latest batch forecast;
 * **/v1/models** shows which model versions are registered and which one is the champion.
 
-Every call but `/healthz` needs an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`), created
-with `gridsense keys create --role intake|supervisor|data_scientist`. Every answer names the model
-version that produced it (in the body and in the `X-Model-Name` / `X-Model-Version` headers).
+Every call but `/healthz` (and this description, `/docs` and the dashboard page) needs an API key
+(`X-API-Key: <key>` or `Authorization: Bearer <key>`), created with
+`gridsense keys create --role intake|supervisor|data_scientist`; the tags below name the roles that may
+call each group. Every answer names the model version that produced it (in the body and in the
+`X-Model-Name` / `X-Model-Version` headers).
 
 Every error answers with the same JSON envelope: `{"error": {"code", "message", "field", "request_id"}}`.
 """
 
-TAGS = [
-    {"name": "classify", "description": "Event report classification (role: intake)."},
-    {"name": "risk", "description": "Grid x week risk forecasts (role: supervisor)."},
-    {"name": "grids", "description": "Grid geometry, weekly activity, recent reports (role: supervisor)."},
-    {"name": "models", "description": "The MLflow model registry (role: data_scientist)."},
-    {"name": "admin", "description": "Model reloads (role: data_scientist)."},
-    {"name": "metrics", "description": "Prometheus metrics (role: data_scientist)."},
-    {"name": "health", "description": "Liveness (open) and readiness (any role) probes."},
-]
+# tag -> (what it covers, the permission its routes need): the roles in each description come from
+# serving.auth.ROLE_PERMISSIONS (tests/serving/test_roles_docs.py checks them against the routes)
+TAG_PERMISSIONS = {
+    "classify": ("Event report classification", Permission.CLASSIFY),
+    "risk": ("Grid x week risk forecasts", Permission.RISK),
+    "grids": ("Grid geometry, weekly activity, recent reports", Permission.DASHBOARD),
+    "models": ("The MLflow model registry", Permission.MODELS),
+    "admin": ("Model reloads", Permission.ADMIN),
+    "metrics": ("Prometheus metrics", Permission.METRICS),
+    "health": ("Liveness (`/healthz`, no key) and readiness (`/readyz`) probes", Permission.STATUS),
+}
+
+
+def openapi_tags() -> list[dict[str, str]]:
+    return [
+        {"name": tag, "description": f"{text} (roles: {', '.join(roles_with(permission))})."}
+        for tag, (text, permission) in TAG_PERMISSIONS.items()
+    ]
 
 
 @asynccontextmanager
@@ -143,12 +157,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Event classification and grid risk forecasts for grid-based community governance.",
         description=DESCRIPTION,
         version=_package_version(),
-        openapi_tags=TAGS,
+        openapi_tags=openapi_tags(),
+        docs_url=None,  # served offline by serving.api_docs
+        redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(check_query_encoding)],
         responses={429: ERROR_RESPONSES[429]},  # per-key rate limits (serving.rate_limit)
     )
     app.state.settings = settings
+    document_limits(app, settings)
     app.state.metrics = ServingMetrics()
     app.state.audit = AuditLog(settings.audit_log_path)
     app.state.key_verifier = KeyVerifier(settings.api_keys_path, settings.keys_refresh_seconds)
@@ -176,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(grids.router)
     app.include_router(dashboard_router)
+    app.include_router(api_docs.router)
     return app
 
 

@@ -52,7 +52,10 @@ ReportText = Annotated[
     AfterValidator(_not_blank),
     Field(
         description="The report as written by the citizen or grid worker (raw text; PII is redacted inside). "
-        "Valid Unicode: lone surrogates and control characters other than tab and line breaks are a 422."
+        "Valid Unicode: lone surrogates and control characters other than tab and line breaks are a 422. "
+        "Must not be empty or whitespace only (422); the longest accepted is in `maxLength`.",
+        # stated here, enforced by _not_blank (which also refuses whitespace only: the pattern)
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
     ),
 ]
 

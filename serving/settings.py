@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SITE_TIMEZONE = "Asia/Shanghai"  # China Standard Time: UTC+8 all year
+
+
+def _known_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from exc
+    return name
 
 
 class Settings(BaseSettings):
@@ -27,6 +38,11 @@ class Settings(BaseSettings):
     dashboard_tables_dir: Path = Field(
         default=Path("datasets/demo/serving"),
         description="Grids, weekly activity and recent reports for the dashboard (`gridsense forecast`).",
+    )
+    site_timezone: Annotated[str, AfterValidator(_known_time_zone)] = Field(
+        default=DEFAULT_SITE_TIMEZONE,
+        description="The IANA time zone of the event times, which the data hold as naive local times; "
+        "the API writes them with its UTC offset (2026-01-05T09:00:00+08:00).",
     )
 
     # classification

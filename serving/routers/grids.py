@@ -41,8 +41,9 @@ def get_grid_store(request: Request, settings: SettingsDep) -> GridStore:
     This dependency and the routes are plain `def`: FastAPI runs them in its thread pool, so loading the
     tables and building an index the first time never blocks the event loop."""
     loader: GridStoreLoader | None = getattr(request.app.state, "grid_store_loader", None)
-    if loader is None or loader.path != settings.dashboard_tables_dir:
-        loader = GridStoreLoader(settings.dashboard_tables_dir)
+    wanted = (settings.dashboard_tables_dir, settings.site_timezone)
+    if loader is None or (loader.path, loader.timezone) != wanted:
+        loader = GridStoreLoader(*wanted)
         request.app.state.grid_store_loader = loader
     return loader.current()
 
