@@ -3,7 +3,9 @@
 - `threadpool`: each request runs the model in a worker thread (anyio's pool).
 - `microbatch`: requests queue up; one task takes everything waiting (up to `max_items` reports and
   `max_cost` characters, waiting at most `wait_ms` for more) and runs the model once per batch in a
-  thread. Vectorising many short reports at once costs much less than one call per report.
+  thread. Vectorising many short reports at once costs much less than one call per report. Requests
+  that fit in one batch and bigger ones go to two such queues (`TwoLaneBatcher`), so a report never
+  waits behind a big batch.
 - `inline`: runs on the event loop (blocks it); kept only to measure the other two against.
 
 A batch never mixes model versions: items are grouped by the service object they started with. A model
@@ -106,10 +108,11 @@ class MicroBatcher:
     """One task runs the model for everyone, one bounded batch at a time.
 
     A batch holds at most `max_items` items and `max_cost` cost units (characters, times the evidence
-    factor: `PreparedItem.cost`). A request bigger than that is served in slices, round-robin with the
-    requests that arrive meanwhile, so a small request waits for at most one slice of a big one, not
-    for all of it. A failing batch is split and re-run until the failure is pinned on one request: only
-    that request fails (with `InferenceError`), the others get their answers.
+    factor: `PreparedItem.cost`). A request bigger than that is served in slices, each in a call of its
+    own; the requests that arrive meanwhile are classified together before the next slice, so a small
+    request waits for at most the slice in progress, not for all of a big request. A failing batch is
+    split and re-run until the failure is pinned on one request: only that request fails (with
+    `InferenceError`), the others get their answers.
     """
 
     def __init__(self, max_items: int = 64, wait_ms: float = 2.0, max_cost: int = 1_000_000) -> None:
@@ -188,6 +191,8 @@ class MicroBatcher:
                 continue
             if service is not None and job.service is not service:
                 break  # a batch never mixes model versions
+            if batch and job.handed_out:
+                break  # the rest of a big request runs in a call of its own, after the newcomers'
             service = job.service
             end = job.handed_out
             while end < len(job.items) and items < self.max_items:
@@ -223,6 +228,27 @@ class MicroBatcher:
             start = end
 
 
+class TwoLaneBatcher:
+    """Small requests (at most one batch's cost) and bigger ones in two micro-batchers, each running the
+    model in its own thread: a small request never waits for a slice of a big one, it only shares the
+    CPU (and the GIL) with it."""
+
+    def __init__(self, max_items: int = 64, wait_ms: float = 2.0, max_cost: int = 1_000_000) -> None:
+        self.max_cost = max_cost
+        self.small = MicroBatcher(max_items, wait_ms, max_cost)
+        self.big = MicroBatcher(max_items, wait_ms, max_cost)
+
+    async def predict(
+        self, service: TextClassifierService, items: Sequence[PreparedItem]
+    ) -> list[ClassifyResult]:
+        lane = self.small if sum(item.cost for item in items) <= self.max_cost else self.big
+        return await lane.predict(service, items)
+
+    async def aclose(self) -> None:
+        await self.small.aclose()
+        await self.big.aclose()
+
+
 def _deliver(job: _Job, results: list[ClassifyResult]) -> None:
     if job.finished:
         return
@@ -242,7 +268,7 @@ def make_runner(
     mode: str, max_items: int = 64, wait_ms: float = 2.0, max_cost: int = 1_000_000
 ) -> InferenceRunner:
     if mode == "microbatch":
-        return MicroBatcher(max_items=max_items, wait_ms=wait_ms, max_cost=max_cost)
+        return TwoLaneBatcher(max_items=max_items, wait_ms=wait_ms, max_cost=max_cost)
     if mode == "inline":
         return InlineRunner()
     return ThreadPoolRunner()

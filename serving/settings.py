@@ -65,10 +65,10 @@ class Settings(BaseSettings):
     microbatch_max_items: int = Field(default=64, ge=1)
     microbatch_wait_ms: float = Field(default=2.0, ge=0.0)
     microbatch_max_chars: int = Field(
-        default=20_000,
+        default=5_000,
         ge=1,
-        description="Characters per model call (an item with evidence counts 13 times): a bigger request "
-        "is served in slices, between which other requests get their turn.",
+        description="Characters per model call (an item with evidence counts 13 times; one item at least): "
+        "a bigger request is served in slices, between which other requests get their turn.",
     )
 
     # input limits
@@ -84,10 +84,11 @@ class Settings(BaseSettings):
     max_evidence_items: int = Field(
         default=16, ge=1, description="Reports per classify request with `evidence=true` (413 above)."
     )
-    max_evidence_chars: int = Field(
-        default=20_000,
+    max_evidence_text_chars: int = Field(
+        default=1_000,
         ge=1,
-        description="Characters of titles and texts per classify request with `evidence=true` (413 above).",
+        description="Characters of title and text per report with `evidence=true` (413 above): one report's "
+        "evidence is work that cannot be sliced, so this bounds how long it holds up other requests.",
     )
 
     # per-key rate limits (`limits` notation, e.g. "20/second;600/minute"; empty: no limit)

@@ -86,7 +86,7 @@ class TextClassifierService:
         long_text: Literal["reject", "truncate"] = "reject",
         max_request_chars: int = 200_000,
         max_evidence_items: int = 16,
-        max_evidence_chars: int = 20_000,
+        max_evidence_text_chars: int = 1_000,
     ) -> None:
         self.classifier = classifier
         self.model = ModelRef(name=model_name, version=model_version)
@@ -99,7 +99,7 @@ class TextClassifierService:
         self.long_text = long_text
         self.max_request_chars = max_request_chars
         self.max_evidence_items = max_evidence_items
-        self.max_evidence_chars = max_evidence_chars
+        self.max_evidence_text_chars = max_evidence_text_chars
 
     def classify_request(
         self, request: ClassifyItem | BatchClassifyRequest, evidence: bool = False
@@ -132,19 +132,13 @@ class TextClassifierService:
         return prepared
 
     def _check_budget(self, items: Sequence[PreparedItem], evidence: bool, field: str) -> None:
-        """Bound the model's work per request: characters in all, and fewer with evidence (which reads
-        each report about EVIDENCE_COST_FACTOR times)."""
+        """Bound the model's work per request: characters in all (evidence is bounded per report and in
+        the number of reports, see `_prepare_item`)."""
         total = sum(len(item.text) for item in items)
         if total > self.max_request_chars:
             raise PayloadTooLargeError(
                 f"{total} characters of title and text in this request; at most {self.max_request_chars}",
                 field=field,
-            )
-        if evidence and total > self.max_evidence_chars:
-            raise PayloadTooLargeError(
-                f"evidence=true is allowed for at most {self.max_evidence_chars} characters of title and "
-                f"text per request, not {total}: split the batch or ask without evidence",
-                field="evidence",
             )
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[ClassifyResult]:
@@ -195,7 +189,16 @@ class TextClassifierService:
             item = item.model_copy(update={name: getattr(item, name)[: self.max_text_chars]})
             truncated = True
         item_id = item.id if item.id is not None else default_id
-        return PreparedItem(item_id, model_input(item), truncated, evidence)
+        text = model_input(item)
+        if evidence and len(text) > self.max_evidence_text_chars:
+            # one report's occlusion (~EVIDENCE_COST_FACTOR predictions) is the smallest piece of work the
+            # micro-batcher cannot slice: bounding it bounds how long it can keep other requests waiting
+            raise PayloadTooLargeError(
+                f"evidence=true is allowed for reports of at most {self.max_evidence_text_chars} characters "
+                f"of title and text, not {len(text)}: ask without evidence",
+                field=f"{prefix}text",
+            )
+        return PreparedItem(item_id, text, truncated, evidence)
 
 
 def model_input(item: ClassifyItem) -> str:
@@ -343,7 +346,7 @@ def build_text_service(
         long_text=settings.long_text,
         max_request_chars=settings.max_request_chars,
         max_evidence_items=settings.max_evidence_items,
-        max_evidence_chars=settings.max_evidence_chars,
+        max_evidence_text_chars=settings.max_evidence_text_chars,
     )
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from serving.inference import InferenceError, MicroBatcher, ThreadPoolRunner
+from serving.inference import InferenceError, MicroBatcher, ThreadPoolRunner, TwoLaneBatcher, make_runner
 from serving.text_service import PreparedItem, TextClassifierService
 
 from .conftest import FakeClassifier
@@ -120,8 +121,8 @@ def test_a_big_request_is_served_in_slices_with_newcomers_in_between():
     big_answer, small_answer = asyncio.run(scenario())
 
     calls = [call["texts"] for call in classifier.calls]
-    assert [len(texts) for texts in calls] == [10, 10, 10, 10, 1]  # 80 characters a call
-    assert calls[1][0] == "噪音"  # the newcomer goes with the next slice, not after all of them
+    assert [len(texts) for texts in calls] == [10, 1, 10, 10, 10]  # 80 characters a call
+    assert calls[1] == ["噪音"]  # the newcomer right after the slice in progress, in a call of its own
     assert [r.id for r in big_answer] == [str(i) for i in range(40)]
     assert small_answer[0].risk_group == "dispute"
 
@@ -173,3 +174,36 @@ def test_the_thread_pool_runner_wraps_model_failures():
         assert error.status_code == 500 and isinstance(error.__cause__, ValueError)
     else:
         raise AssertionError("no InferenceError")
+
+
+def test_a_small_request_does_not_wait_for_a_slice_of_a_big_one():
+    """The big request's slice is held in the model until the small request has been answered: with one
+    queue the small one would wait for it (and this test would time out)."""
+    release = threading.Event()
+
+    class Slow(FakeClassifier):
+        def describe(self, texts, top_k=3, review_threshold=None, label_threshold=None):
+            if any("大" in text for text in texts):
+                assert release.wait(timeout=10), "the small request was not answered meanwhile"
+            return super().describe(texts, top_k, review_threshold, label_threshold)
+
+    service = TextClassifierService(Slow(), "gridsense-text", "1")
+
+    async def scenario():
+        runner = TwoLaneBatcher(max_items=64, wait_ms=0, max_cost=20)
+        big = asyncio.create_task(runner.predict(service, items(*["大批量报告内容"] * 10)))  # 70 > 20
+        await asyncio.sleep(0.05)  # its first slice is in the model now
+        small = await asyncio.wait_for(runner.predict(service, items("井盖松动")), timeout=5)
+        release.set()
+        answer = await big
+        await runner.aclose()
+        return small, answer
+
+    small, big = asyncio.run(scenario())
+
+    assert small[0].risk_group == "hazard" and len(big) == 10
+
+
+def test_the_microbatch_setting_builds_the_two_lane_batcher():
+    assert isinstance(make_runner("microbatch"), TwoLaneBatcher)
+    assert isinstance(make_runner("threadpool"), ThreadPoolRunner)

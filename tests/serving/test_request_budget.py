@@ -1,6 +1,6 @@
-"""Each classify request's cost is bounded: characters in all, and fewer items and characters when it asks
-for evidence (which reads each report about 13 times). Over budget is a 413 that says the limit, before
-the model runs."""
+"""Each classify request's cost is bounded: characters in all, and with evidence (which reads each report
+about 13 times, work that cannot be sliced) fewer reports and shorter ones. Over budget is a 413 that
+says the limit, before the model runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from serving.text_service import EVIDENCE_COST_FACTOR, PreparedItem, TextClassif
 
 from .conftest import FakeClassifier, FakeRegistry
 
-LIMITS = {"max_request_chars": 100, "max_evidence_items": 2, "max_evidence_chars": 30}
+LIMITS = {"max_request_chars": 100, "max_evidence_items": 2, "max_evidence_text_chars": 10}
 
 
 @pytest.fixture
@@ -48,14 +48,18 @@ def test_titles_count_towards_the_budget(budget_client, assert_error):
     assert_error(budget_client.post("/v1/classify", json=items), 413, "payload_too_large", "items")
 
 
-def test_evidence_is_refused_for_too_many_items_or_characters(budget_client, assert_error):
+def test_evidence_is_refused_for_too_many_or_too_long_reports(budget_client, assert_error):
     too_many = budget_client.post("/v1/classify?evidence=true", json=batch("井盖", "噪音", "垃圾"))
-    too_long = budget_client.post("/v1/classify?evidence=true", json={"text": "井盖松动" * 8})
+    too_long = budget_client.post("/v1/classify?evidence=true", json=batch("井盖", "井盖松动" * 3))
+    with_title = budget_client.post(
+        "/v1/classify?evidence=true", json={"title": "井盖松动翘起", "text": "很危险啊"}
+    )
 
     error = assert_error(too_many, 413, "payload_too_large", "evidence")
     assert "at most 2 items" in error["message"]
-    error = assert_error(too_long, 413, "payload_too_large", "evidence")
-    assert "at most 30 characters" in error["message"]
+    error = assert_error(too_long, 413, "payload_too_large", "items[1].text")
+    assert "at most 10 characters" in error["message"] and "not 12" in error["message"]
+    assert_error(with_title, 413, "payload_too_large", "text")  # the title counts: 6 + 1 + 4 characters
     assert budget_client.classifier.calls == []
 
 
@@ -74,10 +78,11 @@ def test_an_item_costs_its_characters_and_more_with_evidence():
 
 
 def test_the_default_worst_case_is_bounded():
-    """The defaults: at most 200,000 characters a request (the issue's 256 x 5,000 = 1.28 M is refused), and
-    evidence for at most 16 reports and 20,000 characters."""
+    """The defaults: at most 200,000 characters a request (the issue's 256 x 5,000 = 1.28 M is refused);
+    evidence for at most 16 reports of 1,000 characters, each report's evidence a few slices' work."""
     settings = Settings()
 
     assert settings.max_request_chars < settings.max_batch * settings.max_text_chars
-    assert settings.max_evidence_chars * EVIDENCE_COST_FACTOR <= 2 * settings.max_request_chars
-    assert settings.max_evidence_items <= settings.max_batch
+    evidence_cost = settings.max_evidence_items * settings.max_evidence_text_chars * EVIDENCE_COST_FACTOR
+    assert evidence_cost <= 2 * settings.max_request_chars
+    assert settings.max_evidence_text_chars * EVIDENCE_COST_FACTOR <= 4 * settings.microbatch_max_chars

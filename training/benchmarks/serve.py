@@ -9,7 +9,9 @@ and by a request budget; traffic goes to loopback only. Scenarios:
 - `risk_read`: GET /v1/risk for one random grid;
 - `alias_swap`: single classify while the registry alias `champion` is moved to another version of the
   same model half-way (a copy of the champion's artifacts registered as a new version, so the workers
-  really download, load, smoke-test and swap it); the alias is put back afterwards.
+  really download, load, smoke-test and swap it); the alias is put back afterwards;
+- `poisoned_batch`, `worst_case`, `worst_case_unbounded`: can one request hurt the others
+  (training/benchmarks/serve_isolation.py).
 
 Reported per scenario: throughput, p50/p95/p99/max latency, error rate, the model versions that
 answered; for the swap, the worst p99 of any 250 ms window after the swap against 3x the p99 before it.
@@ -265,6 +267,8 @@ def running_server(
         "GRIDSENSE_INFERENCE": inference,
         "GRIDSENSE_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="gridsense-bench-metrics-"),
+        # one key drives all the load: per-key rate limits would answer 429 (tested in tests/serving)
+        **{f"GRIDSENSE_RATE_LIMIT_{role.upper()}": "" for role in ("intake", "supervisor", "data_scientist")},
         **(extra_env or {}),
     }
     command = [
@@ -442,6 +446,57 @@ def run_benchmark(
     return results
 
 
+ISOLATION_SCENARIOS = ("poisoned_batch", "worst_case", "worst_case_unbounded")
+
+
+def run_isolation(
+    workers: int,
+    inference: str,
+    concurrency: int,
+    seconds: float,
+    scenarios: tuple[str, ...],
+    log_path: Path | None = None,
+) -> tuple[list[str], dict[str, object]]:
+    """The experiments of serve_isolation: markdown tables and the raw figures."""
+    from serving.keys_store import Role
+    from training.benchmarks import serve_isolation as iso
+    from training.keys import KeyManager
+
+    keys = KeyManager(actor="benchmark")
+    created = keys.create(Role.INTAKE, label="benchmark")
+    key, reports = created.key, sample_reports()
+    single = classify_single(reports, key)
+    tables: list[str] = []
+    figures: dict[str, object] = {}
+    label = f"{workers} worker(s), {inference}"
+    try:
+        if {"poisoned_batch", "worst_case"} & set(scenarios):
+            with running_server(workers, inference, key, None, log_path) as port:
+                if "poisoned_batch" in scenarios:
+                    result = asyncio.run(iso.poisoned_batch(port, single, key))
+                    tables.append(f"{label}\n{iso.poisoned_table(result)}")
+                    figures["poisoned_batch"] = result.as_dict()
+                if "worst_case" in scenarios:
+                    heavy = iso.worst_case_requests(reports, key)
+                    phases = iso.worst_case(port, single, heavy, concurrency, seconds)
+                    tables.append(
+                        iso.phases_table(f"worst_case ({label}, {concurrency} connections)", phases)
+                    )
+                    figures["worst_case"] = [asdict(p) for p in phases]
+        if "worst_case_unbounded" in scenarios:
+            with running_server(workers, inference, key, iso.UNBOUNDED_ENV, log_path) as port:
+                heavy = {
+                    "256 x 5000 chars, evidence": iso.heavy_batch(reports, key, 256, 5000, evidence=True)
+                }
+                phases = iso.worst_case(port, single, heavy, concurrency, seconds)
+                title = f"worst_case_unbounded ({label}, {concurrency} connections, no budget, no slicing)"
+                tables.append(iso.phases_table(title, phases))
+                figures["worst_case_unbounded"] = [asdict(p) for p in phases]
+    finally:
+        keys.revoke(created.record.key_id)
+    return tables, figures
+
+
 def _swap_run(
     port: int,
     make: RequestMaker,
@@ -497,7 +552,8 @@ def command(
     scenarios: Annotated[
         str,
         typer.Option(
-            help="Comma-separated subset of classify_single, classify_batch32, risk_read, alias_swap."
+            help="Comma-separated subset of classify_single, classify_batch32, risk_read, alias_swap, "
+            "poisoned_batch, worst_case, worst_case_unbounded."
         ),
     ] = "classify_single,classify_batch32,risk_read,alias_swap",
     swap_seconds: Annotated[
@@ -510,13 +566,26 @@ def command(
 
     console = Console()
     chosen = tuple(name.strip() for name in scenarios.split(",") if name.strip())
+    load = tuple(name for name in chosen if name not in ISOLATION_SCENARIOS)
+    isolation = tuple(name for name in chosen if name in ISOLATION_SCENARIOS)
     results: list[ScenarioResult] = []
+    tables: list[str] = []
+    figures: dict[str, object] = {}
     for worker_count in (int(w) for w in workers.split(",")):
         for mode in (m.strip() for m in inference.split(",")):
             console.print(f"[bold]{worker_count} worker(s), {mode}[/] ...")
-            results += run_benchmark(
-                worker_count, mode, concurrency, seconds, max_requests, chosen, swap_seconds
-            )
-    console.print(markdown_table(results), soft_wrap=True, markup=False)
+            if load:
+                results += run_benchmark(
+                    worker_count, mode, concurrency, seconds, max_requests, load, swap_seconds
+                )
+            if isolation:
+                more_tables, more = run_isolation(worker_count, mode, concurrency, seconds, isolation)
+                tables += more_tables
+                figures[f"{worker_count} worker(s), {mode}"] = more
+    if results:
+        console.print(markdown_table(results), soft_wrap=True, markup=False)
+    for table in tables:
+        console.print(table, soft_wrap=True, markup=False)
     if out is not None:
-        out.write_text(json.dumps([asdict(r) for r in results], indent=1), encoding="utf-8")
+        payload = {"load": [asdict(r) for r in results], "isolation": figures}
+        out.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
