@@ -40,8 +40,10 @@ class RateLimiter:
 
     def __init__(self, limits_by_role: Mapping[Role, str], storage_uri: str = "memory://") -> None:
         self.limits = {role: _parse(text) for role, text in limits_by_role.items()}
-        self.storage_uri = storage_uri
-        self._limiter: MovingWindowRateLimiter | None = None
+        # built at once, so a storage that cannot work (no Redis client installed) stops the start-up
+        self._limiter = (
+            MovingWindowRateLimiter(storage_from_string(storage_uri)) if any(self.limits.values()) else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -57,21 +59,15 @@ class RateLimiter:
 
     async def check(self, key_id: str, role: Role) -> None:
         items = self.limits.get(role, ())
-        if not items:
+        limiter = self._limiter
+        if not items or limiter is None:
             return
-        limiter = self._get_limiter()
         if isinstance(limiter.storage, MemoryStorage):  # microseconds: no thread needed
             refused = self._hit(limiter, items, key_id)
         else:  # a network round trip: keep it off the event loop
             refused = await run_in_threadpool(self._hit, limiter, items, key_id)
         if refused is not None:
             raise RateLimitedError(*refused)
-
-    def _get_limiter(self) -> MovingWindowRateLimiter:
-        """Built on first use: the memory storage starts a timer thread, and a Redis one connects."""
-        if self._limiter is None:
-            self._limiter = MovingWindowRateLimiter(storage_from_string(self.storage_uri))
-        return self._limiter
 
     @staticmethod
     def _hit(

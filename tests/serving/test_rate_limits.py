@@ -90,9 +90,11 @@ def test_a_refused_request_is_not_counted_against_the_other_limits():
     assert outcomes[:2] == ["ok", "ok"] and outcomes[2:] == ["1", "1", "1"]
 
 
-def test_a_malformed_limit_stops_the_app_at_start(tmp_path):
+def test_a_malformed_limit_or_an_unusable_storage_stops_the_app_at_start(tmp_path):
     with pytest.raises(ValueError):
         create_app(Settings(home=tmp_path, rate_limit_intake="lots per hour"))
+    with pytest.raises(Exception, match="redis"):  # the Redis client is not installed here
+        create_app(Settings(home=tmp_path, rate_limit_storage_uri="redis://127.0.0.1:1/0"))
 
 
 def test_the_schema_documents_429_and_retry_after(client):
