@@ -13,9 +13,9 @@ checksum holds (a mistyped ID or card number is still personal data):
 - 18-character resident ID numbers (digits, last one may be X; spaces or dashes between the 6-8-4
   groups) <ID>, and 6+ characters after 身份证/证件 (15-digit and partial numbers);
 - 16-19 digit bank cards, plain or in groups of four, and 6+ digits after 银行卡/卡号/账号 <CARD>;
-- mobile numbers (1[3-9] + 9 digits, optionally +86/0086/(86), spaces or dashes anywhere) <PHONE>, and
-  7+ digits after 电话/手机/号码/来电/回电/致电/拨打/联系方式/tel/phone (landlines without area code,
-  mistyped 10-digit mobiles);
+- mobile numbers (1[3-9] + 9 digits, or 8 when one was dropped; optionally +86/0086/(86), spaces or
+  dashes anywhere) <PHONE>, and 7+ digits after 电话/手机/号码/来电/回电/致电/拨打/打/联系方式/tel/phone
+  (landlines without area code, mistyped numbers);
 - landlines with an area code (010-12345678, (0755)1234 5678, 0571-8888 6666转123) <TEL>;
 - licence plates incl. new-energy ones (京A12345, 粤B·D12345, 沪AD12345) <PLATE>;
 - passport and travel-permit numbers (E12345678, EA1234567, G12345678; anything after 护照/通行证)
@@ -110,9 +110,11 @@ SURNAMES = (
     "漆丰卿狄宣晋芮阙浦鹿薄邸雍辜裘亓邰赫杭况逯诸嵇湛"
 )
 SURNAME = "(?:" + "|".join(DOUBLE_SURNAMES) + f"|[{SURNAMES}])"
-# Characters that end a name: particles, verbs and forms of address that follow names in reports.
+# Characters that end a name: particles, verbs, forms of address and place suffixes (桂花苑白先生) that
+# follow or precede names in reports.
 _NAME_STOPS = (
     "的了着过是在和与说称讲问要请让把被给向对从到于就都也还又再才已将会先女士师们住电话号反映表打拨联系"
+    "苑坊村区栋楼室路街巷弄"
 )
 GIVEN = _han_except(_NAME_STOPS)
 TITLES = (
@@ -132,6 +134,7 @@ assert len(NOT_NAMES) <= 30
 _PROTECTED_TITLES = [marker for word, marker in zip(NOT_NAMES, _MARKERS, strict=True) if word in TITLES]
 _TITLE = "(" + "|".join([*TITLES, *_PROTECTED_TITLES]) + ")"
 
+_PHONE_CUES = f"电话|手机|号码|来电|回电|致电|拨打|打|联系方式|{_literal('tel')}|{_literal('phone')}"
 _NAME_CUES = "姓名|名字|联系人|报案人|报警人|举报人|投诉人|来电人|反映人|当事人|申请人|收件人|户主"
 _ID_CHAR = _cls("0-9X", fold_case=True)
 _EXTENSION = (
@@ -179,8 +182,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "phone_cue",
-        f"{_cue('电话|手机|号码|来电|回电|致电|拨打|联系方式|' + _literal('tel') + '|' + _literal('phone'))}"
-        f"({D}(?:{SEP}{{0,3}}{D}){{6,}})",
+        f"{_cue(_PHONE_CUES)}([1-9１-９](?:{SEP}{{0,3}}{D}){{6,}})",  # 0...: a landline, below
         "{1}<PHONE>",
         needs_digit=True,
     ),
@@ -208,7 +210,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "mobile",
-        f"{B}((?:[(（]?(?:[+＋]|00|００)?[8８][6６][)）]?{SEP}{{0,3}})?[1１][3-9３-９](?:{SEP}{{0,3}}{D}){{9}})",
+        # 10 digits too: a mobile with a digit missing is still one
+        f"{B}((?:[(（]?(?:[+＋]|00|００)?[8８][6６][)）]?{SEP}{{0,3}})?[1１][3-9３-９](?:{SEP}{{0,3}}{D}){{8,9}})",
         "{1}<PHONE>",
         needs_digit=True,
     ),
@@ -269,6 +272,22 @@ def redact_pii(text: str) -> str:
         if has_digit or not rule.needs_digit:
             text = pattern.sub(replacement, text)
     return _restore(text)
+
+
+def redaction_matches(text: str) -> list[tuple[str, str]]:
+    """(rule name, what it replaced) for each redaction in ``text``, in the order :func:`redact_pii`
+    makes them: to review what redaction does to a corpus (``gridsense benchmark redaction``)."""
+    text, found = scrub_text(text), []
+    for position, (rule, pattern, replacement) in enumerate(_PYTHON_RULES):
+        if position == _FIRST_NAME_RULE:
+            text = _protect(text)
+        kept = {int(group) for group in re.findall(r"\{(\d)\}", rule.replacement)}
+        redacted = [group for group in range(1, pattern.groups + 1) if group not in kept][:1] or [0]
+        for match in pattern.finditer(text):
+            value = match.group(redacted[0])
+            found.append((rule.name, _restore(value)))
+        text = pattern.sub(replacement, text)
+    return found
 
 
 def redact_pii_expr(column: str | pl.Expr) -> pl.Expr:

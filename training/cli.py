@@ -471,17 +471,18 @@ app.add_typer(benchmark_app, name="benchmark")
 
 def _register_benchmarks() -> None:
     """Each benchmark module exposes `command`; its heavy imports stay inside the function."""
-    from training.benchmarks import panel_speed, risk, serve, splits, text
+    from training.benchmarks import panel_speed, redaction, risk, serve, splits, text
 
     benchmark_app.command("text")(text.command)
     benchmark_app.command("text-split")(splits.command)
     benchmark_app.command("risk")(risk.command)
     benchmark_app.command("serve")(serve.command)
     benchmark_app.command("panel")(panel_speed.command)
+    benchmark_app.command("redaction")(redaction.command)
 
 
 _register_operations()  # retrain, promote, rollback, models, keys (training/cli_ops.py)
-_register_benchmarks()  # gridsense benchmark text|text-split|risk|serve|panel
+_register_benchmarks()  # gridsense benchmark text|text-split|risk|serve|panel|redaction
 
 
 def _register_transformer_training() -> None:

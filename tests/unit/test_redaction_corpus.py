@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.pii import redaction_matches
 from features.text import (
     PLACEHOLDERS,
     VECTORISED_FROM,
@@ -212,3 +213,15 @@ def test_the_service_redacts_evidence_from_any_classifier() -> None:
     phrases = [e.phrase for result in service.predict(items) for e in result.evidence or []]
     assert len(phrases) >= len(CORPUS)
     assert leaked("\n".join(phrases)) == []
+
+
+def test_redaction_matches_name_what_each_rule_replaced() -> None:
+    text = "姓名：张三丰，黄先生来电，电话13812345678，车牌京A12345，3栋2单元"
+    assert redaction_matches(text) == [
+        ("phone_cue", "13812345678"),
+        ("plate", "京A12345"),
+        ("name_after_colon", "张三丰"),
+        ("name_before_title", "黄先生"),
+    ]
+    assert all(redaction_matches(case.text) for case in CORPUS if case.tokens)
+    assert [redaction_matches(text) for text in KEPT] == [[] for _ in KEPT]

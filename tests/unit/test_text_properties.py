@@ -29,7 +29,10 @@ from tests.pii_corpus import CORPUS, luhn, resident_id
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---- strategies ----------------------------------------------------------------------------------------
-any_char = st.characters(exclude_categories=())  # surrogates (Cs) and controls (Cc) included
+# Surrogates (Cs) and controls (Cc) included. Unassigned code points (Cn) are left out: Python 3.11 knows
+# Unicode 14, polars a later version, and their NFKC differs for characters added since (module docstring
+# of features.text); totality holds for them too, but the Python/polars comparison would not.
+any_char = st.characters(exclude_categories=("Cn",))
 tricky = st.sampled_from(
     ["\ud800", "\udfff", "\ud83d\ude00", "\x00", "\x1b", "\r", "\r\n", "\x85", "\u200b", "\u202e", "\ufeff",
      "\ufdd0", "\ufdd3", "\u3000", "，", "：", "<PHONE>", "<name>", "Ｘ", "１", "x", "٣", "𠀀"]
@@ -140,6 +143,14 @@ def test_every_text_function_is_total_over_str(text: str, title: str | None) -> 
     single = prepare_texts([text], [title])
     assert single == prepare_texts([text] * VECTORISED_FROM, [title] * VECTORISED_FROM)[:1]
     assert single == [prepare_text(title, text)]
+
+
+@SETTINGS
+@given(st.text(st.characters(categories=("Cn", "Cs", "Co", "Cc")), max_size=20))
+def test_unassigned_private_and_control_characters_never_raise(text: str) -> None:
+    for output in (scrub_text(text), normalize_text(text), redact_pii(text), *prepare_texts([text] * 2)):
+        output.encode("utf-8")
+    pl.DataFrame({"text": [scrub_text(text)]}).select(prepare_text_expr(None, "text"))
 
 
 # ---- idempotence ---------------------------------------------------------------------------------------
