@@ -92,7 +92,8 @@ def parent_probabilities(
     """For each row, the probability of the category that contains the row's chosen leaf."""
     category_probs = indicator.aggregate(leaf_probs)
     columns = indicator.index_of_class[leaf_index]
-    return np.take_along_axis(category_probs, columns[:, None], axis=1)[:, 0]
+    # a sum of leaf probabilities can exceed 1 by a rounding error, which the API's schema refuses
+    return np.clip(np.take_along_axis(category_probs, columns[:, None], axis=1)[:, 0], 0.0, 1.0)
 
 
 def top_k_indices(probs: np.ndarray, k: int) -> np.ndarray:
