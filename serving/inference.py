@@ -83,6 +83,10 @@ class _Job:
     future: asyncio.Future[list[ClassifyResult]] = field(repr=False)
     handed_out: int = 0
     results: list[ClassifyResult] = field(default_factory=list)
+    cost: int = 0
+
+    def __post_init__(self) -> None:
+        self.cost = sum(item.cost for item in self.items)
 
     @property
     def finished(self) -> bool:
@@ -193,6 +197,8 @@ class MicroBatcher:
                 break  # a batch never mixes model versions
             if batch and job.handed_out:
                 break  # the rest of a big request runs in a call of its own, after the newcomers'
+            if batch and self._fits_alone(job) and not self._fits_in(job, items, cost):
+                break  # the next call takes it whole: only requests too big for one call are cut
             service = job.service
             end = job.handed_out
             while end < len(job.items) and items < self.max_items:
@@ -207,6 +213,12 @@ class MicroBatcher:
             if job.remaining:
                 return batch, job
         return batch, None
+
+    def _fits_alone(self, job: _Job) -> bool:
+        return self._fits_in(job, 0, 0)
+
+    def _fits_in(self, job: _Job, items: int, cost: int) -> bool:
+        return items + len(job.items) <= self.max_items and cost + job.cost <= self.max_cost
 
     async def _run_batch(self, batch: list[_Slice]) -> None:
         service = batch[0].job.service

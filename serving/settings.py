@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     microbatch_max_items: int = Field(default=64, ge=1)
     microbatch_wait_ms: float = Field(default=2.0, ge=0.0)
     microbatch_max_chars: int = Field(
-        default=5_000,
+        default=10_000,
         ge=1,
         description="Characters per model call (an item with evidence counts 13 times; one item at least): "
         "a bigger request is served in slices, between which other requests get their turn.",

@@ -207,3 +207,20 @@ def test_a_small_request_does_not_wait_for_a_slice_of_a_big_one():
 def test_the_microbatch_setting_builds_the_two_lane_batcher():
     assert isinstance(make_runner("microbatch"), TwoLaneBatcher)
     assert isinstance(make_runner("threadpool"), ThreadPoolRunner)
+
+
+def test_a_request_that_fits_in_one_call_is_never_cut():
+    classifier = FakeClassifier()
+    service = TextClassifierService(classifier, "gridsense-text", "1")
+    requests = [items(*[f"噪音扰民{j}{i}" for i in range(3)]) for j in range(3)]  # 3 x 3 x 6 characters
+
+    async def scenario():
+        batcher = MicroBatcher(max_items=64, wait_ms=20, max_cost=45)  # room for 2.5 requests a call
+        answers = await asyncio.gather(*(batcher.predict(service, request) for request in requests))
+        await batcher.aclose()
+        return answers
+
+    answers = asyncio.run(scenario())
+
+    assert [len(call["texts"]) for call in classifier.calls] == [6, 3]
+    assert [[r.id for r in answer] for answer in answers] == [["0", "1", "2"]] * 3
