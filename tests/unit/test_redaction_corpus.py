@@ -14,7 +14,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.events import load_events
 from features.pii import redaction_matches
+from features.taxonomy import load_taxonomy
 from features.text import (
     PLACEHOLDERS,
     VECTORISED_FROM,
@@ -115,7 +117,8 @@ def _events() -> pl.DataFrame:
 
 
 def _strings(frame: pl.DataFrame) -> str:
-    return "\n".join(
+    """Every cell, "|"-separated (so that digits of neighbouring cells never read as one number)."""
+    return "|".join(
         str(value) for column in frame.columns for value in frame.get_column(column).cast(pl.String).to_list()
     )
 
@@ -225,3 +228,18 @@ def test_redaction_matches_name_what_each_rule_replaced() -> None:
     ]
     assert all(redaction_matches(case.text) for case in CORPUS if case.tokens)
     assert [redaction_matches(text) for text in KEPT] == [[] for _ in KEPT]
+
+
+def test_reject_files_hold_no_corpus_token(tmp_path) -> None:
+    # every corpus report rejected (no grid), in the text and in a shifted column
+    frame = (
+        _events()
+        .drop("leaf_id", "category_l2", "category_l3", "risk_group")
+        .with_columns(grid_id=pl.lit(None, pl.String), status=pl.col("text"))
+    )
+    load = load_events(frame.with_columns(pl.col("reported_at").cast(pl.String)), load_taxonomy(), False)
+    assert load.rejects.height == len(CORPUS)
+    for name in ("rejects.csv", "rejects.parquet"):
+        written = load.write_rejects(tmp_path / name)
+        content = written.read_text("utf-8") if name.endswith(".csv") else _strings(pl.read_parquet(written))
+        assert leaked(content) == []
