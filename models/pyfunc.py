@@ -18,7 +18,7 @@ import polars as pl
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from features.text import prepare_text_expr
+from features.text import prepare_text_expr, scrub_text
 from models.persistence import load_estimator, save_estimator
 from models.validation_sample import ARTIFACT as VALIDATION_ARTIFACT
 from models.validation_sample import ValidationSample
@@ -98,8 +98,11 @@ def report_texts(model_input: pd.DataFrame) -> list[str]:
     if "text" not in model_input.columns:
         raise ValueError("model input needs a 'text' column")
     columns = [name for name in ("title", "text") if name in model_input.columns]
-    values = {
-        name: model_input[name].astype(object).where(model_input[name].notna(), None).tolist()
+    values = {  # scrubbed: a lone surrogate in a pandas string would make polars raise
+        name: [
+            scrub_text(value) if isinstance(value, str) else value
+            for value in model_input[name].astype(object).where(model_input[name].notna(), None).tolist()
+        ]
         for name in columns
     }
     frame = pl.DataFrame(values, schema={name: pl.String for name in columns}, strict=False)
