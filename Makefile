@@ -35,7 +35,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check features models training serving tests
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean-demo:
 	rm -rf datasets/demo mlruns/mlflow.db mlruns/artifacts

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from features.errors import DataFileError
+from core.errors import DataFileError
 
 AUTO = "auto"
 SAMPLE_BYTES = 256 * 1024  # what charset-normalizer sees: the whole file costs ~0.4 s per 20 MB, for nothing

@@ -1,7 +1,7 @@
 """Reading whole input files (Parquet tables, CSV or Parquet logs) with one-line errors for the user.
 
 Every user-caused failure (missing file, unreadable file, empty file, missing or duplicate columns)
-is a :class:`features.errors.DataFileError`, which the CLI prints as one line.
+is a :class:`core.errors.DataFileError`, which the CLI prints as one line.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
+from core.errors import DataFileError, require_file
 from features.encodings import AUTO, decode_to_utf8
-from features.errors import DataFileError, require_file
 
 _DUPLICATE_SUFFIX = re.compile(r"_duplicated_\d+$")  # how polars renames a repeated CSV column
 

@@ -24,9 +24,9 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 
+from core.errors import DataFileError, PanelSpanError
 from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
-from features.errors import DataFileError, PanelSpanError
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
 LABEL_COLUMNS: tuple[str, ...] = ("n_dispute", "n_hazard", "y_dispute", "y_hazard")
@@ -191,6 +191,13 @@ def build_panel(
         *_parent_signals(events, grids, span, options, first),
     )
     return _finish(panel, grids, span, options)
+
+
+def read_panel(path) -> pl.DataFrame:
+    """A grid x week panel file, checked for its keys and labels (a user error, in one line, if not)."""
+    from features.files import read_parquet
+
+    return read_parquet(path, "panel", (*PANEL_KEYS, *LABEL_COLUMNS))
 
 
 def events_outside_grids(events: pl.DataFrame, grids: pl.DataFrame) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features.errors import DataFileError
+from core.errors import DataFileError
 
 CHANNELS: tuple[str, ...] = ("hotline", "app", "grid_worker", "sensor")
 STATUSES: tuple[str, ...] = ("open", "in_progress", "closed")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
-from features.errors import DataFileError
+from core.errors import DataFileError
 
 RiskGroup = Literal["dispute", "hazard", "none"]
 RISK_GROUPS: tuple[str, ...] = ("dispute", "hazard", "none")

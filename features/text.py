@@ -16,11 +16,11 @@ Normalisation (:func:`normalize_text`), in this order:
 Both the Python and the polars version run the same regexes in the same order (no look-arounds, which
 polars lacks), so they agree character for character.
 
-Every function here is total over Python ``str``: text is scrubbed first (``features.scrub``: lone
+Every function here is total over Python ``str``: text is scrubbed first (``core.scrub``: lone
 surrogates become U+FFFD; controls other than tab and newline, zero-width and bidirectional formatting
 characters are dropped), so polars never sees a string it cannot encode.
 
-Redaction (:func:`redact_pii`, :func:`redact_pii_expr`, rules in ``features.pii``) replaces personal data
+Redaction (:func:`redact_pii`, :func:`redact_pii_expr`, rules in ``core.pii``) replaces personal data
 (ID, phone, card, passport, QQ and WeChat numbers, e-mail addresses, licence plates, names after a cue)
 by placeholders such as ``<PHONE>`` and ``<NAME>``, on normalised or raw text.
 
@@ -37,11 +37,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from features.pii import PLACEHOLDERS, redact_pii, redact_pii_expr, redact_pii_value
-from features.scrub import scrub_text, scrub_text_expr
+from core.pii import PLACEHOLDERS, redact_pii, redact_pii_expr, redact_pii_value
+from core.scrub import scrub_text, scrub_text_expr
 
 __all__ = [
-    "PLACEHOLDERS", "TITLE_SEPARATOR", "is_blank_expr", "lead_sentences", "normalize_text",
+    "PLACEHOLDERS", "TITLE_SEPARATOR", "is_blank_expr", "join_title_text", "lead_sentences", "normalize_text",
     "normalize_text_expr", "prepare_text", "prepare_text_expr", "prepare_texts", "redact_pii",
     "redact_pii_expr", "redact_pii_value", "scrub_text", "scrub_text_expr", "title_text_expr",
 ]  # fmt: skip
@@ -112,11 +112,17 @@ def is_blank_expr(column: str | pl.Expr) -> pl.Expr:
 
 
 # ---- model input -----------------------------------------------------------------------------------
+def join_title_text(title: str | None, text: str | None) -> str:
+    """``title。text`` as every GridSense model reads a report; a missing or blank part is left out (never
+    "。text" or "title。"). :func:`title_text_expr` is the same join for polars columns."""
+    return TITLE_SEPARATOR.join(part for part in (title, text) if part and part.strip())
+
+
 def prepare_text(title: str | None, text: str | None) -> str:
     """The classifier's input: normalised ``title。text`` with PII redacted (empty parts are skipped)."""
-    parts = [normalize_text(part) for part in (title, text) if part]
+    joined = join_title_text(*(normalize_text(part) if part else None for part in (title, text)))
     # marks fold again: a ',' kept between two digits is no longer between digits once they are redacted
-    return _fold_marks(redact_pii(TITLE_SEPARATOR.join(part for part in parts if part)))
+    return _fold_marks(redact_pii(joined))
 
 
 def prepare_text_expr(title: str | pl.Expr | None, text: str | pl.Expr) -> pl.Expr:

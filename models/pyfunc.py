@@ -1,4 +1,5 @@
-"""MLflow pyfunc wrappers around the fitted estimators (the only module that imports MLflow).
+"""MLflow pyfunc wrappers around the fitted estimators, and the one way a model is saved or logged
+(`save_*_model` for a directory, `log_*_model` into the active run: training uses the latter).
 
 Each wrapper keeps the estimator as a joblib artifact: ``classifier`` for the text model, ``forecaster``
 for the risk model. ``load_context`` puts it on ``self.classifier`` / ``self.forecaster``, so serving can
@@ -10,6 +11,7 @@ its validation sample (artifact ``validation_sample``, see ``models.validation_s
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
@@ -151,6 +153,38 @@ def save_risk_model(
     return _save(RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, validation_sample, save_kwargs)
 
 
+def log_text_model(
+    classifier,
+    validation_sample: ValidationSample | None,
+    example_texts: Sequence[str],
+    extra_requirements: Sequence[str] = (),
+):
+    """Log a fitted text classifier (TF-IDF, transformer, cascade) to the active MLflow run as ``model``:
+    the same wrapper and artifacts as :func:`save_text_model`. Returns MLflow's ``ModelInfo``."""
+    example = pd.DataFrame({"title": [""] * len(example_texts), "text": list(example_texts)})
+    kwargs = {
+        "signature": text_model_signature(),  # title optional
+        "input_example": example,
+        "pip_requirements": [*PIP_REQUIREMENTS, *extra_requirements],
+    }
+    return _log(TextClassifierModel(), TEXT_ARTIFACT, classifier, validation_sample, kwargs)
+
+
+def log_risk_model(
+    forecaster, validation_sample: ValidationSample | None, example: pl.DataFrame | None = None
+):
+    """Log a fitted risk forecaster to the active MLflow run as ``model`` (as :func:`save_risk_model`),
+    with a signature inferred from `example` panel rows when given. Returns MLflow's ``ModelInfo``."""
+    kwargs: dict = {}
+    if example is not None:
+        from mlflow.models import infer_signature
+
+        example_pd = example.cast(pl.Float64).to_pandas()  # float: the features may hold missing values
+        output = RiskForecasterModel.predict_with(forecaster, example_pd)
+        kwargs = {"signature": infer_signature(example_pd, output), "input_example": example_pd}
+    return _log(RiskForecasterModel(), RISK_ARTIFACT, forecaster, validation_sample, kwargs)
+
+
 def _save(
     wrapper: mlflow.pyfunc.PythonModel,
     artifact: str,
@@ -159,8 +193,26 @@ def _save(
     validation_sample: ValidationSample | None,
     kwargs: dict,
 ) -> Path:
-    kwargs.setdefault("pip_requirements", list(PIP_REQUIREMENTS))  # skips MLflow's slow requirement inference
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample)
-        mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts=artifacts, **kwargs)
+        mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts=artifacts, **_defaults(kwargs))
     return Path(path)
+
+
+def _log(
+    wrapper: mlflow.pyfunc.PythonModel,
+    artifact: str,
+    estimator,
+    validation_sample: ValidationSample | None,
+    kwargs: dict,
+):
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample)
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=wrapper, artifacts=artifacts, **_defaults(kwargs)
+        )
+
+
+def _defaults(kwargs: dict) -> dict:
+    """Listed requirements skip MLflow's slow inference of them."""
+    return {"pip_requirements": list(PIP_REQUIREMENTS)} | kwargs

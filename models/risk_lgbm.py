@@ -10,7 +10,7 @@ week w only use events before w. Weeks are split by time, oldest first::
   next week's events in the top k% of units" rewards when busy units see several events a week; the
   binary model ranks by the chance of any event, which is what average precision for "≥ 1 event"
   rewards. Which one wins is a data question, answered by the rolling backtest
-  (``training.backtest``; results in docs/BENCHMARKS.md). A mapping ``{group: objective}`` is allowed.
+  (``evaluation.backtest``; results in docs/BENCHMARKS.md). A mapping ``{group: objective}`` is allowed.
 * The ``valid_weeks`` weeks before the calibration window pick the number of boosting rounds by early
   stopping; with ``refit=True`` the booster is then retrained on train + valid for that many rounds.
 * ``calibration`` (``isotonic`` or ``platt``, ``models.calibration``) maps the booster's score to

@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.taxonomy import Taxonomy
 from features.text import prepare_texts
-from models.metrics import expected_calibration_error
+from models.scoring import expected_calibration_error
 from models.text_evidence import ProbaFn
 from models.text_prediction import (
     LeafProbabilityOutputs,

@@ -34,7 +34,7 @@ import polars as pl
 import yaml
 
 from features.text import redact_pii
-from models.metrics import accuracy, macro_f1
+from models.scoring import accuracy, macro_f1
 
 ARTIFACT = "validation_sample"
 ROWS_FILE = "rows.parquet"

@@ -25,8 +25,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from core.keys import KeyVerifier, Role
 from serving.errors import ForbiddenError, UnauthorizedError
-from serving.keys_store import KeyVerifier, Role
 from serving.rate_limit import enforce_rate_limit
 
 API_KEY_HEADER = "X-API-Key"

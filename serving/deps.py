@@ -9,14 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serving.audit import AuditLog
+from core.audit import AuditLog
+from core.settings import Settings
 from serving.errors import NotReadyError
 from serving.forecast_store import ForecastStore
 from serving.inference import InferenceRunner
-from serving.metrics import ServingMetrics
 from serving.registry import ModelRegistry
 from serving.resources import Resources
-from serving.settings import Settings
+from serving.telemetry import ServingMetrics
 from serving.text_service import TextClassifierService
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from core.tables import HISTORY_FILE, TREND_WEEKS
 from serving.errors import UnknownGridError, UnknownWeekError
 from serving.schemas import ModelRef
 
@@ -50,7 +51,6 @@ RISK_FIELDS = (
     "drivers_json",
     "contributions",
 )
-HISTORY_FILE = "history.parquet"
 HISTORY_FIELDS = (
     "week_start",
     "group",
@@ -63,9 +63,8 @@ HISTORY_FIELDS = (
     "actual",
 )
 TREND_FIELDS = ("week_start", "probability", "rank", "level", "actual_count")
-TREND_WEEKS = 8  # as training.forecast.TREND_WEEKS: the trend of a past week has as many points
 # A week forecast twice for a grid and group (a backtest and a batch forecast): the higher wins; rows of
-# the same source: the later one in the file (as training.forecast.update_history keeps the last).
+# the same source: the later one in the file (as batch.forecast.update_history keeps the last).
 SOURCE_PRIORITY = {"forecast": 2, "backtest": 1}
 WEEK_CACHE_SIZE = 16  # past weeks kept built; a week is a few MB for thousands of grids
 

@@ -1,4 +1,4 @@
-"""The dashboard tables (written by `training.dashboard_tables`), held in memory for the grid routes.
+"""The dashboard tables (written by `batch.dashboard_tables`), held in memory for the grid routes.
 
 Read-only: grids with their map polygons, weekly events per grid and first-level category, and the
 latest classified, redacted reports per grid. Answers are built once per table version (a request is
@@ -21,14 +21,11 @@ from typing import Any
 
 import polars as pl
 
+from core.settings import DEFAULT_SITE_TIMEZONE
+from core.tables import GRIDS_FILE, RAW_REPORTS_FILE, REPORTS_FILE, WEEKLY_FILE
 from features.text import redact_pii_expr
 from serving.errors import ApiError, NotReadyError, UnknownGridError
-from serving.settings import DEFAULT_SITE_TIMEZONE
 
-GRIDS_FILE = "grids.parquet"
-WEEKLY_FILE = "grid_weekly.parquet"
-REPORTS_FILE = "recent_reports.parquet"
-RAW_REPORTS_FILE = "recent_reports_raw.parquet"  # training.dashboard_tables.RAW_REPORTS_FILE
 META_FILE = "meta.json"
 KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon", "polygon_x", "polygon_y")
 REPORT_COLUMNS = (

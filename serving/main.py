@@ -14,17 +14,17 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from core.audit import AuditLog
+from core.keys import KeyVerifier
+from core.settings import Settings
 from serving import api_docs
-from serving.audit import AuditLog
 from serving.auth import Permission, roles_with
 from serving.body_timeout import BodyTimeoutMiddleware
 from serving.dashboard import router as dashboard_router
 from serving.errors import install_error_handlers
 from serving.hot_swap import ReloadEvent
 from serving.inference import make_runner
-from serving.keys_store import KeyVerifier
 from serving.logs import configure_logging
-from serving.metrics import ServingMetrics
 from serving.observability import ObservabilityMiddleware
 from serving.openapi_limits import document_limits
 from serving.rate_limit import RateLimiter
@@ -32,7 +32,7 @@ from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
 from serving.routers import admin, classify, grids, health, metrics, models, risk
 from serving.schemas import ERROR_RESPONSES
-from serving.settings import Settings
+from serving.telemetry import ServingMetrics
 from serving.validation import BodyLimitMiddleware, check_query_encoding
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from serving.atomic_files import atomic_write_bytes, locked
+from core.atomic_files import atomic_write_bytes, locked
 
 LAST_GOOD_FILE = "last_good.json"
 KEEP_VERSIONS = 2

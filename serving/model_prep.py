@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from serving.atomic_files import atomic_write_with
+from core.atomic_files import atomic_write_with
 
 FAST_SUFFIX = ".uncompressed.joblib"
 PREP_TIMEOUT_SECONDS = 600

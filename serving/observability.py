@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.metrics import UNMATCHED_ROUTE, ServingMetrics
+from serving.telemetry import UNMATCHED_ROUTE, ServingMetrics
 
 access_logger = logging.getLogger("gridsense.access")
 

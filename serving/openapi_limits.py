@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from serving.settings import Settings
+from core.settings import Settings
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:

@@ -31,9 +31,9 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from core.settings import Settings
 from serving.errors import error_body
 from serving.request_id import REQUEST_ID_HEADER
-from serving.settings import Settings
 
 
 @cache

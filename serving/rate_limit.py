@@ -21,9 +21,9 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
+from core.keys import Role
+from core.settings import Settings
 from serving.errors import ApiError
-from serving.keys_store import Role
-from serving.settings import Settings
 
 
 class RateLimitedError(ApiError):

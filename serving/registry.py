@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.registry import RegisteredVersion, alias_version, read_versions
+from core.settings import sqlite_path
 from serving.schemas import ModelsResponse, ModelVersionInfo, RegisteredModelInfo
-from serving.settings import sqlite_path
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +38,11 @@ class MlflowRegistryView:
     def alias_version(self, name: str, alias: str) -> str | None:
         """The version `alias` points at; None when the registry or the alias is not there."""
         try:
-            return str(self._get_client().get_model_version_by_alias(name, alias).version)
+            client = self._get_client()
         except Exception as exc:
             logger.debug("cannot resolve %s@%s: %s", name, alias, exc)
             return None
+        return alias_version(client, name, alias)
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -56,53 +56,22 @@ class MlflowRegistryView:
 
     def _describe_model(self, client: Any, name: str) -> RegisteredModelInfo:
         try:
-            aliases = _aliases_by_version(client.get_registered_model(name).aliases)
-            versions = client.search_model_versions(f"name = '{name}'")
+            versions = read_versions(client, name)
         except Exception as exc:
             logger.warning("cannot read registered model %s: %s", name, exc)
             return RegisteredModelInfo(name=name, error=_short(exc))
-        infos = [
-            _version_info(client, version, aliases.get(str(version.version), [])) for version in versions
-        ]
-        return RegisteredModelInfo(name=name, versions=sorted(infos, key=_version_number, reverse=True))
+        return RegisteredModelInfo(name=name, versions=[_version_info(version) for version in versions])
 
 
-def _aliases_by_version(aliases: dict[str, Any] | None) -> dict[str, list[str]]:
-    by_version: dict[str, list[str]] = {}
-    for alias, version in sorted((aliases or {}).items()):
-        by_version.setdefault(str(version), []).append(alias)
-    return by_version
-
-
-def _version_info(client: Any, version: Any, aliases: list[str]) -> ModelVersionInfo:
+def _version_info(version: RegisteredVersion) -> ModelVersionInfo:
     return ModelVersionInfo(
-        version=str(version.version),
-        aliases=aliases,
-        status=getattr(version, "status", None),
+        version=version.version,
+        aliases=version.aliases,
+        status=version.status,
         run_id=version.run_id,
-        created_at=_from_millis(version.creation_timestamp),
-        metrics=_run_metrics(client, version.run_id),
+        created_at=version.created_at,
+        metrics=version.metrics,
     )
-
-
-def _run_metrics(client: Any, run_id: str | None) -> dict[str, float]:
-    if not run_id:
-        return {}
-    try:
-        metrics = client.get_run(run_id).data.metrics
-    except Exception as exc:  # a deleted run must not hide the version
-        logger.warning("cannot read metrics of run %s: %s", run_id, exc)
-        return {}
-    # JSON has no NaN/inf (an undefined metric, e.g. AUC of a single-class split, would break the answer)
-    return {key: float(value) for key, value in sorted(metrics.items()) if math.isfinite(value)}
-
-
-def _version_number(info: ModelVersionInfo) -> int:
-    return int(info.version) if info.version.isdigit() else -1
-
-
-def _from_millis(timestamp: int | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp / 1000, tz=UTC) if timestamp else None
 
 
 def _short(exc: Exception) -> str:

@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.registry import CHAMPION, RISK_MODEL_NAME, TEXT_MODEL_NAME
+from core.settings import Settings
 from models.validation_sample import load_from_model_dir
 from serving.forecast_store import ForecastFileSource, ForecastStore
 from serving.forecast_store import smoke_test as forecast_smoke_test
 from serving.hot_swap import HotSwap, ReloadEvent
 from serving.model_check import TextModelCheck
 from serving.registry import MlflowRegistryView, ModelRegistry
-from serving.settings import Settings
 from serving.text_service import MlflowTextModelSource, ModelUri, TextClassifierService
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ class Resources:
     registry: ModelRegistry
     text: HotSwap[TextClassifierService]
     forecasts: HotSwap[ForecastStore]
-    risk_model_name: str = "gridsense-risk"
-    risk_model_alias: str = "champion"
+    risk_model_name: str = RISK_MODEL_NAME
+    risk_model_alias: str = CHAMPION
     risk_champion_version: str | None = None  # where the registry's risk alias points, when known
 
     @classmethod
@@ -74,7 +75,7 @@ class Resources:
 
 
 def registry_view(settings: Settings) -> MlflowRegistryView:
-    text_name = ModelUri.parse(settings.text_model_uri).name or "gridsense-text"
+    text_name = ModelUri.parse(settings.text_model_uri).name or TEXT_MODEL_NAME
     return MlflowRegistryView(settings.mlflow_tracking_uri, model_names=(text_name, settings.risk_model_name))
 
 

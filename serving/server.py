@@ -30,8 +30,8 @@ def run(
     environment, which the worker processes read their settings from."""
     import uvicorn
 
+    from core.settings import Settings
     from serving.logs import uvicorn_log_config
-    from serving.settings import Settings
 
     for name, value in (("header_timeout", header_timeout), ("body_timeout", body_timeout)):
         if value is not None:

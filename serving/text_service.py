@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from features.text import TITLE_SEPARATOR, redact_pii
+from core.settings import Settings, sqlite_path
+from features.text import join_title_text, redact_pii
 from serving.errors import PayloadTooLargeError
 from serving.model_cache import ModelCache
 from serving.model_prep import load_fast
@@ -21,7 +22,6 @@ from serving.schemas import (
     EvidencePhrase,
     ModelRef,
 )
-from serving.settings import Settings, sqlite_path
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class TextClassifierService:
 
 def model_input(item: ClassifyItem) -> str:
     """Title and text joined as the training set joins them (the model normalises and redacts itself)."""
-    return f"{item.title}{TITLE_SEPARATOR}{item.text}" if item.title and item.title.strip() else item.text
+    return join_title_text(item.title, item.text)
 
 
 def to_result(

@@ -1,1 +1,2 @@
-"""Jobs: the `gridsense` CLI, training runs and MLflow tracking/registry. Imports features/ and models/."""
+"""Training runs: fit the models, compare them with baselines on held-out data, log to MLflow, register
+versions. Imports core/, features/ and models/; never serving/."""

@@ -9,28 +9,26 @@ from pathlib import Path
 
 import polars as pl
 
-TEXT_MODEL_NAME = "gridsense-text"
-RISK_MODEL_NAME = "gridsense-risk"
-
-
-def local_tracking_uri(root: Path) -> str:
-    """SQLite tracking + registry database under <root>/mlruns."""
-    return f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve()}"
+from core.settings import sqlite_path, tracking_uri
 
 
 def use_local_store(root: Path, experiment: str) -> str:
-    """Point MLflow at the project's store and make sure `experiment` exists. Returns its id."""
+    """Point MLflow at the store `GRIDSENSE_MLFLOW_TRACKING_URI` names (default: SQLite under
+    <root>/mlruns, artifacts beside it) and make sure `experiment` exists. Returns its id."""
     import mlflow
 
-    (root / "mlruns" / "artifacts").mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(local_tracking_uri(root))
-    mlflow.set_registry_uri(local_tracking_uri(root))
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         experiment_id = found.experiment_id
-    else:
-        artifacts = (root / "mlruns" / "artifacts" / experiment).resolve().as_uri()
-        experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
+    elif sqlite_path(uri) is not None:  # a local store keeps its artifacts beside the database
+        artifacts = root / "mlruns" / "artifacts" / experiment
+        artifacts.mkdir(parents=True, exist_ok=True)
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts.resolve().as_uri())
+    else:  # a tracking server decides where artifacts go
+        experiment_id = mlflow.create_experiment(experiment)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

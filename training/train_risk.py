@@ -7,7 +7,7 @@ events in the top 10% / 5%) use the model's ranking score; Brier and ECE its cal
 ``evaluation/backtest_forecasts.parquet``: ``gridsense forecast`` seeds the forecast history with them.
 The registered model is then refitted on every labelled week with the same parameters, so forecasts
 use the newest history. The rolling, retrain-every-week backtest on real logs is
-``gridsense benchmark risk`` (``training.benchmarks.risk``).
+``gridsense benchmark risk`` (``evaluation.risk_benchmark``).
 """
 
 from __future__ import annotations
@@ -21,16 +21,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.registry import RISK_MODEL_NAME
 from features.panel import feature_columns
 from models.baselines import last_week_count, mean_52w
-from models.metrics import brier, expected_calibration_error, risk_metrics, top_share
+from models.pyfunc import log_risk_model
 from models.risk_levels import RiskLevels
 from models.risk_lgbm import RiskForecaster
-from models.validation_sample import ValidationSample, risk_sample
+from models.scoring import brier, expected_calibration_error, risk_metrics, top_share
+from models.validation_sample import risk_sample
 from training import plots
-from training.tracking import RISK_MODEL_NAME, fingerprint, git_commit, register
+from training.tracking import fingerprint, git_commit, register
 
-PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "polars", "scikit-learn"]
 BASELINES = {"last_week": last_week_count, "mean_52w": mean_52w}
 # Chosen by the selection backtest of `gridsense benchmark risk --adapter gridsense` on the demo city
 # (docs/BENCHMARKS.md): Poisson (ranks by expected events) + Platt calibration on the last 8 weeks
@@ -92,7 +93,7 @@ def evaluate(
 
 
 def backtest_forecasts(model: RiskForecaster, test: pl.DataFrame) -> pl.DataFrame:
-    """The test window's forecasts in the forecast-history layout (``training.forecast.HISTORY_SCHEMA``)."""
+    """The test window's forecasts in the forecast-history layout (``batch.forecast.HISTORY_SCHEMA``)."""
     scores, probabilities = model.predict_score(test), model.predict_proba(test)
     frames = [
         test.select(
@@ -160,7 +161,7 @@ def train_risk_model(
         final_model = RiskForecaster(**params).fit(pl.concat([train, test]), feature_columns=features)
         sample = risk_sample(test, final_model)
         mlflow.log_param("validation_sample.rows", sample.rows.height)
-        model_info = _log_model(final_model, test.select(features).head(5), sample)
+        model_info = log_risk_model(final_model, sample, test.select(features).head(5))
         version = register(model_info.model_uri, RISK_MODEL_NAME, alias) if alias is not None else None
     return RiskTrainingResult(run.info.run_id, version, metrics)
 
@@ -185,23 +186,3 @@ def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]], fore
             )
         forecasts.write_parquet(out / "backtest_forecasts.parquet")
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
-
-
-def _log_model(model: RiskForecaster, example: pl.DataFrame, sample: ValidationSample):
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from models.pyfunc import RISK_ARTIFACT, RiskForecasterModel, model_artifacts
-
-    example_pd = example.cast(pl.Float64).to_pandas()  # float: the features may hold missing values
-    with tempfile.TemporaryDirectory() as tmp:
-        wrapper = RiskForecasterModel()
-        output = wrapper.predict_with(model, example_pd)
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=wrapper,
-            artifacts=model_artifacts(RISK_ARTIFACT, model, Path(tmp), sample),
-            signature=infer_signature(example_pd, output),
-            input_example=example_pd,
-            pip_requirements=PIP_REQUIREMENTS,
-        )

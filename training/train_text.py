@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.registry import TEXT_MODEL_NAME
 from features.taxonomy import Taxonomy
 from models.baselines import MostFrequentTextBaseline
-from models.metrics import expected_calibration_error, text_metrics
+from models.pyfunc import log_text_model
+from models.scoring import expected_calibration_error, text_metrics
 from models.text_tfidf import TfidfTextClassifier
 from models.validation_sample import ValidationSample, text_sample
 from training import plots
-from training.tracking import TEXT_MODEL_NAME, fingerprint, git_commit, register
-
-PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas", "polars", "pyyaml"]
+from training.tracking import fingerprint, git_commit, register
 
 
 @dataclass
@@ -90,7 +90,7 @@ def train_text_model(
         _log_plots(taxonomy, y_test, y_pred, confidence, correct)
         sample = text_sample(test, model)
         log_validation_sample_metrics(sample)
-        model_info = _log_model(model, texts_test[:3], sample)
+        model_info = log_text_model(model, sample, texts_test[:3])
         version = register(model_info.model_uri, TEXT_MODEL_NAME, alias) if alias is not None else None
     return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
 
@@ -143,22 +143,3 @@ def _log_plots(taxonomy: Taxonomy, y_test, y_pred, confidence: np.ndarray, corre
         plots.reliability_plot(confidence, correct, out / "reliability_leaf.png", title="leaf confidence")
         plots.coverage_curve_plot(confidence, correct, out / "coverage_accuracy.png")
         mlflow.log_artifacts(str(out), artifact_path="plots")
-
-
-def _log_model(model: TfidfTextClassifier, example_texts: list[str], sample: ValidationSample):
-    import mlflow
-    import pandas as pd
-
-    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts, text_model_signature
-
-    example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
-    with tempfile.TemporaryDirectory() as tmp:
-        wrapper = TextClassifierModel()
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=wrapper,
-            artifacts=model_artifacts(TEXT_ARTIFACT, model, Path(tmp), sample),
-            signature=text_model_signature(),  # title optional
-            input_example=example,
-            pip_requirements=PIP_REQUIREMENTS,
-        )

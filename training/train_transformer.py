@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
-import typer
 
 from features.taxonomy import Taxonomy
+from models.pyfunc import log_text_model
 from training.train_text import TextTrainingResult
 
 SCHEDULES: dict[str, dict[str, Any]] = {
@@ -43,17 +43,12 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 }
 COMPOSITIONS = ("cascade", "transformer")
 RUNTIMES = ("torch", "onnx")
-PIP_REQUIREMENTS = [
-    "torch==2.13.0",
-    "transformers>=4.45,<6",
-    "tokenizers",
-    "scikit-learn",
-    "scipy",
-    "numpy",
-    "pandas",
-    "polars",
-    "pyyaml",
-]
+TRANSFORMER_REQUIREMENTS = ("torch==2.13.0", "transformers>=4.45,<6", "tokenizers", "scipy")
+
+
+def transformer_requirements(runtime: str) -> tuple[str, ...]:
+    """What a transformer or cascade version needs beyond the base model requirements."""
+    return TRANSFORMER_REQUIREMENTS + (("onnxruntime",) if runtime == "onnx" else ())
 
 
 def schedule_params(name: str) -> dict[str, Any]:
@@ -83,11 +78,12 @@ def train_transformer_model(
     transformer through ONNX Runtime with int8 weights (needs ``onnxruntime`` and ``onnx``)."""
     import mlflow
 
+    from core.registry import TEXT_MODEL_NAME
     from models.text_cascade import CascadeTextClassifier
     from models.text_tfidf import TfidfTextClassifier
     from models.text_transformer import TransformerTextClassifier
     from models.validation_sample import text_sample
-    from training.tracking import TEXT_MODEL_NAME, git_commit, register
+    from training.tracking import git_commit, register
     from training.train_text import log_validation_sample_metrics, text_data_params
 
     if composition not in COMPOSITIONS:
@@ -130,7 +126,9 @@ def train_transformer_model(
         _log_plots(served_probs, np.asarray(served.classes_, dtype=object), test, taxonomy)
         sample = text_sample(test, served)
         log_validation_sample_metrics(sample)
-        model_info = _log_model(served, test.get_column("text").to_list()[:3], sample, runtime)
+        model_info = log_text_model(
+            served, sample, test.get_column("text").to_list()[:3], transformer_requirements(runtime)
+        )
         version = register(model_info.model_uri, TEXT_MODEL_NAME, alias, tags=tags) if alias else None
     served_metrics = {k.removeprefix("test."): v for k, v in metrics.items() if k.startswith("test.")}
     tfidf_metrics = {k.removeprefix("tfidf."): v for k, v in metrics.items() if k.startswith("tfidf.")}
@@ -189,7 +187,7 @@ def _evaluate_all(test: pl.DataFrame, taxonomy: Taxonomy, cascade, composition: 
 
 
 def _scores(probs: np.ndarray, classes: np.ndarray, y: np.ndarray, taxonomy: Taxonomy, review: float) -> dict:
-    from models.metrics import expected_calibration_error, text_metrics
+    from models.scoring import expected_calibration_error, text_metrics
 
     predicted = classes[probs.argmax(axis=1)]
     confidence = probs.max(axis=1)
@@ -229,81 +227,15 @@ def _on_runtime(transformer, runtime: str):
     return transformer
 
 
-def _log_model(model, example_texts: list[str], sample=None, runtime: str = "torch"):
-    import mlflow
-    import pandas as pd
-
-    from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts, text_model_signature
-
-    example = pd.DataFrame({"title": [""] * len(example_texts), "text": example_texts})
-    with tempfile.TemporaryDirectory() as tmp:
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=TextClassifierModel(),
-            artifacts=model_artifacts(TEXT_ARTIFACT, model, Path(tmp), sample),
-            signature=text_model_signature(),
-            input_example=example,
-            pip_requirements=PIP_REQUIREMENTS + (["onnxruntime"] if runtime == "onnx" else []),
-        )
-
-
 def registered_tfidf(alias: str):
     """The TF-IDF model behind ``models:/gridsense-text@alias`` (the fast stage of a cascade), or None when
     that version is not a plain TF-IDF model."""
     import mlflow
 
+    from core.registry import TEXT_MODEL_NAME
     from models.text_tfidf import TfidfTextClassifier
-    from training.tracking import TEXT_MODEL_NAME
 
     classifier = (
         mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}@{alias}").unwrap_python_model().classifier
     )
     return classifier if isinstance(classifier, TfidfTextClassifier) else None
-
-
-def command(
-    data: Annotated[Path | None, typer.Option(help="Text training set (default: the demo's).")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
-    schedule: Annotated[str, typer.Option(help="demo (fits make demo's budget) | full.")] = "demo",
-    composition: Annotated[str, typer.Option(help="What to register: cascade | transformer.")] = "cascade",
-    cascade_threshold: Annotated[
-        float, typer.Option(help="TF-IDF confidence that skips the transformer.")
-    ] = 0.8,
-    cascade_blend: Annotated[float, typer.Option(help="TF-IDF weight on the transformer path.")] = 0.5,
-    reuse_tfidf: Annotated[
-        str,
-        typer.Option(help="Registry alias of a TF-IDF version to reuse as the fast stage ('' to fit one)."),
-    ] = "",
-    runtime: Annotated[
-        str, typer.Option(help="Transformer inference: torch | onnx (int8; needs onnxruntime).")
-    ] = "torch",
-    alias: Annotated[str, typer.Option(help="Alias for the new version ('' for none).")] = "challenger",
-) -> None:
-    """Fine-tune the transformer (and cascade), log the run, register a new `gridsense-text` version."""
-    from features.taxonomy import load_taxonomy
-    from training.paths import DemoPaths, project_root
-    from training.tracking import use_local_store
-
-    root = project_root()
-    path = data or DemoPaths.under().text_dataset
-    use_local_store(root, "gridsense-text")
-    fast = registered_tfidf(reuse_tfidf) if reuse_tfidf else None
-    result = train_transformer_model(
-        pl.read_parquet(path),
-        load_taxonomy(taxonomy),
-        path,
-        root,
-        alias=alias or None,
-        schedule=schedule,
-        composition=composition,
-        cascade_threshold=cascade_threshold,
-        cascade_blend=cascade_blend,
-        fast_model=fast,
-        runtime=runtime,
-    )
-    for key in ("macro_f1_l1", "macro_f1_leaf", "accuracy_leaf", "ece_leaf", "coverage"):
-        typer.echo(
-            f"  {key}: {result.metrics.get(key, float('nan')):.4f} "
-            f"(TF-IDF {result.baseline_metrics.get(key, float('nan')):.4f})"
-        )
-    typer.echo(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")

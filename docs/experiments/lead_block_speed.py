@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.text_benchmark import read_text_set
 from features.taxonomy import load_taxonomy
 from models.text_tfidf import TfidfTextClassifier
-from training.benchmarks.text import read_text_set
 
 
 def main(split_dir: str, taxonomy_path: str) -> None:

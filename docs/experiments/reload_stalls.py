@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from core.settings import Settings
 from serving.main import freeze_long_lived_objects
 from serving.model_prep import estimator_path
-from serving.settings import Settings
 from serving.text_service import TEXT_ARTIFACT, MlflowTextModelSource, smoke_test
 
 

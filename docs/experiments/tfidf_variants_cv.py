@@ -16,9 +16,9 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from evaluation.text_benchmark import read_text_set
 from features.text import lead_sentences, prepare_texts
 from models.text_ngrams import CharNgramTfidf
-from training.benchmarks.text import read_text_set
 
 
 def _variants(jieba: bool) -> dict[str, dict]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import DataFileError
 from features.date_window import DateWindow
 from features.encodings import AUTO
-from features.errors import DataFileError
 from features.ingest.config import AdapterConfig, load_adapter_config
 from features.ingest.core import EVENT_SCHEMA, UNIT_SCHEMA, IngestedLog
 

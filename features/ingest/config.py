@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from features.errors import DataFileError
+from core.errors import DataFileError
 
 BUNDLED = ("gridsense", "chicago", "sweden")
 TAXONOMY_GROUPS = "taxonomy"

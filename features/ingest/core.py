@@ -20,9 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
+from core.errors import DataFileError
 from features.date_window import DateWindow
 from features.encodings import AUTO
-from features.errors import DataFileError
 from features.files import read_csv_text, read_parquet, require_columns
 from features.ingest.config import AdapterConfig, normalise_category
 

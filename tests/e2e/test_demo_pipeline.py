@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from features.demo_city import generate_demo_city
+from demo_city import generate_demo_city
 from features.events import load_events
 from features.panel import build_panel
 from features.taxonomy import load_taxonomy
@@ -22,8 +22,9 @@ pytestmark = pytest.mark.slow
 def world(tmp_path_factory) -> dict:
     import mlflow
 
-    from training.forecast import run_forecast
-    from training.tracking import local_tracking_uri, use_local_store
+    from batch.forecast import run_forecast
+    from core.settings import tracking_uri
+    from training.tracking import use_local_store
     from training.train_risk import train_risk_model
     from training.train_text import train_text_model
 
@@ -46,7 +47,7 @@ def world(tmp_path_factory) -> dict:
     forecasts = run_forecast(panel, root / "datasets" / "demo" / "forecasts" / "latest.parquet", grids=grids)
     yield {
         "root": root,
-        "uri": local_tracking_uri(root),
+        "uri": tracking_uri(root),
         "grids": grids,
         "loaded": loaded,
         "forecasts": forecasts,
@@ -58,9 +59,9 @@ def world(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def client(world) -> TestClient:
-    from serving.keys_store import KeyFile
+    from core.keys import KeyFile
+    from core.settings import Settings
     from serving.main import create_app
-    from serving.settings import Settings
 
     settings = Settings(home=world["root"], mlflow_tracking_uri=world["uri"], reload_interval_seconds=0)
     key = KeyFile(settings.api_keys_path).create("data_scientist", label="e2e").key

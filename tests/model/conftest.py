@@ -56,7 +56,7 @@ def tiny_bert_builder():
 @pytest.fixture(scope="session")
 def demo_reports(tmp_path_factory) -> pl.DataFrame:
     """Labelled reports of a small demo city: ``title, text, label`` (leaf id), ``secondary``, ``l1``."""
-    from features.demo_city import generate_demo_city
+    from demo_city import generate_demo_city
     from features.taxonomy import load_taxonomy
 
     city = generate_demo_city(

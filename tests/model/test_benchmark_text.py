@@ -10,7 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from training.benchmarks import text as benchmark
+from cli import benchmarks
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 pytest.importorskip("torch")
 
@@ -53,7 +55,7 @@ def toy_csvs(tmp_path, tiny_bert_builder):
 def test_benchmark_reports_every_model_in_one_run(toy_csvs, tmp_path):
     (train, test), taxonomy, encoder = toy_csvs
     app = typer.Typer()
-    app.command()(benchmark.command)
+    app.command()(benchmarks.text)
     out = tmp_path / "report.json"
     result = CliRunner().invoke(
         app,
@@ -96,7 +98,7 @@ def test_benchmark_reports_every_model_in_one_run(toy_csvs, tmp_path):
 def test_unknown_model_is_a_usage_error(toy_csvs, tmp_path):
     (train, test), taxonomy, _ = toy_csvs
     app = typer.Typer()
-    app.command()(benchmark.command)
+    app.command()(benchmarks.text)
     result = CliRunner().invoke(
         app,
         ["--train", str(train), "--test", str(test), "--out", str(tmp_path / "r.json"), "--model", "bert"],

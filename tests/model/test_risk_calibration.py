@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from models.calibration import ProbabilityCalibrator
-from models.metrics import expected_calibration_error
 from models.risk_lgbm import RiskForecaster
+from models.scoring import expected_calibration_error
 
 
 def test_calibration_repairs_an_overconfident_score():

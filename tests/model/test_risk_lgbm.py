@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from sklearn.base import clone
 
-from models.metrics import average_precision
 from models.risk_lgbm import RiskForecaster, default_feature_columns
+from models.scoring import average_precision
 
 N_GRIDS, N_WEEKS = 60, 40
 # One thread: OpenMP threads spin-wait, and on a busy 2-core machine two threads are ~50x slower.

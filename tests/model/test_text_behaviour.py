@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from features.taxonomy import load_taxonomy
+from features.text import join_title_text
 from models.text_cascade import CascadeTextClassifier
 from models.text_prediction import report_labels
 from models.text_tfidf import TfidfTextClassifier
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 MINIMUM_FUNCTIONALITY = {
     "矛盾纠纷": "公司拖欠我三个月工资不发，老板电话也打不通",
@@ -38,7 +41,7 @@ def taxonomy():
 
 @pytest.fixture(scope="module")
 def reports(demo_reports):
-    texts = [f"{title}。{text}" for title, text in demo_reports.select("title", "text").iter_rows()]
+    texts = [join_title_text(title, text) for title, text in demo_reports.select("title", "text").iter_rows()]
     return texts, demo_reports.get_column("label").to_list()
 
 

@@ -10,6 +10,8 @@ import pytest
 from features.taxonomy import load_taxonomy
 from models.text_transformer import TransformerTextClassifier
 
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 

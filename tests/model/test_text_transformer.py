@@ -11,6 +11,8 @@ from features.taxonomy import load_taxonomy
 from models.persistence import load_estimator, save_estimator
 from models.text_transformer import TransformerTextClassifier
 
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
+
 torch = pytest.importorskip("torch")
 
 # Three leaves with disjoint vocabularies, so a tiny model can learn them in a second.

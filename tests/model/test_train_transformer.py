@@ -8,8 +8,11 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from core.registry import TEXT_MODEL_NAME
 from features.taxonomy import load_taxonomy
-from training.tracking import TEXT_MODEL_NAME, use_local_store
+from training.tracking import use_local_store
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 pytest.importorskip("torch")
 

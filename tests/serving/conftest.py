@@ -11,13 +11,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.keys import KeyFile, Role
+from core.settings import Settings
 from serving.deps import get_registry, get_resources
 from serving.forecast_store import ForecastStore
-from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.resources import Resources
 from serving.schemas import ModelsResponse, ModelVersionInfo, RegisteredModelInfo
-from serving.settings import Settings
 from serving.text_service import TextClassifierService
 
 NOISE = ("矛盾纠纷/邻里纠纷/噪音扰邻纠纷", "矛盾纠纷", "邻里纠纷", "噪音扰邻纠纷", "社区居委会", "dispute")

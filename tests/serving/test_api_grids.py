@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from batch.dashboard_tables import build_dashboard_tables
 from serving.dashboard import CONTENT_SECURITY_POLICY
 from serving.deps import get_resources
-from training.dashboard_tables import build_dashboard_tables
 
 NOISE = {
     "leaf_id": "矛盾纠纷/邻里纠纷/噪音扰邻纠纷",

@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from batch.dashboard_tables import REPORTS_FILE, build_dashboard_tables
 from features.text import normalize_text
 from serving.deps import get_resources
 from tests.pii_corpus import CORPUS
-from training.dashboard_tables import REPORTS_FILE, build_dashboard_tables
 
 PREDICTION = dict(leaf_id="a", category_l1="x", category_l2="x", category_l3="x", department="d",
                   risk_group="none", p_l3=0.8, needs_review=False)  # fmt: skip

@@ -7,9 +7,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from core.keys import KeyFile, Role
 from serving.auth import ROLE_PERMISSIONS, Permission
 from serving.deps import get_resources
-from serving.keys_store import KeyFile, Role
 
 # The core routes and the permission each needs (None: open). Routes added by other features are
 # checked generically: each must need a key and let through exactly the roles of one permission.

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from core.settings import Settings
 from serving.body_timeout import BodyTimeoutMiddleware
 from serving.deps import get_resources
 from serving.main import create_app
-from serving.settings import Settings
 
 
 def request_scope(key: str, length: int) -> dict:

@@ -15,13 +15,15 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
-from serving.keys_store import KeyFile, Role
+from batch.dashboard_tables import build_dashboard_tables
+from core.keys import KeyFile, Role
+from core.settings import Settings
 from serving.main import create_app
-from serving.settings import Settings
-from training.dashboard_tables import build_dashboard_tables
 
 from .fuzzing import FUZZ_CONFIG, MAX_EXAMPLES
 from .test_api_grids import NOISE
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 
 def _events() -> pl.DataFrame:

@@ -17,16 +17,18 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
+from core.keys import KeyFile, Role
+from core.settings import Settings
 from serving.deps import get_registry, get_resources
 from serving.forecast_store import ForecastStore
-from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.resources import Resources
-from serving.settings import Settings
 from serving.text_service import TextClassifierService
 
 from .conftest import FakeClassifier, FakeRegistry, forecast_table
 from .fuzzing import FUZZ_CONFIG, MAX_EXAMPLES
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 LIMITS = {"max_text_chars": 200, "max_batch": 8}
 

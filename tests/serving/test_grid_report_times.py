@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from core.settings import Settings
 from serving.deps import get_resources
 from serving.grid_schemas import RecentReport
 from serving.grid_store import _with_time_zone
-from serving.settings import Settings
 
 from .test_api_grids import NOISE, supervisor, tables  # noqa: F401  (fixtures)
 

@@ -8,15 +8,15 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from features.taxonomy import load_taxonomy
 from serving.main import create_app
 from serving.schemas import ClassifyItem
-from serving.settings import Settings
 from serving.text_service import MlflowTextModelSource
 
 from .conftest import forecast_table
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # `make test-fast` skips it
 
 REPORTS = {
     "城市管理/市容秩序/占道经营": [
@@ -36,9 +36,8 @@ REPORTS = {
 def registry(tmp_path_factory):
     """A store with gridsense-text versions 1 and 2 (the same tiny model), champion -> 1."""
     import mlflow
-    from mlflow import MlflowClient
-
     import polars as pl
+    from mlflow import MlflowClient
 
     from models.pyfunc import TEXT_ARTIFACT, TextClassifierModel, model_artifacts
     from models.text_tfidf import TfidfTextClassifier
@@ -77,7 +76,7 @@ def settings_for(home) -> Settings:
 
 
 def test_the_app_follows_the_alias_and_survives_a_lost_registry(registry, tmp_path):
-    from serving.keys_store import KeyFile, Role
+    from core.keys import KeyFile, Role
 
     home, client = registry
     settings = settings_for(home)
@@ -139,7 +138,7 @@ def test_the_fast_load_path_maps_an_uncompressed_copy(registry, tmp_path):
 def test_the_poller_follows_the_alias_without_being_asked(registry):
     import time
 
-    from serving.keys_store import KeyFile, Role
+    from core.keys import KeyFile, Role
 
     home, client = registry
     client.set_registered_model_alias("gridsense-text", "champion", "1")

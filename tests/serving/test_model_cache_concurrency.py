@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from serving.model_cache import ModelCache
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 
 def _download(destination):

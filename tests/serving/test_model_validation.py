@@ -243,9 +243,9 @@ def test_readyz_shows_the_check_and_turns_503_when_the_served_model_stops_answer
 
 def test_the_sample_is_found_in_the_cached_model_directory(tmp_path: Path, good, sample):
     """resources.text_model_check reads the sample stored in the version's cached MLflow directory."""
+    from core.settings import Settings
     from models.pyfunc import save_text_model
     from serving.resources import text_model_check
-    from serving.settings import Settings
     from serving.text_service import MlflowTextModelSource
 
     settings = Settings(home=tmp_path)

@@ -7,8 +7,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from serving.main import create_app
-from serving.settings import Settings
 
 
 def classify_schemas(settings: Settings) -> tuple[dict, dict]:

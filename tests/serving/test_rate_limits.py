@@ -8,12 +8,12 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
+from core.keys import KeyFile, Role
+from core.settings import Settings
 from serving.deps import get_resources
-from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.rate_limit import RateLimitedError, RateLimiter
 from serving.resources import Resources
-from serving.settings import Settings
 
 from .conftest import FakeRegistry
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from serving.deps import get_resources
 from serving.main import create_app
 from serving.resources import Resources
-from serving.settings import Settings
 from serving.text_service import EVIDENCE_COST_FACTOR, PreparedItem, TextClassifierService
 
 from .conftest import FakeClassifier, FakeRegistry

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import serving.auth
+from core.keys import Role
 from serving.auth import ROLE_PERMISSIONS, Permission
 from serving.deps import get_resources
-from serving.keys_store import Role
 
 from .test_auth_matrix import call, operations
 

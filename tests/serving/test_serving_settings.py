@@ -4,8 +4,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from serving.main import create_app
-from serving.settings import Settings
 
 
 def test_relative_paths_resolve_against_home(tmp_path):

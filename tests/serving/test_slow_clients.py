@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.keys_store import KeyFile, Role
+from core.keys import KeyFile, Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

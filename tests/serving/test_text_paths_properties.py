@@ -18,19 +18,19 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.keys import KeyFile, Role
+from core.settings import Settings
 from features.taxonomy import load_taxonomy
 from models.text_tfidf import TfidfTextClassifier
 from serving.deps import get_resources
 from serving.forecast_store import ForecastStore
-from serving.keys_store import KeyFile, Role
 from serving.main import create_app
 from serving.resources import Resources
-from serving.settings import Settings
 from serving.text_service import PreparedItem, TextClassifierService
 
 from .conftest import FakeRegistry, forecast_table
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # `make test-fast` skips it
 JSON = {"Content-Type": "application/json"}
 EXAMPLES = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

@@ -7,8 +7,9 @@ import stat
 
 import pytest
 
-from serving.audit import AuditLog
-from serving.keys_store import (
+from core.audit import AuditLog
+from core.key_admin import DEMO_LABEL, KeyManager
+from core.keys import (
     KeyFile,
     KeyStoreError,
     KeyVerifier,
@@ -18,8 +19,7 @@ from serving.keys_store import (
     split_key,
     verify,
 )
-from serving.settings import Settings
-from training.keys import DEMO_LABEL, KeyManager
+from core.settings import Settings
 
 
 @pytest.fixture

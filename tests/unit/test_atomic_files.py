@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from serving.atomic_files import append_line, atomic_write_bytes, atomic_write_with
-from serving.audit import AuditLog
+from core.atomic_files import append_line, atomic_write_bytes, atomic_write_with
+from core.audit import AuditLog
 
 
 def test_a_replace_is_whole_private_and_leaves_no_temporary_file(tmp_path):

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from evaluation.backtest import BASELINES, MODEL, BacktestSpec, run_backtest, select_test_weeks
+from evaluation.risk_benchmark import last_complete_week, markdown_summary
 from features.panel import PanelOptions, build_panel
-from models.metrics import area_share, hit_rate, pai
-from training.backtest import BASELINES, MODEL, BacktestSpec, run_backtest, select_test_weeks
-from training.benchmarks.risk import last_complete_week, markdown_summary
+from models.scoring import area_share, hit_rate, pai
 
 
 def test_hit_rate_and_pai_by_hand():
@@ -126,7 +126,7 @@ def test_markdown_summary_renders_the_comparison(panel_and_units):
 
 
 def test_ceilings_bound_every_scorer(panel_and_units):
-    from training.backtest import ceilings
+    from evaluation.backtest import ceilings
 
     panel, units = panel_and_units
     spec = BacktestSpec(

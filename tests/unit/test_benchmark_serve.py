@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from training.benchmarks.serve import (
+from evaluation.load_test import (
     Sample,
     drive,
     http_request,

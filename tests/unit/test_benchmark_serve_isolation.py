@@ -9,8 +9,7 @@ import re
 
 import pytest
 
-from training.benchmarks.serve import Sample, http_request
-from training.benchmarks.serve_isolation import (
+from evaluation.load_isolation import (
     LONE_SURROGATE,
     _phase,
     phases_table,
@@ -18,6 +17,7 @@ from training.benchmarks.serve_isolation import (
     poisoned_requests,
     poisoned_table,
 )
+from evaluation.load_test import Sample, http_request
 
 
 def test_the_poisoned_bodies_are_valid_json_carrying_the_poison():

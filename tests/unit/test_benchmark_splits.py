@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from training.benchmarks.splits import grouped_stratified_split, split_csv
+from evaluation.text_splits import grouped_stratified_split, split_csv
 
 
 def _frame() -> pl.DataFrame:
@@ -54,7 +54,7 @@ def test_split_csv_reads_another_label_column_and_leaves_unlabelled_rows_out(tmp
 
 
 def test_reports_are_joined_as_serving_joins_them(tmp_path):
-    from training.benchmarks.text import read_text_set
+    from evaluation.text_benchmark import read_text_set
 
     path = tmp_path / "set.csv"
     rows = [("1", "标题", "正文", "甲"), ("2", "", "只有正文", "甲"), ("3", "只有标题", "", "乙")]

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from training.cli import app
+from cli.app import app
 
 HEADER = "event_id,reported_at,grid_id,channel,title,text,category_l1,category_l2,category_l3"
 TEXT = "楼上半夜装修，噪音很大"

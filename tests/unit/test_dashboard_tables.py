@@ -8,10 +8,10 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from batch.dashboard_tables import build_dashboard_tables, grid_weekly, next_monday
 from features.text import TITLE_SEPARATOR
 from serving.errors import UnknownGridError
 from serving.grid_store import GridStore
-from training.dashboard_tables import build_dashboard_tables, grid_weekly, next_monday
 
 PHONE = "13912345678"
 HAZARD = ("安全隐患/消防安全/消防通道堵塞", "安全隐患", "消防安全", "消防通道堵塞", "消防救援站", "hazard")

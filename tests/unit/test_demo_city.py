@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.demo_city import (
+from demo_city import (
     DemoCity,
     generate_demo_city,
     late_template_ids,
@@ -19,12 +19,12 @@ from features.demo_city import (
     template_problems,
     voices,
 )
-from features.demo_city.bank import mark_late
-from features.demo_city.grids import GRID_COLUMNS, make_grids
-from features.demo_city.process import simulate_events
-from features.demo_city.rates import CHANNELS
-from features.demo_city.slots import DURATIONS, Place
-from features.demo_city.texts import Template, TemplateBank, TextEngine, load_templates
+from demo_city.bank import mark_late
+from demo_city.grids import GRID_COLUMNS, make_grids
+from demo_city.process import simulate_events
+from demo_city.rates import CHANNELS
+from demo_city.slots import DURATIONS, Place
+from demo_city.texts import Template, TemplateBank, TextEngine, load_templates
 from features.schema import EVENT_COLUMNS, STATUSES
 from features.taxonomy import Taxonomy, load_taxonomy
 
@@ -371,7 +371,7 @@ def test_bundled_templates_cover_every_leaf_without_problems(bank: TemplateBank)
 
 
 def test_unknown_leaf_keys_are_rejected(tmp_path: Path) -> None:
-    from features.demo_city.bank import TemplateError
+    from demo_city.bank import TemplateError
 
     path = tmp_path / "t.yaml"
     path.write_text("leaves:\n  飞线充电:\n    templates: [a]\n    sensors: [b]\n", encoding="utf-8")

@@ -9,9 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.risk_levels import RiskLevels
-from models.risk_lgbm import RiskForecaster
-from training.forecast import (
+from batch.forecast import (
     HISTORY_SCHEMA,
     TREND_WEEKS,
     forecast_table,
@@ -19,6 +17,8 @@ from training.forecast import (
     update_history,
     with_trend,
 )
+from models.risk_levels import RiskLevels
+from models.risk_lgbm import RiskForecaster
 
 N_GRIDS, N_WEEKS = 40, 30
 WEEKS = [date(2025, 1, 6) + timedelta(weeks=w) for w in range(N_WEEKS)]

@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
 
 
 def test_the_forecast_writes_whole_files_with_a_checked_champion(trained):
-    from training.forecast import run_forecast
+    from batch.forecast import run_forecast
 
     root, panel = trained
     out = root / "forecasts" / "latest.parquet"
@@ -55,9 +55,9 @@ def test_a_champion_failing_its_sample_is_refused_before_anything_is_written(tra
     import mlflow
     from mlflow import MlflowClient
 
+    from batch.forecast import run_forecast
+    from core.registry import RISK_MODEL_NAME
     from models.pyfunc import RISK_ARTIFACT, RiskForecasterModel, model_artifacts
-    from training.forecast import run_forecast
-    from training.tracking import RISK_MODEL_NAME
 
     root, panel = trained
     good = mlflow.pyfunc.load_model(f"models:/{RISK_MODEL_NAME}@champion").unwrap_python_model()

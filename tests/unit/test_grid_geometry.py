@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from matplotlib.path import Path as PolygonPath
 
-from training.grid_geometry import grid_cells, planar_coordinates, typical_spacing, voronoi_cells
+from batch.grid_geometry import grid_cells, planar_coordinates, typical_spacing, voronoi_cells
 
 
 def _contains(polygon, point) -> bool:

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from core.errors import DataFileError
 from features.date_window import DateWindow
-from features.errors import DataFileError
 from features.ingest import chicago, ingest, load_adapter_config, sweden
 
 CHICAGO_HEADER = "Date,Primary Type,Latitude,Longitude,Description"

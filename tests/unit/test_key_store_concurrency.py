@@ -11,10 +11,12 @@ import threading
 
 import pytest
 
-from serving.audit import AuditLog
-from serving.keys_store import KeyFile, KeyVerifier, Role, read_records, verify
-from serving.settings import Settings
-from training.keys import KeyManager
+from core.audit import AuditLog
+from core.key_admin import KeyManager
+from core.keys import KeyFile, KeyVerifier, Role, read_records, verify
+from core.settings import Settings
+
+pytestmark = pytest.mark.slow  # loads models or MLflow: `make test-fast` skips it
 
 PROCESSES = 8
 CREATES_PER_PROCESS = 5

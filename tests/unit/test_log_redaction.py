@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from serving.audit import AuditLog
+from core.audit import AuditLog
 from serving.logs import REQUEST_ID, JsonFormatter, RedactingFilter, configure_logging, uvicorn_log_config
 
 VALID_ID = "11010519491231002X"  # GB 11643 worked example, check character X

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
 from features.taxonomy import Leaf, Taxonomy
-from models.metrics import (
+from models.scoring import (
     average_precision,
     brier,
     expected_calibration_error,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from features.errors import GridSenseUserError, PanelSpanError
+from core.errors import GridSenseUserError, PanelSpanError
 from features.panel import MAX_PANEL_WEEKS, build_panel
 
 GRIDS = pl.DataFrame({"grid_id": ["g0", "g1"], "x_m": [0.0, 100.0], "y_m": [0.0, 0.0]})

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
+from core.audit import AuditLog
+from core.registry import RISK_MODEL_NAME, TEXT_MODEL_NAME
 from features.taxonomy import load_taxonomy
-from serving.audit import AuditLog
-from training.registry_ops import (
+from promotion.registry_ops import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION,
@@ -21,9 +22,9 @@ from training.registry_ops import (
     promote,
     rollback,
 )
-from training.tracking import RISK_MODEL_NAME, TEXT_MODEL_NAME, use_local_store
+from training.tracking import use_local_store
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # `make test-fast` skips it
 
 RULE = PromotionRule(primary="macro_f1_leaf", guards={"macro_f1_l1": 0.002})
 
@@ -293,10 +294,10 @@ def register_text_version(classifier, sample, params: dict | None = None) -> str
 def test_the_version_checks_score_the_stored_sample_and_compare_taxonomies(client, tmp_path):
     import mlflow
 
+    from core.settings import Settings
     from models.validation_sample import ValidationSample
-    from serving.settings import Settings
-    from training.champion_history import Entry, append
-    from training.version_check import VersionRefused, default_version_check
+    from promotion.champion_history import Entry, append
+    from promotion.version_check import VersionRefused, default_version_check
 
     audit = AuditLog(tmp_path / "audit.jsonl")
     weak = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}/1").unwrap_python_model()

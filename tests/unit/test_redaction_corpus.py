@@ -14,8 +14,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from batch.dashboard_tables import recent_reports
+from core.audit import AuditLog
+from core.pii import redaction_matches
 from features.events import load_events
-from features.pii import redaction_matches
 from features.taxonomy import load_taxonomy
 from features.text import (
     PLACEHOLDERS,
@@ -29,11 +31,9 @@ from features.text import (
 )
 from features.text_dataset import build_text_dataset
 from models.text_prediction import LeafProbabilityOutputs
-from serving.audit import AuditLog
 from serving.logs import JsonFormatter
 from serving.text_service import PreparedItem, TextClassifierService
 from tests.pii_corpus import CORPUS, KEPT, Case
-from training.dashboard_tables import recent_reports
 
 PLACEHOLDER_OF = {
     "id": ("<ID>", "<CARD>"),  # a 17-digit mistyped ID is redacted as a card-shaped number
@@ -190,7 +190,7 @@ def test_structured_values_are_redacted_keys_included() -> None:
 
 
 def test_every_placeholder_ends_the_way_the_number_edge_expects() -> None:
-    # features.pii.B leaves digits after "[DELQT]>" alone (the rest of a redacted number)
+    # core.pii.B leaves digits after "[DELQT]>" alone (the rest of a redacted number)
     assert all(placeholder[-2] in "DELQT" for placeholder in PLACEHOLDERS)
     assert redact_pii("<b>13812345678</b>") == "<b><PHONE></b>"
 

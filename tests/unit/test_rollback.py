@@ -12,11 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from serving.atomic_files import locked
-from serving.audit import AuditLog
-from training import champion_history
-from training.champion_history import Entry
-from training.registry_ops import (
+from core.atomic_files import locked
+from core.audit import AuditLog
+from promotion import champion_history
+from promotion.champion_history import Entry
+from promotion.registry_ops import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION,

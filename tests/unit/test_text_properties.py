@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.pii import DOUBLE_SURNAMES, SURNAMES
+from core.pii import DOUBLE_SURNAMES, SURNAMES
 from features.text import (
     VECTORISED_FROM,
     is_blank_expr,

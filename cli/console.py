@@ -1,0 +1,27 @@
+"""The CLI's console and its progress display for long steps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console
+
+console = Console()
+T = TypeVar("T")
+
+
+@contextmanager
+def step(title: str):
+    """Show a spinner while a long step runs, then how long it took."""
+    started = time.perf_counter()
+    with console.status(f"[bold]{title}[/] ..."):
+        yield
+    console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
+
+def timed(title: str, fn: Callable[[], T]) -> T:
+    with step(title):
+        return fn()

@@ -1,0 +1,174 @@
+"""`gridsense demo-data | validate-events | build-features`: the event log and the feature pipelines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.console import console, timed
+from cli.options import (
+    EncodingOption,
+    NotAfterOption,
+    NotBeforeOption,
+    RawRejectsOption,
+    TaxonomyOption,
+)
+from core.home import DemoPaths
+from core.settings import Settings
+
+
+def demo_data(
+    out: Annotated[Path | None, typer.Option(help="Output folder (default datasets/demo).")] = None,
+    seed: int = 7,
+    grids: int = 360,
+    weeks: int = 104,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
+    scale: Annotated[float, typer.Option(help="Event volume multiplier.")] = 1.0,
+) -> None:
+    """Generate the seeded synthetic demo city (grids + two years of events with texts)."""
+    from demo_city import generate_demo_city
+
+    target = out or DemoPaths.under().root
+    city = timed(
+        f"demo city: {grids} grids x {weeks} weeks",
+        lambda: generate_demo_city(
+            target, seed=seed, n_grids=grids, start=date.fromisoformat(start), weeks=weeks, scale=scale
+        ),
+    )
+    console.print(f"  wrote {city.grids_path} and {city.events_path} ({city.n_events:,} events)")
+
+
+def validate_events(
+    path: Path,
+    taxonomy: TaxonomyOption = None,
+    rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (CSV).")] = None,
+    unlabelled: Annotated[
+        bool, typer.Option(help="Accept rows without categories (incoming reports).")
+    ] = False,
+    encoding: EncodingOption = None,
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    raw_rejects: RawRejectsOption = False,
+) -> None:
+    """Check an event log (CSV or Parquet) against the contract and report accepted/rejected counts."""
+    from features.events import load_events
+    from features.taxonomy import load_taxonomy
+
+    loaded = load_events(
+        path,
+        load_taxonomy(taxonomy),
+        require_labels=not unlabelled,
+        encoding=_encoding(encoding),
+        window=_date_window(not_before, not_after),
+    )
+    _print_load_report(loaded, rejects or path.with_suffix(".rejects.csv"), raw_rejects)
+
+
+def _date_window(not_before: datetime | None, not_after: datetime | None):
+    """The options, else GRIDSENSE_EVENTS_NOT_BEFORE/_AFTER, else the loader's defaults."""
+    from features.date_window import DEFAULT_NOT_BEFORE, DateWindow
+
+    settings = Settings()
+    not_before = not_before or settings.events_not_before or DEFAULT_NOT_BEFORE
+    not_after = not_after or settings.events_not_after
+    window = DateWindow.default(not_before)
+    return window if not_after is None else DateWindow(window.not_before, not_after)
+
+
+def _encoding(option: str | None) -> str:
+    return option or Settings().events_encoding
+
+
+def _print_load_report(loaded, rejects_path: Path, raw_rejects: bool = False) -> None:
+    encoding = loaded.counts.get("encoding")
+    read_as = f" (read as {encoding})" if encoding and encoding != "utf-8" else ""
+    console.print(f"  accepted {loaded.events.height:,} rows, rejected {loaded.rejects.height:,}{read_as}")
+    if loaded.rejects.height:
+        loaded.write_rejects(rejects_path, raw=raw_rejects)
+        reasons = loaded.counts.get("reasons", {})
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:10]:
+            console.print(f"    {count:>7,}  {reason}", markup=False)
+        kept = "raw text, SENSITIVE" if raw_rejects else "personal data redacted"
+        console.print(
+            f"  rejected rows with reasons ({kept}, mode 0600): {rejects_path}", markup=False, soft_wrap=True
+        )
+
+
+def build_features(
+    events: Annotated[Path | None, typer.Option(help="Event log (default: the demo city's).")] = None,
+    grids: Annotated[Path | None, typer.Option(help="Grid attributes (default: the demo city's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default datasets/demo/features).")] = None,
+    taxonomy: TaxonomyOption = None,
+    encoding: EncodingOption = None,
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    max_panel_weeks: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Refuse a panel spanning more weeks than this, lookback included "
+            "(default: GRIDSENSE_MAX_PANEL_WEEKS, 30 years).",
+        ),
+    ] = None,
+    raw_rejects: RawRejectsOption = False,
+) -> None:
+    """Validate the event log, then build the text training set and the grid x week panel."""
+    from features.events import load_events
+    from features.files import read_parquet
+    from features.panel import GRID_COLUMNS, MAX_PANEL_WEEKS, build_panel, events_outside_grids
+    from features.taxonomy import load_taxonomy
+    from features.text_dataset import build_text_dataset
+
+    demo = DemoPaths.under()
+    events_path, grids_path, out_dir = events or demo.events, grids or demo.grids, out or demo.features
+    tax = load_taxonomy(taxonomy)
+    grid_table = read_parquet(grids_path, "grid table", GRID_COLUMNS)  # before the long steps
+    window = _date_window(not_before, not_after)
+    max_weeks = max_panel_weeks or Settings().max_panel_weeks or MAX_PANEL_WEEKS
+    loaded = timed(
+        "load + validate events",
+        lambda: load_events(
+            events_path, tax, require_labels=True, encoding=_encoding(encoding), window=window
+        ),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _print_load_report(loaded, out_dir / "rejects.csv", raw_rejects)
+    if loaded.events.is_empty():
+        from core.errors import DataFileError
+
+        raise DataFileError(
+            f"{events_path}: no valid events", f"see the reasons in {out_dir / 'rejects.csv'}"
+        )
+    text = timed("text training set", lambda: build_text_dataset(loaded.events))
+    text.write_parquet(out_dir / "text.parquet")
+    console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
+    panel = timed(
+        "grid x week panel",
+        lambda: build_panel(
+            loaded.events,
+            grid_table,
+            l1_categories=tax.level1,
+            max_weeks=max_weeks,
+        ),
+    )
+    panel.write_parquet(out_dir / "panel.parquet")
+    console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
+    _warn_events_outside_grids(events_outside_grids(loaded.events, grid_table), grids_path)
+
+
+def _warn_events_outside_grids(outside, grids_path: Path) -> None:
+    if outside.is_empty():
+        return
+    shown = ", ".join(f"{grid_id} ({n:,})" for grid_id, n in outside.head(5).iter_rows())
+    console.print(
+        f"  [yellow]warning:[/] {outside['events'].sum():,} events of {outside.height:,} grid ids that "
+        f"are not in {grids_path} are left out of the panel: {shown}"
+    )
+
+
+def _split_counts(text) -> str:
+    counts = text.group_by("split").len().sort("split").iter_rows()
+    return ", ".join(f"{split} {n:,}" for split, n in counts)

@@ -1,0 +1,271 @@
+"""Operations commands of `gridsense`: retrain, promote, rollback, models, keys. Registered on the main
+app by `cli.app` (`register(app)`); each command is a thin shell around `promotion.registry_ops` or
+`core.key_admin`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.console import console
+from core.home import project_root
+from core.keys import KeyStoreError, Role
+from core.registry import RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME
+
+REGISTRY_LOCK_TIMEOUT_SECONDS = 900  # a promotion loads and scores two models while holding the lock
+
+
+class ModelKind(StrEnum):
+    TEXT = "text"
+    RISK = "risk"
+
+    @property
+    def registered_name(self) -> str:
+        return TEXT_MODEL_NAME if self is ModelKind.TEXT else RISK_MODEL_NAME
+
+
+KindArgument = Annotated[ModelKind, typer.Argument(help="Which model: text or risk.")]
+
+retrain_app = typer.Typer(
+    help="Retrain a model on new data: log the run to MLflow, register a new version as `challenger`.",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="API keys (stored as salted hashes; shown once at creation).", no_args_is_help=True
+)
+
+
+@retrain_app.command("text")
+def retrain_text(
+    data: Annotated[Path | None, typer.Option(help="Text training set (default: the demo's).")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+) -> None:
+    """Train the text model on DATA and register it as the challenger (then: `gridsense promote text`)."""
+    from cli.train import train_text
+
+    train_text(data=data, taxonomy=taxonomy, alias="challenger")
+
+
+@retrain_app.command("risk")
+def retrain_risk(
+    data: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the demo's).")] = None,
+    test_weeks: Annotated[int, typer.Option(help="Latest labelled weeks held out for evaluation.")] = 13,
+) -> None:
+    """Train the risk model on DATA and register it as the challenger (then: `gridsense promote risk`)."""
+    from cli.train import train_risk
+
+    train_risk(panel=data, test_weeks=test_weeks, alias="challenger")
+
+
+def promote(
+    kind: KindArgument,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if the gate refuses.")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why the gate is overridden (required with --force).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Text only: evaluation dataset (default: the challenger's).")
+    ] = None,
+) -> None:
+    """Make the challenger the champion if it beats the champion on the same evaluation set."""
+    from promotion.registry_ops import PromotionError, default_evaluator
+    from promotion.registry_ops import promote as promote_version
+
+    client, audit, actor = _registry()
+    name = kind.registered_name
+    try:
+        result = promote_version(
+            client,
+            name,
+            audit,
+            actor,
+            evaluator=default_evaluator(name, data),
+            force=force,
+            reason=reason,
+            lock=_registry_lock(),
+        )
+    except PromotionError as exc:
+        console.print(f"[red]refused[/]: {exc}")
+        raise typer.Exit(1) from exc
+    if result.comparison is not None:
+        _print_comparison(result)
+    if not result.promoted:
+        console.print(
+            f"[red]refused[/]: {name} version {result.challenger} stays challenger; "
+            f"champion stays version {result.champion_before}.\n  {result.explanation}"
+        )
+        raise typer.Exit(1)
+    how = "[yellow]forced[/] (reason recorded)" if result.forced else "[green]promoted[/]"
+    console.print(
+        f"{how}: {name} champion is now version {result.challenger} "
+        f"(was {result.champion_before or 'none'}). Serving picks it up at its next poll or on "
+        "POST /v1/admin/reload."
+    )
+
+
+def rollback(
+    kind: KindArgument,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="An earlier champion to roll back to (default: the latest earlier champion that passes "
+            "the checks). A version that was never champion is refused: promote it through the gate."
+        ),
+    ] = None,
+) -> None:
+    """Point `champion` back at an earlier champion, if it passes the same version checks as a promotion
+    (its stored validation sample, the champion's taxonomy)."""
+    from promotion.registry_ops import PromotionError
+    from promotion.registry_ops import rollback as rollback_version
+
+    client, audit, actor = _registry()
+    try:
+        result = rollback_version(
+            client, kind.registered_name, audit, actor, to_version=to, lock=_registry_lock()
+        )
+    except PromotionError as exc:
+        console.print(f"[red]cannot roll back[/]: {exc}")
+        raise typer.Exit(1) from exc
+    for version, why in result.skipped.items():
+        console.print(f"[yellow]skipped[/] version {version}: {why}")
+    console.print(
+        f"rolled back: {result.name} champion {result.champion_before} -> {result.champion}\n"
+        f"  {result.evidence}"
+    )
+
+
+def models() -> None:
+    """List registered model versions, their aliases, key metrics and promotion records."""
+    from promotion.registry_ops import list_versions
+
+    client, _, _ = _registry()
+    table = Table("model", "version", "aliases", "created", "key metrics", "promotion")
+    for name in (TEXT_MODEL_NAME, RISK_MODEL_NAME):
+        for row in list_versions(client, name):
+            promotion = row.tags.get("promotion_gate", "")
+            if "promotion_reason" in row.tags:
+                promotion += f": {row.tags['promotion_reason']}"
+            if "validation_check" in row.tags:  # passed / failed, at the last promote or rollback
+                promotion += f" (check {row.tags['validation_check'].split(' ', 1)[0]})"
+            table.add_row(
+                name,
+                row.version,
+                ",".join(row.aliases),
+                row.created_at,
+                " ".join(f"{key}={value:.3f}" for key, value in row.metrics.items()),
+                promotion,
+            )
+    console.print(table)
+
+
+def _registry():
+    from mlflow import MlflowClient
+
+    from core.audit import AuditLog, cli_actor
+    from core.settings import Settings, tracking_uri
+    from training.tracking import use_local_store
+
+    root = project_root()
+    use_local_store(root, TEXT_EXPERIMENT)
+    uri = tracking_uri(root)
+    return MlflowClient(uri, uri), AuditLog(Settings().audit_log_path), cli_actor()
+
+
+def _registry_lock():
+    """Held by promote and rollback: one registry change at a time from this machine."""
+    from core.atomic_files import locked
+    from core.settings import Settings
+
+    directory = Settings().home / ".gridsense"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return locked(directory / "registry", timeout=REGISTRY_LOCK_TIMEOUT_SECONDS)
+
+
+def _print_comparison(result) -> None:
+    table = Table(
+        "check",
+        f"champion v{result.champion_before}",
+        f"challenger v{result.challenger}",
+        "ok",
+        title=f"{result.name}: {result.comparison.eval_set}",
+    )
+    for check in result.decision.checks if result.decision else []:
+        table.add_row(
+            check.metric,
+            f"{check.champion:.4f}",
+            f"{check.challenger:.4f}",
+            "[green]yes[/]" if check.passed else "[red]no[/]",
+        )
+    console.print(table)
+
+
+# ---- keys -----------------------------------------------------------------------------------------------
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="intake | supervisor | data_scientist")],
+    label: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    from core.key_admin import KeyManager
+
+    manager = KeyManager()
+    created = manager.create(role, label)
+    console.print(f"key id {created.record.key_id} ({role.value}) stored in {manager.path}")
+    console.print("  the key (shown only now; send it as X-API-Key or Authorization: Bearer):")
+    print(created.key)
+
+
+@keys_app.command("list")
+def keys_list(
+    all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List keys (ids, roles, labels; never the keys)."""
+    from core.key_admin import KeyManager
+
+    table = Table("key id", "role", "label", "created", "revoked")
+    for record in KeyManager().list(include_revoked=all_keys):
+        table.add_row(
+            record.key_id, record.role.value, record.label, record.created_at, record.revoked_at or ""
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `gridsense keys list`).")],
+) -> None:
+    """Revoke a key; the API refuses it within a second, without a restart."""
+    from core.key_admin import KeyManager
+
+    try:
+        record = KeyManager().revoke(key_id)
+    except KeyStoreError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"revoked {record.key_id} ({record.role.value})")
+
+
+def print_demo_keys(port: int) -> dict[Role, str]:
+    """Issue fresh demo keys for the three roles and print them with ready-to-paste exports."""
+    from core.key_admin import KeyManager
+
+    keys = KeyManager().issue_demo_keys()
+    console.print("[bold]Demo API keys[/] (new at every start; the previous demo keys are revoked):")
+    for role, key in keys.items():
+        console.print(f"  {role.value:<15} {key}")
+    console.print("  export GRIDSENSE_INTAKE_KEY=" + keys[Role.INTAKE], soft_wrap=True)
+    console.print("  export GRIDSENSE_SUPERVISOR_KEY=" + keys[Role.SUPERVISOR], soft_wrap=True)
+    console.print("  export GRIDSENSE_ADMIN_KEY=" + keys[Role.DATA_SCIENTIST], soft_wrap=True)
+    return keys
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(retrain_app, name="retrain")
+    app.add_typer(keys_app, name="keys")
+    app.command()(promote)
+    app.command()(rollback)
+    app.command()(models)

@@ -1,0 +1,74 @@
+"""`gridsense serve | ui`: the API and the MLflow UI, on loopback by default."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from core.home import project_root
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    demo_keys: Annotated[
+        bool,
+        typer.Option(
+            "--demo-keys", help="Issue and print fresh demo keys for the three roles (local demo only)."
+        ),
+    ] = False,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds for a request's line and headers (default GRIDSENSE_HEADER_TIMEOUT_SECONDS)."
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds for a request's body (default GRIDSENSE_BODY_TIMEOUT_SECONDS)."),
+    ] = None,
+) -> None:
+    """Start the API (models load from the MLflow registry by alias; every route but /healthz needs a key)."""
+    import os
+    import tempfile
+
+    from serving.server import run
+
+    os.environ.setdefault("GRIDSENSE_MLFLOW_TRACKING_URI", _local_uri())
+    if workers > 1:  # /metrics aggregates the workers through a shared directory
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gridsense-metrics-"))
+    if demo_keys:
+        from cli.ops import print_demo_keys
+
+        print_demo_keys(port)
+    run(host, port, workers, header_timeout, body_timeout)
+
+
+def _local_uri() -> str:
+    from core.settings import tracking_uri
+
+    return tracking_uri(project_root())
+
+
+def ui(port: int = 5000) -> None:
+    """Browse runs and the registry in the MLflow UI, bound to loopback only."""
+    import subprocess
+
+    root = project_root()
+    subprocess.run(
+        [
+            "mlflow",
+            "ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            _local_uri(),
+            "--default-artifact-root",
+            (root / "mlruns" / "artifacts").as_uri(),
+        ],
+        check=False,
+    )

@@ -1,0 +1,50 @@
+"""Where GridSense keeps its data, models and MLflow store (all under the project root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import Settings
+
+
+def project_root() -> Path:
+    """The GridSense home: GRIDSENSE_HOME if set, else the current directory (`Settings.home`)."""
+    return Settings().home
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    root: Path
+
+    @classmethod
+    def under(cls, root: Path | None = None) -> DemoPaths:
+        return cls((root or project_root()) / "datasets" / "demo")
+
+    @property
+    def grids(self) -> Path:
+        return self.root / "grids.parquet"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.parquet"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def text_dataset(self) -> Path:
+        return self.features / "text.parquet"
+
+    @property
+    def panel(self) -> Path:
+        return self.features / "panel.parquet"
+
+    @property
+    def rejects(self) -> Path:
+        return self.features / "rejects.csv"
+
+    @property
+    def forecasts(self) -> Path:
+        return self.root / "forecasts" / "latest.parquet"

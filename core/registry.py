@@ -1,0 +1,96 @@
+"""The MLflow registry: the names of the registered models, their aliases and experiments (one home for
+each; training registers under them, serving and the batch jobs load by them), and the one reader of
+its versions that the API and the CLI share."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+TEXT_MODEL_NAME = "gridsense-text"
+RISK_MODEL_NAME = "gridsense-risk"
+MODEL_NAMES: tuple[str, ...] = (TEXT_MODEL_NAME, RISK_MODEL_NAME)
+
+CHAMPION = "champion"  # the version serving and the batch forecast use
+CHALLENGER = "challenger"  # a retrained version waiting for `gridsense promote`
+
+TEXT_EXPERIMENT = TEXT_MODEL_NAME
+RISK_EXPERIMENT = RISK_MODEL_NAME
+
+
+def model_uri(name: str, alias: str = CHAMPION) -> str:
+    """`models:/<name>@<alias>`, the URI MLflow loads a registered version by."""
+    return f"models:/{name}@{alias}"
+
+
+# ---- reading the registry (GET /v1/models, `gridsense models`, promotion) ---------------------------------
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One registered version as both the API and the CLI show it."""
+
+    name: str
+    version: str
+    aliases: list[str]
+    status: str | None
+    run_id: str | None
+    created_at: datetime | None
+    metrics: dict[str, float]  # the run's metrics; NaN and infinities left out (JSON has none)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def read_versions(client: Any, name: str) -> list[RegisteredVersion]:
+    """Every version of `name`, newest first, with its aliases, run metrics and tags. Raises what the
+    client raises when the registry or the model cannot be read."""
+    aliases = _aliases_by_version(client.get_registered_model(name).aliases)
+    versions = [
+        RegisteredVersion(
+            name=name,
+            version=str(version.version),
+            aliases=aliases.get(str(version.version), []),
+            status=getattr(version, "status", None),
+            run_id=version.run_id,
+            created_at=_from_millis(version.creation_timestamp),
+            metrics=run_metrics(client, version.run_id),
+            tags=dict(getattr(version, "tags", None) or {}),
+        )
+        for version in client.search_model_versions(f"name = '{name}'")
+    ]
+    return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else -1, reverse=True)
+
+
+def alias_version(client: Any, name: str, alias: str) -> str | None:
+    """The version `alias` points at; None when the model or the alias is not there."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception as exc:  # MLflow raises its own types for "not found"
+        logger.debug("cannot resolve %s@%s: %s", name, alias, exc)
+        return None
+
+
+def run_metrics(client: Any, run_id: str | None) -> dict[str, float]:
+    """The finite metrics of a run; empty when there is no run or it cannot be read (a deleted run must
+    not hide its version)."""
+    if not run_id:
+        return {}
+    try:
+        metrics = client.get_run(run_id).data.metrics
+    except Exception as exc:
+        logger.warning("cannot read metrics of run %s: %s", run_id, exc)
+        return {}
+    return {key: float(value) for key, value in sorted(metrics.items()) if math.isfinite(value)}
+
+
+def _aliases_by_version(aliases: dict[str, Any] | None) -> dict[str, list[str]]:
+    by_version: dict[str, list[str]] = {}
+    for alias, version in sorted((aliases or {}).items()):
+        by_version.setdefault(str(version), []).append(alias)
+    return by_version
+
+
+def _from_millis(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC) if timestamp else None

@@ -1,1 +1,0 @@
-"""Benchmarks run by `gridsense benchmark ...` (each module exposes a typer-compatible `command`)."""
