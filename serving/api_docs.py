@@ -11,9 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
-from starlette.exceptions import HTTPException
 
-from serving.dashboard import STATIC_DIR
+from serving.dashboard import STATIC_DIR, asset_response
 
 DOCS_URL = "/docs"
 ASSETS_URL = "/docs/static"
@@ -59,13 +58,8 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 
 @router.get(ASSETS_URL + "/{name}")
 async def swagger_asset(name: str) -> FileResponse:
-    file = VENDOR_DIR / SWAGGER_FILES.get(name, "")
-    if name not in SWAGGER_FILES or not file.is_file():
-        detail = "API docs asset not found"
-        if name in SWAGGER_FILES:
-            detail += "; build the front-end libraries with `make dashboard-assets`"
-        raise HTTPException(status_code=404, detail=detail)
-    return FileResponse(file, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+    known = name in SWAGGER_FILES
+    return asset_response(VENDOR_DIR / SWAGGER_FILES.get(name, ""), known, known, "API docs asset")
 
 
 def docs_assets_missing() -> list[str]:

@@ -51,9 +51,14 @@ async def dashboard() -> FileResponse:
 @router.get("/dashboard/static/{path:path}", response_class=FileResponse)
 async def static_file(path: str) -> FileResponse:
     file = (STATIC_DIR / path).resolve()
-    if not file.is_relative_to(STATIC_DIR) or not file.is_file():
-        detail = "dashboard asset not found"
-        if path in VENDOR_FILES:
+    return asset_response(file, file.is_relative_to(STATIC_DIR), path in VENDOR_FILES, "dashboard asset")
+
+
+def asset_response(file: Path, allowed: bool, built_by_npm: bool, what: str) -> FileResponse:
+    """A static front-end file, or a 404 that says how to build it when it is one the npm step copies."""
+    if not allowed or not file.is_file():
+        detail = f"{what} not found"
+        if built_by_npm:
             detail += "; build the front-end libraries with `make dashboard-assets`"
         raise HTTPException(status_code=404, detail=detail)
     return FileResponse(file, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
