@@ -13,7 +13,8 @@ midnight); values with a UTC offset are rejected (the log is naive local time). 
 repeats, the first occurrence in file order owns it and every later one is rejected, even if the first is
 itself rejected for another reason. Columns outside the schema are kept as strings, except ``leaf_id``,
 ``risk_group``, ``source_row`` and ``reject_reason``, which are recomputed (so a fixed rejects file or a
-previous load's output can be loaded again).
+previous load's output can be loaded again). An empty or absent ``channel`` is ``unknown``; a log without a
+``text`` column has null texts (an empty text in a present column is still a reject).
 
 Every loader applies the window of plausible dates (``features.date_window``; default 2000-01-01 to the
 load time plus a day) to ``reported_at`` and ``closed_at``. CSV files are decoded by
@@ -54,6 +55,7 @@ from features.schema import (
     LON_RANGE,
     REJECT_COLUMNS,
     STATUSES,
+    UNKNOWN_CHANNEL,
     SchemaError,
     required_columns,
 )
@@ -294,7 +296,7 @@ def _parse_datetimes(values: pl.Series) -> pl.Series:
 def _parse(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     work = raw.with_columns(_clean(name, raw.columns) for name in COLUMN_NAMES)
     work = work.with_columns(
-        _col("channel").str.to_lowercase(),
+        _col("channel").str.to_lowercase().fill_null(UNKNOWN_CHANNEL),
         _col("status").str.to_lowercase(),
         _col("reported_at")
         .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
@@ -350,12 +352,12 @@ def _reasons(columns: list[str], require_labels: bool, window: DateWindow) -> pl
         _reason(_col("closed_at").is_not_null() & closed.is_null(), "unparseable closed_at"),
         _reason(closed < reported, "closed_at before reported_at"),
         *_window_reasons(window),
-        _reason(_col("channel").is_not_null() & ~_col("channel").is_in(CHANNELS), "unknown channel"),
+        _reason(~_col("channel").is_in((*CHANNELS, UNKNOWN_CHANNEL)), "unknown channel"),
         _reason(_col("status").is_not_null() & ~_col("status").is_in(STATUSES), "unknown status"),
         _reason(has_label & _col("leaf_leaf_id").is_null(), "unknown category path"),
         _reason(~has_label, "missing label") if require_labels else None,
         *_coordinate_reasons(),
-        _reason(_col("text_empty"), "empty text"),
+        _reason(_col("text_empty"), "empty text") if "text" in columns else None,
         _reason(_col("duplicate"), "duplicate event_id"),
         _reason(pl.col(_EXTRA_FIELDS).is_not_null(), "too many fields") if _EXTRA_FIELDS in columns else None,
         _merged_lines_reason() if _MERGED_LINES in columns else None,

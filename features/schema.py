@@ -2,10 +2,14 @@
 
 Required versus optional, and why:
 
-* ``event_id``, ``reported_at``, ``grid_id``, ``channel`` and ``text`` are required. Without an id a report
-  cannot be deduplicated or traced back; without a time it cannot be placed in the time split or in the
-  grid x week panel; without a grid it cannot be forecast; the channel tells hotline transcripts from
-  grid-worker notes (different writing styles); and the text is what the classifier reads.
+* ``event_id``, ``reported_at`` and ``grid_id`` are required. Without an id a report cannot be
+  deduplicated or traced back; without a time it cannot be placed in the time split or in the grid x week
+  panel; without a grid it cannot be forecast.
+* ``channel`` is optional (many city logs do not record it): a missing column or an empty value is
+  ``unknown`` (:data:`UNKNOWN_CHANNEL`). It tells hotline transcripts from grid-worker notes.
+* ``text`` is optional as a *column* (a crime or police log may have none; risk forecasts do not read
+  it): a log without it has null texts. When the column is present, every row's text must be non-empty,
+  because the text is what the classifier reads.
 * ``category_l1`` is required only for a *labelled* log (training data, ``require_labels=True``). Incoming
   reports that the model is asked to classify have no category yet. ``category_l2``/``category_l3`` are
   optional columns: a flat taxonomy has no lower levels, and a missing level repeats the deepest given one
@@ -31,6 +35,7 @@ import polars as pl
 from core.errors import DataFileError
 
 CHANNELS: tuple[str, ...] = ("hotline", "app", "grid_worker", "sensor")
+UNKNOWN_CHANNEL = "unknown"  # a log or row without a channel
 STATUSES: tuple[str, ...] = ("open", "in_progress", "closed")
 LABEL_COLUMNS: tuple[str, ...] = ("category_l1", "category_l2", "category_l3")
 DERIVED_COLUMNS: tuple[str, ...] = ("leaf_id", "risk_group")
@@ -57,9 +62,9 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("event_id", pl.String(), True, "unique report id"),
     Column("reported_at", DATETIME, True, "when the report was made, naive local time"),
     Column("grid_id", pl.String(), True, "grid cell the report belongs to"),
-    Column("channel", pl.String(), True, f"one of {', '.join(CHANNELS)}"),
+    Column("channel", pl.String(), False, f"one of {', '.join(CHANNELS)}; empty = {UNKNOWN_CHANNEL}"),
     Column("title", pl.String(), False, "short title, often absent"),
-    Column("text", pl.String(), True, "report text, non-empty after normalisation"),
+    Column("text", pl.String(), False, "report text; when the column is given, non-empty in every row"),
     Column("category_l1", pl.String(), False, "taxonomy level 1; required in labelled logs"),
     Column("category_l2", pl.String(), False, "taxonomy level 2; empty = repeats level 1"),
     Column("category_l3", pl.String(), False, "taxonomy level 3; empty = repeats level 2"),

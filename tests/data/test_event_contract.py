@@ -118,7 +118,7 @@ def assert_complete(load: EventLoad, rows_read: int) -> None:
 
 # ---- schema ------------------------------------------------------------------------------------------
 def test_schema_required_columns() -> None:
-    assert required_columns(False) == ("event_id", "reported_at", "grid_id", "channel", "text")
+    assert required_columns(False) == ("event_id", "reported_at", "grid_id")
     assert required_columns(True)[-1] == "category_l1"
 
 
@@ -185,7 +185,6 @@ BAD_ROWS = [
     (row(event_id=""), "missing event_id"),
     (row(reported_at=""), "missing reported_at"),
     (row(grid_id="  "), "missing grid_id"),
-    (row(channel=""), "missing channel"),
     (row(reported_at="昨天下午"), "unparseable reported_at"),
     (row(reported_at="2024-02-30 10:00"), "unparseable reported_at"),
     (row(reported_at="2024-03-05T14:20:00+08:00"), "unparseable reported_at"),  # naive local time only
@@ -286,7 +285,7 @@ def test_garbage_file_does_not_crash_and_loses_no_row(tmp_path: Path, taxonomy: 
     assert {"unparseable reported_at", "unparseable lat", "unparseable lon"} <= by_id["G1"]
     assert {"unparseable lat", "unparseable lon"} == by_id["G2"]  # infinities are not coordinates
     assert by_id["G3"] == {"too many fields"}
-    assert {"missing grid_id", "missing channel", "empty text", "missing label"} <= by_id["G4"]
+    assert {"missing grid_id", "empty text", "missing label"} <= by_id["G4"]
     assert "invalid characters (U+FFFD)" in by_id["G6"]
     assert {"missing event_id", "missing reported_at"} <= by_id[None]
 
@@ -295,6 +294,21 @@ def test_missing_required_column_is_a_file_error(tmp_path: Path, taxonomy: Taxon
     path = write_csv(tmp_path / "e.csv", [row()], [c for c in COLUMNS if c != "grid_id"])
     with pytest.raises(SchemaError, match="grid_id"):
         load_events(path, taxonomy)
+
+
+def test_channel_and_text_are_optional(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    """A log without channel and text columns (a crime log) loads; channel is 'unknown', text null."""
+    columns = [c for c in COLUMNS if c not in ("channel", "text")]
+    load = load_events(write_csv(tmp_path / "e.csv", [row(), row(event_id="E2")], columns), taxonomy)
+    assert load.rejects.is_empty()
+    assert load.events["channel"].to_list() == ["unknown", "unknown"]
+    assert load.events["text"].null_count() == 2
+    # an empty channel value is 'unknown' too; an empty text in a present text column is still rejected
+    load = load_events(
+        write_csv(tmp_path / "f.csv", [row(channel=""), row(event_id="E2", text="")]), taxonomy
+    )
+    assert load.events["channel"].to_list() == ["unknown"]
+    assert reasons_of(load) == [{"empty text"}]
 
 
 def test_labels_required_only_for_labelled_logs(tmp_path: Path, taxonomy: Taxonomy) -> None:
