@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, benchmarks, data, ops, serve, train
+from cli import batch, benchmarks, data, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
 
@@ -73,4 +73,5 @@ app.command()(serve.serve)
 app.command()(serve.ui)
 app.command()(demo)
 app.add_typer(benchmarks.app, name="benchmark")
+app.add_typer(taxonomy.app, name="taxonomy")
 ops.register(app)  # retrain, promote, rollback, models, keys

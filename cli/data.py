@@ -95,6 +95,21 @@ def _print_load_report(loaded, rejects_path: Path, raw_rejects: bool = False) ->
         console.print(
             f"  rejected rows with reasons ({kept}, mode 0600): {rejects_path}", markup=False, soft_wrap=True
         )
+    if _mostly_unknown_paths(loaded.counts):
+        console.print(UNKNOWN_PATHS_HINT, markup=False, soft_wrap=True)
+
+
+UNKNOWN_PATHS_HINT = (
+    "  hint: most rows name a category path this taxonomy lacks: pass your own with --taxonomy "
+    "(`gridsense taxonomy import TREE.csv --out T.yaml` makes one), and list what it misses with "
+    "`gridsense taxonomy check --taxonomy T.yaml LOG`"
+)
+
+
+def _mostly_unknown_paths(counts: dict) -> bool:
+    """At least half of the rows read were rejected for an unknown category path."""
+    unknown = counts.get("reasons", {}).get("unknown category path", 0)
+    return unknown > 0 and 2 * unknown >= counts.get("rows_read", 0)
 
 
 def build_features(
