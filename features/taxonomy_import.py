@@ -49,7 +49,7 @@ DEFAULT_RISK_GROUP = "none"
 LABEL_COLUMN = "label"
 _CHINESE_LEVELS = {"一": 1, "二": 2, "三": 3, "1": 1, "2": 2, "3": 3}
 _LEVEL_HEADER = re.compile(
-    r"^(?:(?:category|cat|level|lvl|l)[ _-]?([123])|([一二三123])级(?:分类|类别|类目)?)$"
+    r"^(?:(?:category[ _-]?)?(?:level|lvl|l)[ _-]?([123])|([一二三123])级(?:分类|类别|类目)?)$"
 )
 
 Path3 = tuple[str, ...]

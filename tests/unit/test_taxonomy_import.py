@@ -88,6 +88,14 @@ def test_english_headers_any_column_order_and_no_mapping(tmp_path: Path):
     assert {leaf.risk_group for leaf in taxonomy.leaves} == {"none"}
 
 
+@pytest.mark.parametrize(
+    "header", ["category_l1,category_l2", "Level 1,Level 2", "L1,L2", "一级,二级", "1级类目,2级类目"]
+)
+def test_level_headers_in_their_usual_spellings(tmp_path: Path, header: str):
+    result = import_taxonomy(write(tmp_path / "t.csv", f"{header}\nA,B\nA,C\n"))
+    assert result.leaves == 2 and result.document["categories"][0]["name"] == "A"
+
+
 @pytest.mark.xfail(
     set(RISK_GROUPS) == {"dispute", "hazard", "none"},
     reason="features/taxonomy.py still fixes the risk groups to dispute/hazard/none (issue 12: any names)",
