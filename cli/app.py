@@ -11,6 +11,7 @@ import typer
 from cli import batch, benchmarks, data, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
+from cli.text_data import build_text
 
 # UserErrorGroup: a user error (bad file, bad option) is one line on stderr and exit code 2, no traceback.
 app = typer.Typer(
@@ -67,6 +68,7 @@ log in with the supervisor key printed below):
 app.command("demo-data")(data.demo_data)
 app.command("validate-events")(data.validate_events)
 app.command("build-features")(data.build_features)
+app.command("build-text")(build_text)
 app.add_typer(train.app, name="train")
 app.command()(batch.forecast)
 app.command()(serve.serve)

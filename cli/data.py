@@ -129,6 +129,9 @@ def build_features(
         ),
     ] = None,
     raw_rejects: RawRejectsOption = False,
+    text_only: Annotated[
+        bool, typer.Option("--text-only", help="Build only the text training set: no grids file, no panel.")
+    ] = False,
 ) -> None:
     """Validate the event log, then build the text training set and the grid x week panel."""
     from features.events import load_events
@@ -140,7 +143,8 @@ def build_features(
     demo = DemoPaths.under()
     events_path, grids_path, out_dir = events or demo.events, grids or demo.grids, out or demo.features
     tax = load_taxonomy(taxonomy)
-    grid_table = read_parquet(grids_path, "grid table", GRID_COLUMNS)  # before the long steps
+    skip_panel = _panel_skipped(text_only, grids, events, demo)
+    grid_table = None if skip_panel else read_parquet(grids_path, "grid table", GRID_COLUMNS)  # early
     window = _date_window(not_before, not_after)
     max_weeks = max_panel_weeks or Settings().max_panel_weeks or MAX_PANEL_WEEKS
     loaded = timed(
@@ -160,6 +164,9 @@ def build_features(
     text = timed("text training set", lambda: build_text_dataset(loaded.events))
     text.write_parquet(out_dir / "text.parquet")
     console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
+    if skip_panel:
+        console.print(f"  panel skipped: {skip_panel}", markup=False, soft_wrap=True)
+        return
     panel = timed(
         "grid x week panel",
         lambda: build_panel(
@@ -172,6 +179,15 @@ def build_features(
     panel.write_parquet(out_dir / "panel.parquet")
     console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
     _warn_events_outside_grids(events_outside_grids(loaded.events, grid_table), grids_path)
+
+
+def _panel_skipped(text_only: bool, grids: Path | None, events: Path | None, demo: DemoPaths) -> str:
+    """Why the panel is not built ("" when it is): asked for text only, or a log without a grids file."""
+    if text_only:
+        return "--text-only"
+    if grids is None and events is not None and not demo.grids.exists():
+        return "no grids file; pass --grids to build the grid x week panel too"
+    return ""
 
 
 def _warn_events_outside_grids(outside, grids_path: Path) -> None:

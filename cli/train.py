@@ -34,6 +34,7 @@ def train_text(
 
     root = project_root()
     path = data or DemoPaths.under().text_dataset
+    _refuse_raw_csv(path, taxonomy)
     dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
     use_local_store(root, TEXT_EXPERIMENT)
     result = timed(
@@ -41,6 +42,18 @@ def train_text(
     )
     _print_metrics("text (test split)", result.metrics, result.baseline_metrics)
     console.print(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")
+
+
+def _refuse_raw_csv(path: Path, taxonomy: Path | None) -> None:
+    """A labelled CSV is not a training set yet: say which command makes one (not a Parquet error)."""
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        from core.errors import DataFileError
+
+        option = f" --taxonomy {taxonomy}" if taxonomy else ""
+        raise DataFileError(
+            f"{path} is a CSV, and train text reads a built text training set (Parquet)",
+            f"build it first: gridsense build-text --data {path}{option}, then pass its text.parquet",
+        )
 
 
 @app.command("risk")

@@ -12,6 +12,7 @@ import polars as pl
 
 from core.registry import TEXT_MODEL_NAME
 from features.taxonomy import Taxonomy
+from features.text_dataset import TIME_SPLIT, split_method
 from models.baselines import MostFrequentTextBaseline
 from models.pyfunc import log_text_model
 from models.scoring import expected_calibration_error, text_metrics
@@ -66,7 +67,7 @@ def train_text_model(
         mlflow.set_tags({"model": "tfidf", "git_commit": git_commit(project_root), "taxonomy": taxonomy.name})
         mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items() if k != "taxonomy"})
         mlflow.log_params(text_data_params(dataset, dataset_path, taxonomy, train, test))
-        mlflow.log_params({"split.test_from": str(test.get_column("reported_at").min())})
+        mlflow.log_params(_split_params(dataset, test))
 
         texts_train = train.get_column("text").to_list()
         labels_train = train.get_column("leaf_id").to_list()
@@ -93,6 +94,14 @@ def train_text_model(
         model_info = log_text_model(model, sample, texts_test[:3])
         version = register(model_info.model_uri, TEXT_MODEL_NAME, alias) if alias is not None else None
     return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
+
+
+def _split_params(dataset: pl.DataFrame, test: pl.DataFrame) -> dict[str, str]:
+    """How the set was split (``features.text_dataset``); a time split also says where test starts."""
+    method = split_method(dataset)
+    if method != TIME_SPLIT:
+        return {"split.method": method}
+    return {"split.method": method, "split.test_from": str(test.get_column("reported_at").min())}
 
 
 def log_validation_sample_metrics(sample: ValidationSample) -> None:

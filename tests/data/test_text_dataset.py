@@ -9,7 +9,13 @@ import pytest
 
 from features.events import validate_events
 from features.taxonomy import Leaf, Taxonomy
-from features.text_dataset import TEXT_DATASET_COLUMNS, build_text_dataset, split_summary
+from features.text_dataset import (
+    SPLIT_METHOD_COLUMN,
+    TEXT_DATASET_COLUMNS,
+    TIME_SPLIT,
+    build_text_dataset,
+    split_summary,
+)
 
 LEAVES = (
     Leaf("矛盾纠纷", "邻里纠纷", "噪音扰邻纠纷", "社区居委会", "dispute"),
@@ -47,7 +53,8 @@ def events(n: int = 100, unlabelled_every: int | None = 10) -> pl.DataFrame:
 
 def test_columns_and_labelled_rows_only() -> None:
     dataset = build_text_dataset(events(100))
-    assert tuple(dataset.columns) == TEXT_DATASET_COLUMNS
+    assert tuple(dataset.columns) == (*TEXT_DATASET_COLUMNS, SPLIT_METHOD_COLUMN)
+    assert set(dataset[SPLIT_METHOD_COLUMN]) == {TIME_SPLIT}  # every event-log row is dated
     assert dataset.height == 90  # every 10th report is unlabelled
     assert dataset["leaf_id"].null_count() == 0
 
