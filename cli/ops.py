@@ -4,12 +4,13 @@ app by `cli.app` (`register(app)`); each command is a thin shell around `promoti
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from cli.console import console
 from core.home import project_root
@@ -138,28 +139,53 @@ def rollback(
     )
 
 
-def models() -> None:
-    """List registered model versions, their aliases, key metrics and promotion records."""
+def models(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (every field) instead of a table.")
+    ] = False,
+) -> None:
+    """List registered versions: aliases, key metrics, the data and taxonomy they were trained on, and
+    their promotion records."""
+    from dataclasses import asdict
+
     from promotion.registry_ops import list_versions
 
     client, _, _ = _registry()
-    table = Table("model", "version", "aliases", "created", "key metrics", "promotion")
-    for name in (TEXT_MODEL_NAME, RISK_MODEL_NAME):
-        for row in list_versions(client, name):
-            promotion = row.tags.get("promotion_gate", "")
-            if "promotion_reason" in row.tags:
-                promotion += f": {row.tags['promotion_reason']}"
-            if "validation_check" in row.tags:  # passed / failed, at the last promote or rollback
-                promotion += f" (check {row.tags['validation_check'].split(' ', 1)[0]})"
-            table.add_row(
-                name,
-                row.version,
-                ",".join(row.aliases),
-                row.created_at,
-                " ".join(f"{key}={value:.3f}" for key, value in row.metrics.items()),
-                promotion,
-            )
+    rows = [row for name in (TEXT_MODEL_NAME, RISK_MODEL_NAME) for row in list_versions(client, name)]
+    if as_json:
+        print(json.dumps([asdict(row) for row in rows], ensure_ascii=False, indent=1))
+        return
+    columns = ("model", "version", "aliases", "created", "key metrics", "trained on", "promotion")
+    table = Table(*(Column(name, overflow="fold") for name in columns))  # wrap, never cut
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.version,
+            ",".join(row.aliases),
+            row.created_at,
+            " ".join(f"{key}={value:.3f}" for key, value in row.metrics.items()),
+            _trained_on(row.provenance),
+            _promotion(row.tags),
+        )
     console.print(table)
+
+
+def _trained_on(provenance: dict[str, str]) -> str:
+    data = provenance.get("data.path", "")
+    if "data.content_hash" in provenance:
+        data += f" ({provenance.get('data.rows', '?')} rows, {provenance['data.content_hash']})"
+    if "taxonomy.fingerprint" in provenance:
+        data += f"; taxonomy {provenance.get('taxonomy.version', '')} {provenance['taxonomy.fingerprint']}"
+    return data
+
+
+def _promotion(tags: dict[str, str]) -> str:
+    promotion = tags.get("promotion_gate", "")
+    if "promotion_reason" in tags:
+        promotion += f": {tags['promotion_reason']}"
+    if "validation_check" in tags:  # passed / failed, at the last promote or rollback
+        promotion += f" (check {tags['validation_check'].split(' ', 1)[0]})"
+    return promotion
 
 
 def _registry():

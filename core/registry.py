@@ -41,25 +41,41 @@ class RegisteredVersion:
     created_at: datetime | None
     metrics: dict[str, float]  # the run's metrics; NaN and infinities left out (JSON has none)
     tags: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)  # which data and taxonomy: PROVENANCE_PARAMS
+
+
+# the run parameters that say what a version was trained on (logged by the trainings in training/)
+PROVENANCE_PARAMS: tuple[str, ...] = (
+    "data.path",
+    "data.rows",
+    "data.time_from",
+    "data.time_to",
+    "data.content_hash",
+    "taxonomy.version",
+    "taxonomy.fingerprint",
+)
 
 
 def read_versions(client: Any, name: str) -> list[RegisteredVersion]:
     """Every version of `name`, newest first, with its aliases, run metrics and tags. Raises what the
     client raises when the registry or the model cannot be read."""
     aliases = _aliases_by_version(client.get_registered_model(name).aliases)
-    versions = [
-        RegisteredVersion(
-            name=name,
-            version=str(version.version),
-            aliases=aliases.get(str(version.version), []),
-            status=getattr(version, "status", None),
-            run_id=version.run_id,
-            created_at=_from_millis(version.creation_timestamp),
-            metrics=run_metrics(client, version.run_id),
-            tags=dict(getattr(version, "tags", None) or {}),
+    versions = []
+    for version in client.search_model_versions(f"name = '{name}'"):
+        run = _run(client, version.run_id)
+        versions.append(
+            RegisteredVersion(
+                name=name,
+                version=str(version.version),
+                aliases=aliases.get(str(version.version), []),
+                status=getattr(version, "status", None),
+                run_id=version.run_id,
+                created_at=_from_millis(version.creation_timestamp),
+                metrics=_finite(run.data.metrics) if run else {},
+                tags=dict(getattr(version, "tags", None) or {}),
+                provenance=_provenance(run.data.params) if run else {},
+            )
         )
-        for version in client.search_model_versions(f"name = '{name}'")
-    ]
     return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else -1, reverse=True)
 
 
@@ -75,14 +91,26 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
 def run_metrics(client: Any, run_id: str | None) -> dict[str, float]:
     """The finite metrics of a run; empty when there is no run or it cannot be read (a deleted run must
     not hide its version)."""
+    run = _run(client, run_id)
+    return _finite(run.data.metrics) if run else {}
+
+
+def _run(client: Any, run_id: str | None) -> Any:
     if not run_id:
-        return {}
+        return None
     try:
-        metrics = client.get_run(run_id).data.metrics
+        return client.get_run(run_id)
     except Exception as exc:
-        logger.warning("cannot read metrics of run %s: %s", run_id, exc)
-        return {}
+        logger.warning("cannot read run %s: %s", run_id, exc)
+        return None
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {key: float(value) for key, value in sorted(metrics.items()) if math.isfinite(value)}
+
+
+def _provenance(params: dict[str, str]) -> dict[str, str]:
+    return {key: params[key] for key in PROVENANCE_PARAMS if key in params}
 
 
 def _aliases_by_version(aliases: dict[str, Any] | None) -> dict[str, list[str]]:

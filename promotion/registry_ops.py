@@ -441,6 +441,7 @@ class VersionRow:
     created_at: str
     metrics: dict[str, float]
     tags: dict[str, str]
+    provenance: dict[str, str]  # which data and taxonomy it was trained on
 
 
 KEY_METRICS = {
@@ -469,6 +470,7 @@ def list_versions(client: Any, name: str) -> list[VersionRow]:
             created_at=version.created_at.isoformat(timespec="minutes") if version.created_at else "",
             metrics={key: version.metrics[key] for key in wanted if key in version.metrics},
             tags=version.tags,
+            provenance=version.provenance,
         )
         for version in versions
     ]

@@ -327,3 +327,28 @@ def test_the_version_checks_score_the_stored_sample_and_compare_taxonomies(clien
         rollback(client, TEXT_MODEL_NAME, audit, "user:test", to_version=sabotaged)
     assert aliases(client)[CHAMPION] == "2"
     assert client.get_model_version(TEXT_MODEL_NAME, sabotaged).tags["validation_check"].startswith("failed")
+
+
+def test_models_command_lists_every_version_with_its_data_and_taxonomy(store, monkeypatch):
+    """`gridsense models --json`: what each version was trained on, in full (the table wraps, never cuts)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    root, data_path = store
+    monkeypatch.setenv("GRIDSENSE_HOME", str(root))
+    result = CliRunner().invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(row["name"], row["version"]): row for row in json.loads(result.stdout)}
+    assert set(rows) == {(TEXT_MODEL_NAME, "1"), (TEXT_MODEL_NAME, "2")}
+    for row in rows.values():
+        assert row["provenance"]["data.path"] == str(data_path)
+        assert row["provenance"]["taxonomy.fingerprint"] == load_taxonomy().fingerprint
+        assert len(row["provenance"]["data.content_hash"]) == 16
+
+    wide = CliRunner().invoke(app, ["models"], env={"COLUMNS": "400"})
+    assert wide.exit_code == 0 and load_taxonomy().fingerprint in wide.output, wide.output
+    narrow = CliRunner().invoke(app, ["models"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and "…" not in narrow.output  # wrapped, not cut
