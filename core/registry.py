@@ -73,7 +73,7 @@ def read_versions(client: Any, name: str) -> list[RegisteredVersion]:
                 created_at=_from_millis(version.creation_timestamp),
                 metrics=_finite(run.data.metrics) if run else {},
                 tags=dict(getattr(version, "tags", None) or {}),
-                provenance=_provenance(run.data.params) if run else {},
+                provenance=_provenance(getattr(run.data, "params", None) or {}) if run else {},
             )
         )
     return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else -1, reverse=True)
