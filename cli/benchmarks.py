@@ -199,7 +199,9 @@ def risk(
     ] = 4,
     plots_dir: Annotated[Path, typer.Option(help="Where the plots go besides MLflow.")] = Path("docs/img"),
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log the run to MLflow.")] = True,
-    register: Annotated[bool, typer.Option(help="Register a gridsense-risk version (no alias).")] = True,
+    register: Annotated[
+        bool, typer.Option(help="Register a gridsense-risk-benchmark version (never the served name).")
+    ] = True,
 ) -> None:
     """Rolling-origin backtest: model vs last-week, 4/12/52-week means and hotspot baselines."""
     from rich.console import Console
@@ -237,7 +239,8 @@ def risk(
     if mlflow_log:
         run_id, version = log_to_mlflow(report, result, panel, log, written, out, register)
         console.print(
-            f"MLflow run {run_id}" + (f"; registered gridsense-risk version {version}" if version else "")
+            f"MLflow run {run_id}"
+            + (f"; registered gridsense-risk-benchmark version {version}" if version else "")
         )
     console.print(f"report: {out}")
 

@@ -21,6 +21,8 @@ CHALLENGER = "challenger"  # a retrained version waiting for `gridsense promote`
 
 TEXT_EXPERIMENT = TEXT_MODEL_NAME
 RISK_EXPERIMENT = RISK_MODEL_NAME
+# `gridsense benchmark risk` runs and registers apart, so a benchmark never adds a version to the served name
+RISK_BENCHMARK_NAME = "gridsense-risk-benchmark"
 
 
 def model_uri(name: str, alias: str = CHAMPION) -> str:

@@ -7,8 +7,8 @@
 Steps: ingest with the adapter (``features.ingest``) -> point-in-time panel -> for every test week,
 train on the past only (``evaluation.backtest``), score the week, score the baselines on the same rows
 -> report (JSON), plots (hit rate by week, reliability) into MLflow and ``docs/img/``, the metrics of
-every test week as MLflow steps, the data fingerprint and feature list, and a ``gridsense-risk``
-version (no alias: benchmark models are not served) trained on all labelled weeks.
+every test week as MLflow steps, the data fingerprint and feature list, and a ``gridsense-risk-benchmark``
+version (a name of its own: benchmark models are never served) trained on all labelled weeks.
 
 Only complete weeks are tested: a week whose seven days are not all inside the log would undercount.
 ``--ablation`` repeats the backtest without each feature family (``features.panel_families``), and
@@ -29,7 +29,6 @@ import polars as pl
 from evaluation.backtest import MODEL, BacktestResult, BacktestSpec, ceilings, run_backtest
 
 HEADLINE = ("hit_5", "hit_10", "pai_5", "ap", "brier", "ece", "ece_pooled")
-EXPERIMENT = "gridsense-risk-benchmark"
 # LightGBM with one thread: OpenMP threads spin-wait, and on a busy 2-core machine two are far slower.
 BENCHMARK_MODEL_DEFAULTS: dict[str, Any] = {
     "n_jobs": 1,
@@ -353,10 +352,11 @@ def log_to_mlflow(report, result: BacktestResult, panel, log, plots, report_path
     import mlflow
 
     from core.home import project_root
+    from core.registry import RISK_BENCHMARK_NAME
     from training.tracking import git_commit, use_local_store
 
     root = project_root()
-    use_local_store(root, EXPERIMENT)
+    use_local_store(root, RISK_BENCHMARK_NAME)
     with mlflow.start_run(run_name=f"risk-backtest-{report['adapter']}") as run:
         mlflow.set_tags(
             {"adapter": report["adapter"], "git_commit": git_commit(root), "kind": "rolling-backtest"}
@@ -409,7 +409,7 @@ def _log_weekly(result: BacktestResult) -> None:
 
 def _register_final(panel: pl.DataFrame, report: dict, log) -> str:
     """Fit on every labelled week and register it (tags say which data; no alias, so nothing serves it)."""
-    from core.registry import RISK_MODEL_NAME
+    from core.registry import RISK_BENCHMARK_NAME
     from models.pyfunc import log_risk_model
     from models.risk_lgbm import RiskForecaster
     from training.tracking import register
@@ -420,7 +420,7 @@ def _register_final(panel: pl.DataFrame, report: dict, log) -> str:
     info = log_risk_model(model, None)
     return register(
         info.model_uri,
-        RISK_MODEL_NAME,
+        RISK_BENCHMARK_NAME,
         alias=None,
         tags={
             "adapter": report["adapter"],
