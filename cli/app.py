@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, benchmarks, data, ops, serve, taxonomy, train
+from cli import batch, benchmarks, data, ingest, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
 from cli.text_data import build_text
@@ -66,6 +66,7 @@ log in with the supervisor key printed below):
 
 
 app.command("demo-data")(data.demo_data)
+app.command()(ingest.ingest)
 app.command("validate-events")(data.validate_events)
 app.command("build-features")(data.build_features)
 app.command("build-text")(build_text)

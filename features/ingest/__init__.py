@@ -2,8 +2,11 @@
 
 An adapter is a YAML config (``features/ingest/configs/*.yaml``, or your own file) plus a thin loader
 chosen by the config: ``gridsense`` (the event-log contract and its taxonomy), ``place.kind: latlon``
-(points binned into square cells, e.g. Chicago) or ``place.kind: area`` (named areas at two levels,
-e.g. Swedish municipalities within counties). See ``features.ingest.core`` for the frames.
+(points binned into square cells, e.g. Chicago), ``named`` (each named area is a grid) or ``grid_table``
+(the city's own grids: ``features.ingest.mapped``), or ``place.kind: area`` (named areas at two levels,
+e.g. Swedish municipalities within counties). ``features.ingest.canonical`` writes an ingested log as
+the canonical event log, grid table and taxonomy (``gridsense ingest``).
+See ``features.ingest.core`` for the frames.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def ingest(
     """Read ``events_path`` with ``adapter`` (a bundled name, a YAML path or a config).
 
     ``cell_size_m`` overrides the cell size of lat/lon adapters; ``units_path`` the grids / areas file
+    (``place.kind: grid_table``: the city's grid table)
     (default: the config's file next to the events); ``text_classifier`` fills ``text_category`` for
     GridSense logs (texts -> category names). Times outside ``window`` (default
     ``DateWindow.default()``) are rejected; ``encoding`` applies to CSV files (default: detected).
@@ -53,10 +57,10 @@ def ingest(
             config, events_path, units_path, text_classifier=text_classifier, window=window, encoding=encoding
         )
     kind = config.place["kind"]
-    if kind == "latlon":
-        from features.ingest import chicago
+    if kind in ("latlon", "named", "grid_table"):
+        from features.ingest import mapped
 
-        return chicago.load(config, events_path, window, encoding)
+        return mapped.load(config, events_path, units_path, window, encoding)
     if kind == "area":
         from features.ingest import sweden
 

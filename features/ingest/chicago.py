@@ -25,48 +25,17 @@ EARTH_RADIUS_M = 6_371_008.8
 def load(
     config: AdapterConfig, events_path: str | Path, window: DateWindow | None = None, encoding: str = AUTO
 ) -> core.IngestedLog:
-    raw = core.read_table(events_path, encoding=encoding)
-    return from_frame(config, raw, window)
+    from features.ingest import mapped
+
+    return mapped.load(config, events_path, window=window, encoding=encoding)
 
 
 def from_frame(
     config: AdapterConfig, raw: pl.DataFrame, window: DateWindow | None = None
 ) -> core.IngestedLog:
-    source, place = config.source, config.place
-    time_column = source["time_column"]
-    core.require_config_columns(
-        raw, config, [time_column, source["category_column"], place["lat_column"], place["lon_column"]]
-    )
-    with_time = raw.with_row_index("_row").with_columns(
-        core.parse_time(time_column, source.get("time_format"), raw.schema[time_column]).alias("reported_at"),
-        pl.col(place["lat_column"]).cast(pl.Float64, strict=False).alias("lat"),
-        pl.col(place["lon_column"]).cast(pl.Float64, strict=False).alias("lon"),
-        pl.col(source["category_column"]).cast(pl.String).str.strip_chars().alias("category"),
-    )
-    lat_min, lon_min, lat_max, lon_max = place.get("bbox", (-90.0, -180.0, 90.0, 180.0))
-    kept, rejects = core.count_rejects(
-        with_time,
-        {
-            "unparseable time": pl.col("reported_at").is_null(),
-            **core.window_reasons(window),
-            "missing coordinates": pl.col("lat").is_null() | pl.col("lon").is_null(),
-            "outside the area": pl.col("lat").is_not_null()
-            & pl.col("lon").is_not_null()
-            & ~(pl.col("lat").is_between(lat_min, lat_max) & pl.col("lon").is_between(lon_min, lon_max)),
-            "missing category": pl.col("category").is_null() | (pl.col("category") == ""),
-            "skipped category": core.skipped_categories(
-                pl.col("category"), source.get("skip_category_prefixes", [])
-            ),
-        },
-    )
-    cells = with_cells(kept, config)
-    text = core.text_expr(source.get("text_columns", []), raw.columns)
-    events = cells.with_columns(
-        _event_id(source.get("id_column"), raw.columns),
-        core.risk_group_expr(pl.col("category"), config).alias("risk_group"),
-        text.alias("text"),
-    ).with_columns(core.text_rule_expr(pl.col("text"), config.text_rules).alias("text_category"))
-    return core.IngestedLog(core.finish_events(events), cell_units(cells, config), config, rejects)
+    from features.ingest import mapped
+
+    return mapped.from_frames(config, raw, window=window)
 
 
 def project(lat: pl.Expr, lon: pl.Expr, origin: tuple[float, float]) -> tuple[pl.Expr, pl.Expr]:
@@ -78,10 +47,14 @@ def project(lat: pl.Expr, lon: pl.Expr, origin: tuple[float, float]) -> tuple[pl
     return x, y
 
 
-def with_cells(frame: pl.DataFrame, config: AdapterConfig) -> pl.DataFrame:
-    """Adds ``unit_id`` (cell), ``parent_area`` (block of cells), ``cell_x`` and ``cell_y`` (indices)."""
+def with_cells(
+    frame: pl.DataFrame, config: AdapterConfig, origin_frame: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Adds ``unit_id`` (cell), ``parent_area`` (block of cells), ``cell_x`` and ``cell_y`` (indices).
+    Without a configured ``origin`` the lattice starts at the south-west corner of ``origin_frame``
+    (default: ``frame``)."""
     size = float(config.place.get("cell_size_m", 1000))
-    origin = _origin(frame, config)
+    origin = _origin(frame if origin_frame is None else origin_frame, config)
     x, y = project(pl.col("lat"), pl.col("lon"), origin)
     block = int(config.place.get("parent_cells", 5))
     return frame.with_columns(
@@ -114,9 +87,3 @@ def _origin(frame: pl.DataFrame, config: AdapterConfig) -> tuple[float, float]:
         lat0, lon0 = config.place["origin"]
         return float(lat0), float(lon0)
     return float(frame["lat"].min()), float(frame["lon"].min())
-
-
-def _event_id(id_column: str | None, columns: list[str]) -> pl.Expr:
-    if id_column and id_column in columns:
-        return pl.col(id_column).cast(pl.String).alias("event_id")
-    return pl.format("r{}", pl.col("_row") + 1).alias("event_id")  # 1-based source row

@@ -6,7 +6,10 @@ A config is a YAML file (bundled ones live in ``features/ingest/configs``). Sect
   row number), ``text_columns`` (joined with "。" into ``text``), ``skip_category_prefixes``.
 * ``place``: ``kind`` = ``unit`` (a unit/grid id column and a units file), ``latlon`` (square cells of
   ``cell_size_m`` metres from ``origin``, rows outside ``bbox`` rejected, parent = blocks of
-  ``parent_cells`` x ``parent_cells`` cells) or ``area`` (named areas at two levels, see the Sweden config).
+  ``parent_cells`` x ``parent_cells`` cells), ``area`` (named areas at two levels, see the Sweden config),
+  ``named`` (each value of a column is a grid) or ``grid_table`` (the city's own grids), see
+  ``features.ingest.mapped`` for these two and for ``source.category_map`` / ``category_columns``,
+  ``channel_column``, ``title_column``, ``timezone``.
 * ``risk_groups``: ``{group: [category, ...]}`` (other categories: ``none``), or ``taxonomy``.
 * ``groups``: the risk groups to forecast (default: those mapped).
 * ``text_rules``: ``{category: regex}``; the first match on the text is the event's ``text_category``.
@@ -27,6 +30,7 @@ from core.errors import DataFileError
 
 BUNDLED = ("gridsense", "chicago", "sweden")
 TAXONOMY_GROUPS = "taxonomy"
+PLACE_KINDS = ("unit", "latlon", "area", "named", "grid_table")
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,10 @@ def config_from_dict(data: dict[str, Any]) -> AdapterConfig:
     for section in ("name", "source", "place", "risk_groups"):
         if section not in data:
             raise DataFileError(f"adapter config lacks {section!r}", "see features/ingest/configs/*.yaml")
-    if not isinstance(data["place"], dict) or data["place"].get("kind") not in ("unit", "latlon", "area"):
-        raise DataFileError("adapter config: place.kind must be unit, latlon or area")
+    if not isinstance(data["place"], dict) or data["place"].get("kind") not in PLACE_KINDS:
+        raise DataFileError(f"adapter config: place.kind must be one of {', '.join(PLACE_KINDS)}")
+    if data["place"]["kind"] == "named" and not data["place"].get("area_column"):
+        raise DataFileError("adapter config: place.kind named needs place.area_column")
     risk_groups = data["risk_groups"]
     if risk_groups != TAXONOMY_GROUPS and not isinstance(risk_groups, dict):
         raise DataFileError("adapter config: risk_groups must map groups to category lists, or be 'taxonomy'")

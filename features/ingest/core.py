@@ -37,6 +37,10 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "lon": pl.Float64(),
     "text": pl.String(),
     "text_category": pl.String(),
+    "channel": pl.String(),
+    "title": pl.String(),
+    "category_l2": pl.String(),  # lower taxonomy levels, when a mapping file gives a path
+    "category_l3": pl.String(),
 }
 UNIT_SCHEMA: dict[str, pl.DataType] = {
     "unit_id": pl.String(),
@@ -55,6 +59,9 @@ class IngestedLog:
     units: pl.DataFrame
     config: AdapterConfig
     rejects: dict[str, int] = field(default_factory=dict)
+    # the rejected rows: ``source_row`` (1-based), ``reject_reason`` (reasons joined by "; "), the raw columns
+    rejected: pl.DataFrame | None = None
+    rows_read: int | None = None  # rows in the source file
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -99,14 +106,44 @@ def window_reasons(window: DateWindow | None) -> dict[str, pl.Expr]:
     return (window or DateWindow.default()).violations(pl.col("reported_at"), "time")
 
 
-def parse_time(column: str, time_format: str | None, dtype: pl.DataType) -> pl.Expr:
-    """The time column as a naive microsecond datetime; null when it does not parse."""
+def parse_time(column: str, source: dict, dtype: pl.DataType) -> pl.Expr:
+    """The time column as a naive microsecond datetime in local time; null when it does not parse.
+
+    ``source.time_format``: the strptime format (default: ISO-like spellings); ``source.timezone``: the
+    city's zone (IANA name): times with an offset or a zone are converted to it, naive times are taken to
+    be in ``source.input_timezone`` when given (e.g. UTC exports), else already local."""
+    local = source.get("timezone")
     if dtype.is_temporal():
-        return pl.col(column).cast(pl.Datetime("us")).dt.replace_time_zone(None)
-    text = pl.col(column).cast(pl.String).str.strip_chars()
-    if time_format:
-        return text.str.strptime(pl.Datetime("us"), time_format, strict=False)
-    return text.str.to_datetime(time_unit="us", strict=False)
+        parsed = pl.col(column).cast(pl.Datetime("us", getattr(dtype, "time_zone", None)))
+        aware = getattr(dtype, "time_zone", None) is not None
+    else:
+        text = pl.col(column).cast(pl.String).str.strip_chars()
+        time_format = source.get("time_format")
+        aware = bool(time_format and "%z" in time_format.replace("%:z", "%z"))
+        if aware:
+            parsed = text.str.strptime(pl.Datetime("us", "UTC"), time_format, strict=False)
+        elif time_format:
+            parsed = text.str.strptime(pl.Datetime("us"), time_format, strict=False)
+        else:
+            parsed = text.str.to_datetime(time_unit="us", strict=False)
+    if not aware and local and source.get("input_timezone"):
+        parsed, aware = parsed.dt.replace_time_zone(source["input_timezone"], ambiguous="earliest"), True
+    if aware:
+        return parsed.dt.convert_time_zone(local or "UTC").dt.replace_time_zone(None)
+    return parsed
+
+
+def optional_columns(source: dict, available: list[str]) -> list[pl.Expr]:
+    """``channel`` and ``title`` from ``source.channel_column`` / ``title_column`` (null when unset).
+    A fixed ``source.channel`` (e.g. ``hotline``) applies to every row."""
+    exprs = []
+    for name in ("channel", "title"):
+        column = source.get(f"{name}_column")
+        if column and column in available:
+            exprs.append(pl.col(column).cast(pl.String).str.strip_chars().replace("", None).alias(name))
+        else:
+            exprs.append(pl.lit(source.get(name), pl.String).alias(name))
+    return exprs
 
 
 def risk_group_expr(category: pl.Expr, config: AdapterConfig) -> pl.Expr:
@@ -142,8 +179,10 @@ def skipped_categories(category: pl.Expr, prefixes: list[str]) -> pl.Expr:
     return pl.any_horizontal(category.str.starts_with(prefix) for prefix in prefixes).fill_null(False)
 
 
-def count_rejects(frame: pl.DataFrame, reasons: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Split off the rows any reason applies to; count each reason (a row may have several)."""
+def split_rejects(
+    frame: pl.DataFrame, reasons: dict[str, pl.Expr]
+) -> tuple[pl.DataFrame, dict[str, int], pl.DataFrame]:
+    """(kept rows, count per reason, rejected rows with ``reject_reason``: every reason joined by "; ")."""
     flags = frame.select(**{name: expr.fill_null(True) for name, expr in reasons.items()})
     counts = Counter({name: int(flags[name].sum()) for name in reasons})
     bad = (
@@ -151,7 +190,24 @@ def count_rejects(frame: pl.DataFrame, reasons: dict[str, pl.Expr]) -> tuple[pl.
         if reasons
         else pl.Series([False] * frame.height)
     )
-    return frame.filter(~bad), {name: n for name, n in counts.items() if n}
+    reason = pl.concat_str(
+        [pl.when(pl.col(name)).then(pl.lit(name)) for name in reasons], separator="; ", ignore_nulls=True
+    )
+    rejected = pl.concat([frame, flags.select(reason.alias("reject_reason"))], how="horizontal").filter(bad)
+    return frame.filter(~bad), {name: n for name, n in counts.items() if n}, rejected
+
+
+def rejected_rows(rejected: pl.DataFrame, raw: pl.DataFrame, row_column: str = "_row") -> pl.DataFrame:
+    """``source_row`` (1-based), ``reject_reason`` and the row's original values as text, for the reject
+    file; ``rejected`` carries the 0-based ``row_column`` of ``raw``."""
+    original = raw.with_row_index(row_column).join(
+        rejected.select(row_column, "reject_reason"), on=row_column, how="inner", maintain_order="right"
+    )
+    return original.select(
+        (pl.col(row_column) + 1).cast(pl.Int64).alias("source_row"),
+        "reject_reason",
+        *(pl.col(name).cast(pl.String) for name in raw.columns),
+    )
 
 
 def finish_events(frame: pl.DataFrame) -> pl.DataFrame:

@@ -67,7 +67,13 @@ def from_frames(
     if text_classifier is not None:
         labels = list(text_classifier(events["text"].fill_null("").to_list()))
         events = events.with_columns(pl.Series("text_category", labels, dtype=pl.String))
-    return core.IngestedLog(core.finish_events(events), units, config, dict(rejects))
+    unknown_rows = valid.filter(unknown).select(
+        pl.lit(None, pl.Int64).alias("source_row"),
+        pl.lit("unknown grid").alias("reject_reason"),
+        *(pl.col(name).cast(pl.String) for name in loaded.rejects.columns[2:] if name in valid.columns),
+    )
+    rejected = pl.concat([loaded.rejects, unknown_rows], how="diagonal_relaxed")
+    return core.IngestedLog(core.finish_events(events), units, config, dict(rejects), rejected, raw.height)
 
 
 def _units(grids: pl.DataFrame, parent_column: str) -> pl.DataFrame:

@@ -59,8 +59,9 @@ def from_frames(
             place.get("lon_column", "lon"),
         ],
     )
-    typed = raw.with_columns(
-        core.parse_time(time_column, source.get("time_format"), raw.schema[time_column]).alias("reported_at"),
+    typed = raw.with_row_index("_row").with_columns(
+        core.parse_time(time_column, source, raw.schema[time_column]).alias("reported_at"),
+        *core.optional_columns(source, raw.columns),
         pl.col(source["category_column"]).cast(pl.String).str.strip_chars().alias("category"),
         pl.col(place["area_column"]).cast(pl.String).str.strip_chars().alias("_area"),
         core.text_expr(source.get("text_columns", []), raw.columns).alias("text"),
@@ -69,7 +70,7 @@ def from_frames(
         pl.col(place.get("lon_column", "lon")).cast(pl.Float64, strict=False).alias("lon"),
     )
     placed = _place(typed, area_table)
-    kept, rejects = core.count_rejects(
+    kept, rejects, rejected = core.split_rejects(
         placed,
         {
             "unparseable time": pl.col("reported_at").is_null(),
@@ -85,7 +86,14 @@ def from_frames(
         core.risk_group_expr(pl.col("category"), config).alias("risk_group"),
         core.text_rule_expr(pl.col("text"), config.text_rules).alias("text_category"),
     )
-    return core.IngestedLog(core.finish_events(events), _units(events, area_table), config, rejects)
+    return core.IngestedLog(
+        core.finish_events(events),
+        _units(events, area_table),
+        config,
+        rejects,
+        core.rejected_rows(rejected, raw),
+        raw.height,
+    )
 
 
 def _area_table(areas: pl.DataFrame, place: dict) -> pl.DataFrame:
