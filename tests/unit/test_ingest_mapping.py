@@ -204,3 +204,56 @@ def test_sweden_example_mapping_on_the_real_log(tmp_path: Path):
     assert loaded.rejects.is_empty()
     assert loaded.events.filter(pl.col("risk_group") == "hazard").height > 3_000
     assert pl.read_parquet(written.paths["grids"]).height >= 290
+
+
+def test_gridsense_adapter_writes_its_own_taxonomys_log_and_keeps_the_grid_attributes(tmp_path: Path):
+    from features.ingest import gridsense
+    from features.ingest.config import load_adapter_config
+
+    taxonomy = load_taxonomy()
+    leaf = next(leaf for leaf in taxonomy.leaves if leaf.risk_group == "dispute")
+    raw = pl.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "reported_at": ["2024-03-04 10:00:00", "2024-03-05 10:00:00"],
+            "grid_id": ["G1", "G9"],
+            "text": ["楼上邻居半夜吵架", "又吵起来了"],
+            "category_l1": [leaf.l1] * 2,
+            "category_l2": [leaf.l2] * 2,
+            "category_l3": [leaf.l3] * 2,
+        }
+    )
+    grids = pl.DataFrame(
+        {"grid_id": ["G1"], "x_m": [0.0], "y_m": [0.0], "district": ["东城区"], "population": [9]}
+    )
+    log = gridsense.from_frames(load_adapter_config("gridsense"), raw, grids, taxonomy)
+    written = write_ingested(log, tmp_path)
+    assert (written.rows_read, written.accepted, written.rejected) == (2, 1, 1)
+    assert "taxonomy" not in written.paths  # its own taxonomy already says the risk groups
+    assert pl.read_csv(written.paths["rejects"])["reject_reason"].to_list() == ["unknown grid"]
+    assert pl.read_parquet(written.paths["grids"]).columns == [
+        "grid_id",
+        "x_m",
+        "y_m",
+        "district",
+        "population",
+    ]
+    loaded = load_events(written.paths["events"], taxonomy)
+    assert loaded.events["channel"].to_list() == ["unknown"] and loaded.events["risk_group"][0] == "dispute"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED / "chicago_crime_2016_2017").exists(), reason="../shared/data is absent")
+def test_chicago_adapter_to_canonical_files(tmp_path: Path):
+    log = ingest(
+        "chicago", SHARED / "chicago_crime_2016_2017" / "chicago_crime_visible.csv.gz", cell_size_m=1000
+    )
+    written = write_ingested(log, tmp_path)
+    assert written.accepted + written.rejected == written.rows_read == log.rows_read > 200_000
+    taxonomy = load_taxonomy(written.paths["taxonomy"])
+    assert {leaf.risk_group for leaf in taxonomy.leaves} == {"dispute", "none"}
+    loaded = load_events(written.paths["events"], taxonomy)
+    assert loaded.rejects.is_empty() and "text" not in pl.read_parquet(written.paths["events"]).columns
+    grids = pl.read_parquet(written.paths["grids"])
+    assert grids["grid_id"].n_unique() == grids.height == log.units.height
+    assert set(loaded.events["grid_id"].unique()) <= set(grids["grid_id"])
