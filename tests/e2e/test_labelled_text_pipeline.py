@@ -37,6 +37,17 @@ def build_and_train(home: Path, data: Path, taxonomy: Path) -> str:
     return invoke(home, "train", "text", "--data", out / "text.parquet", "--taxonomy", taxonomy)
 
 
+def logged_params(home: Path) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    from core.registry import TEXT_EXPERIMENT
+    from core.settings import tracking_uri
+
+    client = MlflowClient(tracking_uri(home), tracking_uri(home))
+    [run] = client.search_runs([client.get_experiment_by_name(TEXT_EXPERIMENT).experiment_id])
+    return run.data.params
+
+
 def classify(home: Path, texts: list[str]) -> dict:
     from fastapi.testclient import TestClient
 
@@ -76,6 +87,7 @@ def test_a_synthetic_labelled_csv_is_trained_registered_and_served(tmp_path):
     output = build_and_train(tmp_path, data, taxonomy)
 
     assert "registered gridsense-text version 1" in output
+    assert logged_params(tmp_path)["split.method"] == "grouped_stratified"  # the CSV has no dates
     answer = classify(tmp_path, ["楼下工地夜间施工，吵得睡不着", "小区里好多僵尸车占用车位"])
     assert [r["leaf_id"] for r in answer["results"]] == ["噪音", "停车"]
 
