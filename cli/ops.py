@@ -71,10 +71,19 @@ def promote(
     data: Annotated[
         Path | None, typer.Option(help="Text only: evaluation dataset (default: the challenger's).")
     ] = None,
+    migrate_taxonomy: Annotated[
+        bool,
+        typer.Option(
+            "--migrate-taxonomy",
+            help="Text only: let a challenger trained on another taxonomy replace the champion (the API's "
+            "label set changes; recorded in the audit log).",
+        ),
+    ] = False,
 ) -> None:
     """Make the challenger the champion if it beats the champion on the same evaluation set."""
     from promotion.registry_ops import PromotionError, default_evaluator
     from promotion.registry_ops import promote as promote_version
+    from promotion.version_check import default_version_check
 
     client, audit, actor = _registry()
     name = kind.registered_name
@@ -87,6 +96,7 @@ def promote(
             evaluator=default_evaluator(name, data),
             force=force,
             reason=reason,
+            version_check=default_version_check(migrate_taxonomy=migrate_taxonomy),
             lock=_registry_lock(),
         )
     except PromotionError as exc:

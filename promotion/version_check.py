@@ -26,27 +26,32 @@ class VersionRefused(RuntimeError):
     """The version fails a check; the message says which and why."""
 
 
-def default_version_check(settings: Settings | None = None) -> VersionCheck:
+def default_version_check(settings: Settings | None = None, migrate_taxonomy: bool = False) -> VersionCheck:
+    """The checks; `migrate_taxonomy` lets a version with another taxonomy replace the champion on purpose
+    (the live label set changes: downstream systems must expect the new categories)."""
     settings = settings or Settings()
 
     def check(client: Any, name: str, version: str, champion: str | None) -> str:
-        evidence = [_taxonomy(client, name, version, champion)]
+        evidence = [_taxonomy(client, name, version, champion, migrate_taxonomy)]
         evidence.append(_stored_sample(name, version, settings))
         return "; ".join(part for part in evidence if part)
 
     return check
 
 
-def _taxonomy(client: Any, name: str, version: str, champion: str | None) -> str:
+def _taxonomy(client: Any, name: str, version: str, champion: str | None, migrate: bool = False) -> str:
     if champion is None or champion == version:
         return ""
     mine, theirs = (_params(client, name, v).get(TAXONOMY_PARAM) for v in (version, champion))
     if mine is None or theirs is None:
         return ""  # risk models, or runs that did not log it
+    if mine != theirs and migrate:
+        return f"taxonomy migration: {theirs} (champion {champion}) -> {mine}"
     if mine != theirs:
         raise VersionRefused(
             f"version {version} was trained on another taxonomy ({mine}) than champion {champion} "
-            f"({theirs}); train the current taxonomy's model and promote it instead"
+            f"({theirs}), which would change the live label set; train the current taxonomy's model, or "
+            "promote with --migrate-taxonomy to switch taxonomies on purpose"
         )
     return f"taxonomy {mine} as champion {champion}"
 
