@@ -8,7 +8,8 @@ municipality ...); ``parent_column`` (optional) names its parent area. A grid si
 events file unless absolute) with ``grid_id_column`` (default ``grid_id``) and a centroid in
 ``grid_lat_column``/``grid_lon_column`` (default ``lat``/``lon``), ``grid_parent_column`` optional.
 Events carry either the grid id (``grid_column``; unknown ids are rejected) or a position, assigned to
-the nearest centroid (``max_distance_m`` rejects points farther than that from every grid).
+the nearest centroid (``max_distance_m`` rejects points farther than that from every grid). A GeoJSON
+grid table (``.geojson``: polygons, ``features.ingest.polygons``) places each point in its polygon.
 
 ``place.kind: latlon``: square cells of ``cell_size_m`` from the events' lat/lon (the Chicago
 adapter's cells, ``features.ingest.chicago``), rows outside ``bbox`` rejected.
@@ -31,7 +32,7 @@ from core.errors import DataFileError
 from features.date_window import DateWindow
 from features.encodings import AUTO
 from features.files import require_columns
-from features.ingest import chicago, core
+from features.ingest import chicago, core, polygons
 from features.ingest.chicago import project
 from features.ingest.config import AdapterConfig
 
@@ -55,7 +56,12 @@ def load(
                 f"adapter {config.name!r}: place.kind grid_table needs a grid table",
                 "set place.grids_file in the mapping file or pass --grid-table",
             )
-        grids = core.read_table(grids_path or events_path.parent / config.place["grids_file"], "grid table")
+        grids_path = Path(grids_path or events_path.parent / config.place["grids_file"])
+        grids = (
+            polygons.read_geojson(grids_path, config.place)
+            if polygons.is_geojson(grids_path)
+            else core.read_table(grids_path, "grid table")
+        )
     return from_frames(config, raw, grids, window)
 
 
@@ -248,6 +254,8 @@ def _on_grids(
             maintain_order="left",
         )
         return placed, _projected(units), {"unknown grid": pl.col("_known").is_null()}
+    if polygons.GEOMETRY in units.columns:
+        return _in_polygons(typed, units)
     placed = _nearest(typed, units, place.get("max_distance_m"))
     reasons = {
         "missing coordinates": pl.col("lat").is_null() | pl.col("lon").is_null(),
@@ -256,6 +264,22 @@ def _on_grids(
         & pl.col("lon").is_not_null(),
     }
     return placed, _projected(units), reasons
+
+
+def _in_polygons(
+    typed: pl.DataFrame, units: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.Expr]]:
+    ids = polygons.locate(typed["lat"], typed["lon"], units[polygons.GEOMETRY], units["unit_id"])
+    placed = typed.with_columns(ids).join(
+        units.select("unit_id", "parent_area"), on="unit_id", how="left", maintain_order="left"
+    )
+    reasons = {
+        "missing coordinates": pl.col("lat").is_null() | pl.col("lon").is_null(),
+        "outside every grid polygon": pl.col("unit_id").is_null()
+        & pl.col("lat").is_not_null()
+        & pl.col("lon").is_not_null(),
+    }
+    return placed, _projected(units.drop(polygons.GEOMETRY)), reasons
 
 
 def _grid_units(grids: pl.DataFrame, place: dict) -> pl.DataFrame:
@@ -268,6 +292,7 @@ def _grid_units(grids: pl.DataFrame, place: dict) -> pl.DataFrame:
         (pl.col(parent).cast(pl.String) if parent else pl.lit(None, pl.String)).alias("parent_area"),
         pl.col(lat).cast(pl.Float64, strict=False).alias("lat"),
         pl.col(lon).cast(pl.Float64, strict=False).alias("lon"),
+        *([pl.col(polygons.GEOMETRY)] if polygons.GEOMETRY in grids.columns else []),
     )
     bad = units.filter(
         pl.col("unit_id").is_null() | pl.col("lat").is_null() | pl.col("lon").is_null()

@@ -3,6 +3,7 @@ writes, and the command itself, on small frames built here; the Sweden example m
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -257,3 +258,33 @@ def test_chicago_adapter_to_canonical_files(tmp_path: Path):
     grids = pl.read_parquet(written.paths["grids"])
     assert grids["grid_id"].n_unique() == grids.height == log.units.height
     assert set(loaded.events["grid_id"].unique()) <= set(grids["grid_id"])
+
+
+def box(lon: float, lat: float, width: float, height: float) -> list:
+    return [[[lon, lat], [lon + width, lat], [lon + width, lat + height], [lon, lat + height], [lon, lat]]]
+
+
+def test_points_fall_in_the_polygons_of_a_geojson_grid_table(tmp_path: Path):
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"code": f"P{i}", "ward": "W"},
+             "geometry": {"type": "Polygon", "coordinates": box(17.9, lat, 0.3, 0.15)}}
+            for i, lat in enumerate((58.95, 59.1))
+        ],
+    }  # fmt: skip
+    grids = tmp_path / "grids.geojson"
+    grids.write_text(json.dumps(collection), encoding="utf-8")
+    config = named_config()
+    config["place"] = {"kind": "grid_table", "grids_file": "grids.geojson", "grid_id_column": "code",
+                       "grid_parent_column": "ward"}  # fmt: skip
+    frame = town_frame().with_columns(pl.Series("lat", ["59.12", "59.0", "59.5", "59.0", "59.0", "", "59.0"]))
+    frame.write_csv(tmp_path / "town.csv")
+    log = mapped.load(config_from_dict(config), tmp_path / "town.csv")
+    assert log.events["unit_id"].to_list() == ["P1", "P0"]  # event 3 (59.5 N) is in neither box
+    assert log.rejects["outside every grid polygon"] == 1 and log.rejects["missing coordinates"] == 1
+    centre = log.units.filter(pl.col("unit_id") == "P0").row(0, named=True)
+    assert centre["lat"] == pytest.approx(59.025) and centre["lon"] == pytest.approx(18.05)
+    grids.write_text('{"features": []}', encoding="utf-8")
+    with pytest.raises(ValueError, match="no features"):
+        mapped.load(config_from_dict(config), tmp_path / "town.csv")
