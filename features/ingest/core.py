@@ -127,7 +127,10 @@ def parse_time(column: str, source: dict, dtype: pl.DataType) -> pl.Expr:
         else:
             parsed = text.str.to_datetime(time_unit="us", strict=False)
     if not aware and local and source.get("input_timezone"):
-        parsed, aware = parsed.dt.replace_time_zone(source["input_timezone"], ambiguous="earliest"), True
+        parsed, aware = (
+            parsed.dt.replace_time_zone(source["input_timezone"], ambiguous="earliest", non_existent="null"),
+            True,
+        )
     if aware:
         return parsed.dt.convert_time_zone(local or "UTC").dt.replace_time_zone(None)
     return parsed

@@ -288,3 +288,36 @@ def test_points_fall_in_the_polygons_of_a_geojson_grid_table(tmp_path: Path):
     grids.write_text('{"features": []}', encoding="utf-8")
     with pytest.raises(ValueError, match="no features"):
         mapped.load(config_from_dict(config), tmp_path / "town.csv")
+
+
+def test_naive_times_in_another_zone_are_converted_and_a_dst_gap_is_a_reject():
+    frame = town_frame().with_columns(
+        pl.Series("when", ["2025-03-03 10:00", "2025-03-30 02:30", *["2025-03-04 10:00"] * 5])
+    )
+    config = named_config(time_format="%Y-%m-%d %H:%M", timezone="UTC", input_timezone="Europe/Stockholm")
+    log = mapped.from_frames(config_from_dict(config), frame)
+    assert log.events["reported_at"][0] == datetime(2025, 3, 3, 9)  # 10:00 CET is 09:00 UTC
+    assert "2" not in log.events["event_id"].to_list()  # 02:30 did not exist in Stockholm that night
+    assert log.rejects["unparseable time"] == 1
+
+
+def test_ingest_then_validate_events_and_build_features_accept_the_files(tmp_path: Path):
+    events = tmp_path / "town.csv"
+    town_frame().write_csv(events)
+    mapping = tmp_path / "town.yaml"
+    mapping.write_text(yaml.safe_dump(named_config()), encoding="utf-8")
+    out = tmp_path / "city"
+    assert (
+        runner.invoke(app, ["ingest", str(events), "--mapping", str(mapping), "--out", str(out)]).exit_code
+        == 0
+    )
+    taxonomy = ["--taxonomy", str(out / "taxonomy.yaml")]
+    checked = runner.invoke(app, ["validate-events", str(out / "events.parquet"), *taxonomy])
+    assert checked.exit_code == 0 and "accepted 3 rows, rejected 0" in checked.output
+    built = runner.invoke(
+        app,
+        ["build-features", "--events", str(out / "events.parquet"), "--grids", str(out / "grids.parquet"),
+         "--out", str(tmp_path / "features"), *taxonomy],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    assert pl.read_parquet(tmp_path / "features" / "panel.parquet")["grid_id"].n_unique() == 2
