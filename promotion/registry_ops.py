@@ -60,14 +60,19 @@ class PromotionError(RuntimeError):
 class PromotionRule:
     """The challenger must beat the champion on `primary` by more than `min_gain`, and may not fall
     behind on any guard metric by more than its allowed drop (all metrics: higher is better; 0.002 is
-    0.2 percentage points)."""
+    0.2 percentage points). A routine retrain on newer data (`retrain=True`: the champion's configuration
+    refitted on the challenger's data) need only not be worse: `primary` may drop by `retrain_drop`."""
 
     primary: str
     min_gain: float = 0.0
     guards: dict[str, float] = field(default_factory=dict)
+    retrain_drop: float = 0.002
 
-    def decide(self, champion: dict[str, float], challenger: dict[str, float]) -> GateDecision:
-        checks = [self._check_primary(champion, challenger)]
+    def decide(
+        self, champion: dict[str, float], challenger: dict[str, float], retrain: bool = False
+    ) -> GateDecision:
+        primary = self._check_not_worse if retrain else self._check_primary
+        checks = [primary(champion, challenger)]
         checks += [self._check_guard(name, drop, champion, challenger) for name, drop in self.guards.items()]
         return GateDecision(passed=all(check.passed for check in checks), checks=checks)
 
@@ -81,6 +86,12 @@ class PromotionRule:
             new,
             passed,
             f"{verdict} on {self.primary}: {new:.4f} vs {old:.4f} (needs a gain above {self.min_gain:.4f})",
+        )
+
+    def _check_not_worse(self, champion: dict[str, float], challenger: dict[str, float]) -> Check:
+        check = self._check_guard(self.primary, self.retrain_drop, champion, challenger)
+        return Check(
+            check.metric, check.champion, check.challenger, check.passed, f"retrain: {check.message}"
         )
 
     @staticmethod
@@ -136,6 +147,7 @@ class Comparison:
     eval_set: str  # what both were evaluated on
     champion: dict[str, float]
     challenger: dict[str, float]
+    retrain: bool = False  # the champion's configuration was refitted on the challenger's (newer) data
 
 
 Evaluator = Callable[[Any, str, str, str], Comparison]  # (client, name, champion, challenger)
@@ -178,22 +190,48 @@ RISK_EVAL_SET_PARAMS = ("data.content_hash", "data.rows", "split.test_from", "sp
 
 
 def compare_logged_risk_metrics(client: Any, name: str, champion: str, challenger: str) -> Comparison:
-    """The backtest metrics of both runs, if they were computed on the same panel and test window."""
+    """Both scored on the challenger's evaluation window: the logged backtests when both ran on the same
+    panel and window; otherwise (a retrain on newer data) the champion's configuration is refitted on the
+    challenger's panel and scored on the challenger's test weeks, exactly as the challenger was."""
     params = {version: _run_params(client, name, version) for version in (champion, challenger)}
     identity = {
         version: {key: params[version].get(key) for key in RISK_EVAL_SET_PARAMS} for version in params
     }
-    if identity[champion] != identity[challenger]:
-        raise PromotionError(
-            "champion and challenger were evaluated on different data "
-            f"({identity[champion]} vs {identity[challenger]}); retrain the champion's configuration on the "
-            "challenger's panel, or promote with --force --reason"
-        )
-    metrics = {version: _risk_view(_run_metrics(client, name, version)) for version in (champion, challenger)}
     eval_set = (
-        f"panel {identity[challenger]['data.content_hash']} from {identity[challenger]['split.test_from']}"
+        f"panel {identity[challenger]['data.content_hash']} from {params[challenger].get('split.test_from')}"
     )
-    return Comparison(eval_set, metrics[champion], metrics[challenger])
+    challenger_metrics = _risk_view(_run_metrics(client, name, challenger))
+    if identity[champion] == identity[challenger]:
+        champion_metrics = _risk_view(_run_metrics(client, name, champion))
+        return Comparison(eval_set, champion_metrics, challenger_metrics)
+    refitted = _refit_on(name, champion, params[challenger])
+    return Comparison(
+        f"{eval_set} (champion's configuration refitted on it)", refitted, challenger_metrics, True
+    )
+
+
+def _refit_on(name: str, champion: str, challenger_params: dict[str, str]) -> dict[str, float]:
+    """The champion's estimator parameters fitted on the challenger's training weeks and scored on its
+    test weeks."""
+    import mlflow
+
+    from features.panel import feature_columns, read_panel
+    from models.risk_lgbm import RiskForecaster
+    from training.tracking import fingerprint
+    from training.train_risk import evaluate, split_by_weeks
+
+    path = challenger_params.get("data.path")
+    if not path or "split.test_weeks" not in challenger_params:
+        raise PromotionError("the challenger's run does not say which panel and test weeks it used")
+    panel = read_panel(path)
+    if fingerprint(panel, path, "week_start").content_hash != challenger_params.get("data.content_hash"):
+        raise PromotionError(f"the challenger's panel {path} has changed since it was trained; retrain it")
+    configuration = mlflow.pyfunc.load_model(f"models:/{name}/{champion}").unwrap_python_model()
+    train, test, _ = split_by_weeks(panel, int(challenger_params["split.test_weeks"]))
+    model = RiskForecaster(**configuration.forecaster.get_params())
+    model.fit(train, feature_columns=feature_columns(panel))
+    metrics, _ = evaluate(model, test)
+    return _risk_view({key: value for key, value in metrics.items() if math.isfinite(value)})
 
 
 def _risk_view(metrics: dict[str, float]) -> dict[str, float]:
@@ -285,7 +323,9 @@ def _promote(
             passed, why = True, f"no champion yet: the first version becomes champion; {checked}"
         else:
             comparison = (evaluator or default_evaluator(name))(client, name, champion, challenger)
-            decision = (rule or PROMOTION_RULES[name]).decide(comparison.champion, comparison.challenger)
+            decision = (rule or PROMOTION_RULES[name]).decide(
+                comparison.champion, comparison.challenger, retrain=comparison.retrain
+            )
             passed, why = decision.passed, f"{decision.summary}; {checked}"
     except PromotionError as exc:
         if not force:
