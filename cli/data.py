@@ -78,6 +78,12 @@ def _date_window(not_before: datetime | None, not_after: datetime | None):
     return window if not_after is None else DateWindow(window.not_before, not_after)
 
 
+def holiday_country(option: str | None) -> str | None:
+    """The --calendar option, else GRIDSENSE_CALENDAR_COUNTRY; "none" means no holiday columns."""
+    country = (option or Settings().calendar_country).strip()
+    return None if country.lower() == "none" else country
+
+
 def _encoding(option: str | None) -> str:
     return option or Settings().events_encoding
 
@@ -132,11 +138,18 @@ def build_features(
     text_only: Annotated[
         bool, typer.Option("--text-only", help="Build only the text training set: no grids file, no panel.")
     ] = False,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Holiday calendar of the panel: CN (with Spring Festival weeks), another ISO country code "
+            "(US, SE, ...) or none (default: GRIDSENSE_CALENDAR_COUNTRY, CN)."
+        ),
+    ] = None,
 ) -> None:
     """Validate the event log, then build the text training set and the grid x week panel."""
     from features.events import load_events
     from features.files import read_parquet
-    from features.panel import GRID_COLUMNS, MAX_PANEL_WEEKS, build_panel, events_outside_grids
+    from features.panel import GRID_COLUMNS, MAX_PANEL_WEEKS, PanelOptions, build_panel, events_outside_grids
     from features.taxonomy import load_taxonomy
     from features.text_dataset import build_text_dataset
 
@@ -173,6 +186,7 @@ def build_features(
             loaded.events,
             grid_table,
             l1_categories=tax.level1,
+            options=PanelOptions(holiday_country=holiday_country(calendar)),
             max_weeks=max_weeks,
         ),
     )

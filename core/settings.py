@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     events_not_after: datetime | None = Field(
         default=None, description="Reject events dated after this time (None: the load time plus one day)."
     )
+    calendar_country: str = Field(
+        default="CN",
+        description="Holiday calendar of the panel: CN (Spring Festival weeks too), another ISO country code "
+        "of the `holidays` package, or none.",
+    )
     max_panel_weeks: int | None = Field(
         default=None,
         ge=1,
