@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from core.home import project_root
-from features.text import normalize_text_expr
+from features.text_dataset import holdout, text_group_key
 
 BENCHMARK_COLUMNS: tuple[str, ...] = ("id", "title", "text", "label")
 
@@ -44,22 +44,13 @@ def grouped_stratified_split(
     frame: pl.DataFrame, test_share: float = 0.2, seed: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(train, test): about ``test_share`` of each label in test, identical texts never on both sides."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     if not 0 < test_share < 1:
         raise ValueError("test_share must be between 0 and 1")
-    n_splits = max(2, round(1 / test_share))
-    groups = frame.select(_group_key()).to_series().to_numpy()
+    groups = frame.select(text_group_key("title")).to_series().to_numpy()
     labels = frame.get_column("label").to_numpy()
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    train_rows, test_rows = next(folds.split(np.zeros(len(labels)), labels, groups))
-    return frame[np.sort(train_rows)], frame[np.sort(test_rows)]
-
-
-def _group_key() -> pl.Expr:
-    body = normalize_text_expr(pl.col("text").fill_null(""))
-    title = normalize_text_expr(pl.col("title").fill_null(""))
-    return pl.when(body != "").then(body).otherwise(title).alias("group")
+    everyone = np.arange(frame.height)
+    test_rows = holdout(everyone, labels, groups, test_share, seed)  # the rule the text training set uses
+    return frame[np.setdiff1d(everyone, test_rows)], frame[test_rows]
 
 
 def split_csv(

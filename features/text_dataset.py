@@ -51,7 +51,7 @@ def build_text_dataset(
     _check_shares(valid_share, test_share)
     title = "title" if "title" in events.columns else None
     labelled = events.filter(pl.col("leaf_id").is_not_null()).with_columns(
-        _group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text")
+        text_group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text")
     )
     method = choose_split_method(labelled)
     if method == TIME_SPLIT:
@@ -122,7 +122,7 @@ def _cut(sorted_events: pl.DataFrame, share: float) -> pl.Expr:
 
 
 # ---- grouped stratified split -------------------------------------------------------------------------
-def _group_key(title: str | None) -> pl.Expr:
+def text_group_key(title: str | None) -> pl.Expr:
     """Normalised body text, or the title when there is no body: identical keys share a split."""
     body = normalize_text_expr(pl.col("text").fill_null(""))
     if title is None:
@@ -136,14 +136,14 @@ def _grouped_split(labelled: pl.DataFrame, valid_share: float, test_share: float
     labels = labelled.get_column("leaf_id").to_numpy()
     groups = labelled.get_column(_GROUP).to_numpy()
     everyone = np.arange(labelled.height)
-    test = _holdout(everyone, labels, groups, test_share, seed)
+    test = holdout(everyone, labels, groups, test_share, seed)
     split[test] = "test"
     rest = np.setdiff1d(everyone, test)
-    split[_holdout(rest, labels, groups, valid_share / (1 - test_share), seed)] = "valid"
+    split[holdout(rest, labels, groups, valid_share / (1 - test_share), seed)] = "valid"
     return labelled.with_columns(pl.Series("split", split.tolist(), dtype=pl.String))
 
 
-def _holdout(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+def holdout(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
     """About ``share`` of ``rows`` (positions), stratified by label, whole groups only; empty for 0."""
     import warnings
 
