@@ -66,9 +66,9 @@ REASON_SEPARATOR = "; "
 _ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _DATE_PART = r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:T|\s+)?"
-_EXTRA_FIELDS = "extra_fields"  # CSV rows with more fields than the header keep the surplus here
-_MERGED_LINES = "merged_lines"  # "12-14": a row whose open quote swallowed the lines after it
-_READER_COLUMNS = (_EXTRA_FIELDS, _MERGED_LINES)  # added by the CSV reader, never part of the events
+EXTRA_FIELDS = "extra_fields"  # CSV rows with more fields than the header keep the surplus here
+MERGED_LINES = "merged_lines"  # "12-14": a row whose open quote swallowed the lines after it
+_READER_COLUMNS = (EXTRA_FIELDS, MERGED_LINES)  # added by the CSV reader, never part of the events
 # A line inside a field with four or more commas looks like a record (every event log has at least five
 # columns): the field's opening quote was never closed where it should have been.
 _SWALLOWED_LINE = r"\n(?:[^\n,]*,){4}"
@@ -111,7 +111,7 @@ def load_events(
     ``encoding`` applies to CSV (``auto``: detected); ``window`` defaults to ``DateWindow.default()``."""
     if isinstance(source, pl.DataFrame):
         return validate_events(source, taxonomy, require_labels, window=window)
-    raw, used = _read(Path(source), encoding)
+    raw, used = read_event_file(Path(source), encoding)
     loaded = validate_events(raw, taxonomy, require_labels, window=window)
     if used:
         loaded.counts["encoding"] = used
@@ -136,16 +136,16 @@ def validate_events(
         raise AssertionError(
             f"rows lost: {raw.height} read, {events.height} valid, {rejects.height} rejected"
         )
-    return EventLoad(events=events, rejects=rejects, counts=_counts(raw.height, events, rejects))
+    return EventLoad(events=events, rejects=rejects, counts=load_counts(raw.height, events, rejects))
 
 
 # ---- reading -------------------------------------------------------------------------------------------
 def read_raw_events(path: str | Path, encoding: str = AUTO) -> pl.DataFrame:
     """The file as an all-string frame (no validation)."""
-    return _read(Path(path), encoding)[0]
+    return read_event_file(Path(path), encoding)[0]
 
 
-def _read(path: Path, encoding: str) -> tuple[pl.DataFrame, str | None]:
+def read_event_file(path: Path, encoding: str) -> tuple[pl.DataFrame, str | None]:
     """The raw frame and, for CSV, the encoding it was read with."""
     name = path.name.lower()
     if not name.endswith((".parquet", ".csv", ".csv.gz")):
@@ -224,8 +224,8 @@ def _read_csv_leniently(text: str, path: Path) -> pl.DataFrame:
         name: [row[i] if i < len(row) and row[i] != "" else None for row in body]
         for i, name in enumerate(header)
     }
-    columns[_EXTRA_FIELDS] = [",".join(row[width:]) if any(row[width:]) else None for row in body]
-    columns[_MERGED_LINES] = [
+    columns[EXTRA_FIELDS] = [",".join(row[width:]) if any(row[width:]) else None for row in body]
+    columns[MERGED_LINES] = [
         f"{first + 1}-{last}" if any(re.search(_SWALLOWED_LINE, value) for value in row) else None
         for row, first, last in zip(body, lines[:-1], lines[1:], strict=True)
     ]
@@ -280,7 +280,7 @@ def _clean(name: str, columns: list[str]) -> pl.Expr:
     return pl.col(name).str.strip_chars().replace("", None).alias(_work(name))
 
 
-def _parse_datetimes(values: pl.Series) -> pl.Series:
+def parse_datetimes(values: pl.Series) -> pl.Series:
     """Parse the usual ISO spelling natively in one pass, then only the leftovers with the other formats."""
     parsed = values.str.replace_many(["T", "/"], [" ", "-"]).str.strptime(DATETIME, _ISO_FORMAT, strict=False)
     leftover = (parsed.is_null() & values.is_not_null()).arg_true()
@@ -299,10 +299,10 @@ def _parse(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
         _col("channel").str.to_lowercase().fill_null(UNKNOWN_CHANNEL),
         _col("status").str.to_lowercase(),
         _col("reported_at")
-        .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
+        .map_batches(parse_datetimes, DATETIME, is_elementwise=True)
         .alias(_work("reported_at_dt")),
         _col("closed_at")
-        .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
+        .map_batches(parse_datetimes, DATETIME, is_elementwise=True)
         .alias(_work("closed_at_dt")),
         _col("lat").cast(pl.Float64, strict=False).alias(_work("lat_f")),
         _col("lon").cast(pl.Float64, strict=False).alias(_work("lon_f")),
@@ -359,8 +359,8 @@ def _reasons(columns: list[str], require_labels: bool, window: DateWindow) -> pl
         *_coordinate_reasons(),
         _reason(_col("text_empty"), "empty text") if "text" in columns else None,
         _reason(_col("duplicate"), "duplicate event_id"),
-        _reason(pl.col(_EXTRA_FIELDS).is_not_null(), "too many fields") if _EXTRA_FIELDS in columns else None,
-        _merged_lines_reason() if _MERGED_LINES in columns else None,
+        _reason(pl.col(EXTRA_FIELDS).is_not_null(), "too many fields") if EXTRA_FIELDS in columns else None,
+        _merged_lines_reason() if MERGED_LINES in columns else None,
         _reason(_has_replacement_character(columns), "invalid characters (U+FFFD)"),
     ]
     checks = [check for check in checks if check is not None]
@@ -376,7 +376,7 @@ def _window_reasons(window: DateWindow) -> list[pl.Expr]:
 
 
 def _merged_lines_reason() -> pl.Expr:
-    merged = pl.col(_MERGED_LINES)
+    merged = pl.col(MERGED_LINES)
     return pl.when(merged.is_not_null()).then(
         pl.format("unbalanced quote: fields from lines {} merged", merged)
     )
@@ -425,7 +425,7 @@ def _raw_columns(columns: list[str]) -> list[str]:
     return [name for name in columns if name != "source_row"]
 
 
-def _counts(rows_read: int, events: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Any]:
+def load_counts(rows_read: int, events: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Any]:
     reasons = rejects.select(pl.col("reject_reason").str.split(REASON_SEPARATOR).explode()).to_series()
     by_reason = dict(sorted(reasons.value_counts().iter_rows(), key=lambda item: (-item[1], item[0])))
     return {

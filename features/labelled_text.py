@@ -22,13 +22,13 @@ import polars as pl
 from features.date_window import DateWindow
 from features.encodings import AUTO
 from features.events import (
-    _EXTRA_FIELDS,
-    _MERGED_LINES,
+    EXTRA_FIELDS,
+    MERGED_LINES,
     REASON_SEPARATOR,
     EventLoad,
-    _counts,
-    _parse_datetimes,
-    _read,
+    load_counts,
+    parse_datetimes,
+    read_event_file,
 )
 from features.schema import DATETIME, SchemaError
 from features.taxonomy import Taxonomy
@@ -45,7 +45,7 @@ def load_labelled_text(
 ) -> EventLoad:
     """Read and check a labelled CSV (or Parquet); ``events`` has ``event_id, reported_at, title, text``
     and the leaf's columns, ready for :func:`features.text_dataset.build_text_dataset`."""
-    raw, used = _read(Path(path), encoding)
+    raw, used = read_event_file(Path(path), encoding)
     loaded = validate_labelled_text(raw, taxonomy, window=window, source=str(path))
     if used:
         loaded.counts["encoding"] = used
@@ -73,7 +73,7 @@ def validate_labelled_text(
     rejects = work.filter(~valid).select("source_row", "reject_reason", *raw.columns)
     if events.height + rejects.height != raw.height:
         raise AssertionError(f"rows lost: {raw.height} read, {events.height} kept, {rejects.height} rejected")
-    return EventLoad(events=events, rejects=rejects, counts=_counts(raw.height, events, rejects))
+    return EventLoad(events=events, rejects=rejects, counts=load_counts(raw.height, events, rejects))
 
 
 def leaf_keys(taxonomy: Taxonomy) -> dict[str, str]:
@@ -113,7 +113,7 @@ def _cleaned() -> list[pl.Expr]:
         clean("text").alias("__text"),
         clean("reported_at").alias("__reported_at_raw"),
         clean("reported_at")
-        .map_batches(_parse_datetimes, DATETIME, is_elementwise=True)
+        .map_batches(parse_datetimes, DATETIME, is_elementwise=True)
         .alias("__reported_at"),
     ]
 
@@ -141,9 +141,9 @@ def _reasons(columns: list[str], window: DateWindow) -> pl.Expr:
         reason(is_blank_expr("__title") & is_blank_expr("__text"), "empty title and text"),
         reason(pl.col("__reported_at_raw").is_not_null() & reported.is_null(), "unparseable reported_at"),
         *(reason(bad, text) for text, bad in window.violations(reported, "reported_at").items()),
-        reason(pl.col(_EXTRA_FIELDS).is_not_null(), "too many fields") if _EXTRA_FIELDS in columns else None,
-        reason(pl.col(_MERGED_LINES).is_not_null(), "unbalanced quote: lines merged")
-        if _MERGED_LINES in columns
+        reason(pl.col(EXTRA_FIELDS).is_not_null(), "too many fields") if EXTRA_FIELDS in columns else None,
+        reason(pl.col(MERGED_LINES).is_not_null(), "unbalanced quote: lines merged")
+        if MERGED_LINES in columns
         else None,
         reason(_has_replacement_character(columns), "invalid characters (U+FFFD)"),
     ]
