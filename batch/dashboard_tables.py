@@ -230,10 +230,16 @@ def write_dashboard_tables_from_registry(
     import mlflow
     from mlflow import MlflowClient
 
-    from core.registry import TEXT_MODEL_NAME
+    from core.errors import GridSenseUserError
+    from core.registry import TEXT_MODEL_NAME, alias_version
     from features.events import load_events
 
-    version = str(MlflowClient().get_model_version_by_alias(TEXT_MODEL_NAME, alias).version)
+    version = alias_version(MlflowClient(), TEXT_MODEL_NAME, alias)
+    if version is None:
+        raise GridSenseUserError(
+            f"the dashboard tables classify recent reports, and {TEXT_MODEL_NAME}@{alias} is not registered",
+            "train a text model first (gridsense train text, or build-text for a labelled CSV)",
+        )
     model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}/{version}").unwrap_python_model()
     events = load_events(events_path, taxonomy or load_taxonomy()).events
     tables = build_dashboard_tables(

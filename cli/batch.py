@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.console import console, timed
+from cli.options import TaxonomyOption
 from core.home import DemoPaths, project_root
 from core.registry import RISK_EXPERIMENT
 from core.settings import Settings
@@ -23,6 +24,14 @@ def forecast(
         Path | None, typer.Option(help="Grid attributes, for districts (default: the demo's).")
     ] = None,
     alias: str = "champion",
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="The city's event log: also rebuild the dashboard tables (map, weekly activity, recent "
+            "reports) from it (default: the demo city's when no --panel is given)."
+        ),
+    ] = None,
+    taxonomy: TaxonomyOption = None,
     keep_raw_report_text: Annotated[
         bool,
         typer.Option(
@@ -52,15 +61,20 @@ def forecast(
     console.print(
         f"  {table.filter(pl.col('group') == 'dispute').height:,} grids forecast for the week of {week}"
     )
-    if panel is None and demo.events.exists():  # the dashboard tables describe the demo city
-        from batch.dashboard_tables import write_dashboard_tables_from_registry
+    events_path = events or (demo.events if panel is None and demo.events.exists() else None)
+    if events_path is None:
+        console.print("  dashboard tables not rebuilt: pass --events (and --grids) to refresh the map")
+        return
+    from batch.dashboard_tables import write_dashboard_tables_from_registry
+    from features.taxonomy import load_taxonomy
 
-        timed(
-            "dashboard tables",
-            lambda: write_dashboard_tables_from_registry(
-                demo.events,
-                grids or demo.grids,
-                settings.dashboard_tables_dir,
-                keep_raw_text=keep_raw_report_text,
-            ),
-        )
+    timed(
+        "dashboard tables",
+        lambda: write_dashboard_tables_from_registry(
+            events_path,
+            grids_path,
+            settings.dashboard_tables_dir,
+            taxonomy=load_taxonomy(taxonomy),
+            keep_raw_text=keep_raw_report_text,
+        ),
+    )

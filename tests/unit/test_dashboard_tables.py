@@ -138,3 +138,17 @@ def test_store_reads_what_the_batch_wrote(tmp_path):
     assert store.text_model == {"name": "gridsense-text", "version": "7"}
     with pytest.raises(UnknownGridError):
         store.reports("G9", limit=3)
+
+
+def test_without_a_text_model_the_tables_job_says_what_to_train(tmp_path):
+    from batch.dashboard_tables import write_dashboard_tables_from_registry
+    from core.errors import GridSenseUserError
+    from core.registry import TEXT_EXPERIMENT
+    from training.tracking import use_local_store
+
+    use_local_store(tmp_path, TEXT_EXPERIMENT)  # an empty registry
+    with pytest.raises(GridSenseUserError, match="gridsense-text@champion is not registered") as refused:
+        write_dashboard_tables_from_registry(
+            tmp_path / "events.parquet", tmp_path / "grids.parquet", tmp_path / "out"
+        )
+    assert "gridsense train text" in refused.value.one_line()
