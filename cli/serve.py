@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +30,16 @@ def serve(
         float | None,
         typer.Option(help="Seconds for a request's body (default GRIDSENSE_BODY_TIMEOUT_SECONDS)."),
     ] = None,
+    forecasts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Forecast table to serve (default GRIDSENSE_FORECASTS_PATH; `gridsense forecast --out`)."
+        ),
+    ] = None,
+    dashboard_tables: Annotated[
+        Path | None,
+        typer.Option(help="Dashboard tables folder (default GRIDSENSE_DASHBOARD_TABLES_DIR)."),
+    ] = None,
 ) -> None:
     """Start the API (models load from the MLflow registry by alias; every route but /healthz needs a key)."""
     import os
@@ -37,6 +48,12 @@ def serve(
     from serving.server import run
 
     os.environ.setdefault("GRIDSENSE_MLFLOW_TRACKING_URI", _local_uri())
+    for variable, path in (
+        ("GRIDSENSE_FORECASTS_PATH", forecasts),
+        ("GRIDSENSE_DASHBOARD_TABLES_DIR", dashboard_tables),
+    ):
+        if path is not None:  # the workers read their Settings from the environment
+            os.environ[variable] = str(path.resolve())
     if workers > 1:  # /metrics aggregates the workers through a shared directory
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gridsense-metrics-"))
     if demo_keys:
