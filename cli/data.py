@@ -175,8 +175,11 @@ def build_features(
             f"{events_path}: no valid events", f"see the reasons in {out_dir / 'rejects.csv'}"
         )
     text = timed("text training set", lambda: build_text_dataset(loaded.events))
-    text.write_parquet(out_dir / "text.parquet")
-    console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
+    if text.is_empty():
+        console.print("  text.parquet not written: the log has no report texts")
+    else:
+        text.write_parquet(out_dir / "text.parquet")
+        console.print(f"  text.parquet: {text.height:,} rows; {_split_counts(text)}")
     if skip_panel:
         console.print(f"  panel skipped: {skip_panel}", markup=False, soft_wrap=True)
         return

@@ -475,8 +475,8 @@ def _parent_signals(
 ) -> list[pl.Series]:
     """Windows and decayed rates of each grid's parent area (district / county), per group and per grid."""
     column = options.parent_column
-    if column is None or column not in grids.columns:
-        return []
+    if column is None or column not in grids.columns or grids[column].null_count() == grids.height:
+        return []  # no parent areas: no parent features (as without the column)
     parents = grids[column].cast(pl.String)
     names = parents.drop_nulls().unique().sort()
     parent_index = pl.DataFrame({"parent": names}).with_row_index("parent_idx")

@@ -50,9 +50,15 @@ def build_text_dataset(
     rows with a ``split``; ``seed`` drives the grouped split only (the time split has no randomness)."""
     _check_shares(valid_share, test_share)
     title = "title" if "title" in events.columns else None
-    labelled = events.filter(pl.col("leaf_id").is_not_null()).with_columns(
-        text_group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text")
+    if "text" not in events.columns:  # a log without report texts (e.g. crime records)
+        events = events.with_columns(pl.lit(None, dtype=pl.String).alias("text"))
+    labelled = (
+        events.filter(pl.col("leaf_id").is_not_null())
+        .with_columns(text_group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text"))
+        .filter(pl.col("text").is_not_null() & (pl.col("text") != ""))  # nothing to learn from
     )
+    if labelled.is_empty():
+        return _empty_text_dataset()
     method = choose_split_method(labelled)
     if method == TIME_SPLIT:
         split = _time_split(labelled, valid_share, test_share)
@@ -62,6 +68,11 @@ def build_text_dataset(
     return split.with_columns(pl.lit(method).alias(SPLIT_METHOD_COLUMN)).select(
         *TEXT_DATASET_COLUMNS, SPLIT_METHOD_COLUMN, *extra
     )
+
+
+def _empty_text_dataset() -> pl.DataFrame:
+    schema = {column: pl.String for column in TEXT_DATASET_COLUMNS} | {SPLIT_METHOD_COLUMN: pl.String}
+    return pl.DataFrame(schema=schema)
 
 
 def choose_split_method(rows: pl.DataFrame) -> str:

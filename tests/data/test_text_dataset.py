@@ -126,3 +126,14 @@ def test_shares_are_checked() -> None:
 def test_zero_shares_put_everything_in_train() -> None:
     dataset = build_text_dataset(events(10), valid_share=0.0, test_share=0.0)
     assert dataset["split"].unique().to_list() == ["train"]
+
+
+def test_a_log_without_report_texts_gives_no_text_rows() -> None:
+    """Crime records (Chicago) have categories but no texts: nothing for a text model to learn from."""
+    loaded = events(100)
+    assert build_text_dataset(loaded.drop("title", "text")).is_empty()
+    untitled = loaded.drop("title").with_columns(
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.col("text")).otherwise(None).alias("text")
+    )
+    dataset = build_text_dataset(untitled)
+    assert 0 < dataset.height < 90 and dataset["text"].str.len_chars().min() > 0

@@ -365,3 +365,14 @@ def test_events_outside_the_grid_table_are_counted_and_left_out_of_the_panel():
     assert set(panel["grid_id"]) == set(LINE_GRIDS["grid_id"])
     assert panel.filter(pl.col("week_start") == date(2024, 1, 8))["y_dispute"].sum() == 1  # g1's only
     assert events_outside_grids(events.filter(pl.col("grid_id") == "g1"), LINE_GRIDS).is_empty()
+
+
+def test_a_parent_column_without_values_is_treated_as_absent():
+    """A city's grid table may carry an empty district column (ingest with no areas): no crash, and the
+    same panel as without the column."""
+    from evaluation.panel_speed import synthetic_log
+
+    log, grids = synthetic_log(events=500, units=6, weeks=30)
+    without = build_panel(log, grids.drop("district"))
+    empty = build_panel(log, grids.with_columns(pl.lit(None, dtype=pl.String).alias("district")))
+    assert empty.drop("district", strict=False).equals(without.drop("district", strict=False))
