@@ -29,7 +29,8 @@ from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
-LABEL_COLUMNS: tuple[str, ...] = ("n_dispute", "n_hazard", "y_dispute", "y_hazard")
+LABEL_GROUPS: tuple[str, ...] = ("dispute", "hazard")  # the risk groups a panel labels, n_<g> and y_<g>
+LABEL_COLUMNS: tuple[str, ...] = (*(f"n_{g}" for g in LABEL_GROUPS), *(f"y_{g}" for g in LABEL_GROUPS))
 LABEL_GROUPS: tuple[str, ...] = ("dispute", "hazard")
 COUNT_GROUPS: tuple[str, ...] = ("dispute", "hazard", "all")
 COUNT_WINDOWS: tuple[int, ...] = (1, 4, 12, 52)

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.errors import GridSenseUserError
 from core.registry import RISK_MODEL_NAME
-from features.panel import feature_columns
+from features.panel import LABEL_GROUPS, feature_columns
 from models.baselines import last_week_count, mean_52w
 from models.pyfunc import log_risk_model
 from models.risk_levels import RiskLevels
@@ -50,6 +51,18 @@ class RiskTrainingResult:
     run_id: str
     model_version: str | None
     metrics: dict[str, float]
+
+
+def groups_with_events(labelled: pl.DataFrame) -> tuple[str, ...]:
+    """The risk groups the training weeks hold events of: a city may have only disputes (Chicago's
+    crimes), and a group without a single event cannot be learnt."""
+    groups = tuple(group for group in LABEL_GROUPS if labelled.get_column(f"n_{group}").sum() > 0)
+    if not groups:
+        raise GridSenseUserError(
+            "the panel's training weeks hold no dispute or hazard events",
+            "check the taxonomy's risk_group of each category (gridsense taxonomy check)",
+        )
+    return groups
 
 
 def split_by_weeks(panel: pl.DataFrame, test_weeks: int) -> tuple[pl.DataFrame, pl.DataFrame, object]:
@@ -138,7 +151,7 @@ def train_risk_model(
 
     train, test, test_from = split_by_weeks(panel, test_weeks)
     features = feature_columns(panel)
-    params = {**DEFAULT_PARAMS, **(params or {})}
+    params = {**DEFAULT_PARAMS, "groups": groups_with_events(train), **(params or {})}
     with mlflow.start_run(run_name="risk-lightgbm") as run:
         mlflow.set_tags({"model": "lightgbm", "git_commit": git_commit(project_root)})
         backtest_model = RiskForecaster(**params)
