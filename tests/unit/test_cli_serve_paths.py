@@ -21,8 +21,9 @@ def test_serve_points_the_api_at_the_given_tables(tmp_path, monkeypatch):
         "GRIDSENSE_DASHBOARD_TABLES_DIR",
         "GRIDSENSE_MLFLOW_TRACKING_URI",
     ):
-        # serve sets them for its workers: restored after the test
-        monkeypatch.delenv(variable, raising=False)
+        # serve sets them for its workers: recorded here (set, then deleted) so teardown removes them again
+        monkeypatch.setenv(variable, "unset")
+        monkeypatch.delenv(variable)
     forecasts, tables = tmp_path / "chicago" / "latest.parquet", tmp_path / "chicago" / "serving"
     arguments = ["serve", "--forecasts", str(forecasts), "--dashboard-tables", str(tables)]
     result = CliRunner().invoke(app, arguments, env={"GRIDSENSE_HOME": str(tmp_path)})
