@@ -33,7 +33,7 @@ def train_text(
     from training.train_text import train_text_model
 
     root = project_root()
-    path = data or DemoPaths.under().text_dataset
+    path = (data or DemoPaths.under().text_dataset).resolve()  # recorded: promote re-reads it
     _refuse_raw_csv(path, taxonomy)
     dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
     use_local_store(root, TEXT_EXPERIMENT)
@@ -67,7 +67,7 @@ def train_risk(
     from training.train_risk import train_risk_model
 
     root = project_root()
-    path = panel or DemoPaths.under().panel
+    path = (panel or DemoPaths.under().panel).resolve()  # recorded: promote refits on it
     from features.panel import read_panel
 
     table = read_panel(path)
@@ -126,7 +126,7 @@ def transformer(
     from training.train_transformer import registered_tfidf, train_transformer_model
 
     root = project_root()
-    path = data or DemoPaths.under().text_dataset
+    path = (data or DemoPaths.under().text_dataset).resolve()
     use_local_store(root, TEXT_EXPERIMENT)
     fast = registered_tfidf(reuse_tfidf) if reuse_tfidf else None
     result = train_transformer_model(
