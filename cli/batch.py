@@ -41,7 +41,6 @@ def forecast(
     ] = False,
 ) -> None:
     """Score the coming week for every grid with the champion risk model; write the table the API reads."""
-    import polars as pl
 
     from batch.forecast import run_forecast
     from features.files import read_parquet
@@ -58,9 +57,7 @@ def forecast(
         lambda: run_forecast(panel_table, out or settings.forecasts_path, alias=alias, grids=grid_table),
     )
     week = table.get_column("week_start").max()
-    console.print(
-        f"  {table.filter(pl.col('group') == 'dispute').height:,} grids forecast for the week of {week}"
-    )
+    console.print(f"  {table.get_column('grid_id').n_unique():,} grids forecast for the week of {week}")
     events_path = events or (demo.events if panel is None and demo.events.exists() else None)
     if events_path is None:
         console.print("  dashboard tables not rebuilt: pass --events (and --grids) to refresh the map")
