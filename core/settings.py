@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         default=Path("datasets/demo/serving"),
         description="Grids, weekly activity and recent reports for the dashboard (`gridsense forecast`).",
     )
+    site: str = Field(
+        default="demo",
+        description="The site (a city's data, taxonomy, calendar and language) every command works for.",
+    )
+    language: Literal["zh", "en"] = Field(
+        default="zh", description="Language of risk drivers and dashboard labels: zh or en."
+    )
     site_timezone: Annotated[str, AfterValidator(_known_time_zone)] = Field(
         default=DEFAULT_SITE_TIMEZONE,
         description="The IANA time zone of the event times, which the data hold as naive local times; "

@@ -15,3 +15,4 @@ GRIDS_FILE = "grids.parquet"
 WEEKLY_FILE = "grid_weekly.parquet"
 REPORTS_FILE = "recent_reports.parquet"
 RAW_REPORTS_FILE = "recent_reports_raw.parquet"  # personal data: written only on request, mode 0600
+SITE_FILE = "site.json"  # the site: name, language, risk groups with their labels, map metric
