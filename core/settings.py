@@ -106,6 +106,18 @@ class Settings(BaseSettings):
         "a bigger request is served in slices, between which other requests get their turn.",
     )
 
+    # intake: the recent-report store and duplicate detection (core/report_store.py, models/duplicates.py)
+    report_store_path: Path = Field(
+        default=Path(".gridsense/reports.sqlite"),
+        description="The recent-report store (SQLite, WAL) intake writes to and duplicate search reads.",
+    )
+    report_retention_days: float = Field(
+        default=30.0, gt=0.0, description="Reports older than this many days leave the store."
+    )
+    duplicate_window_days: float = Field(
+        default=7.0, gt=0.0, description="Intake looks for duplicates among the reports of this many days."
+    )
+
     # input limits
     max_text_chars: int = Field(default=5000, ge=1)
     long_text: Literal["reject", "truncate"] = Field(
@@ -201,6 +213,7 @@ class Settings(BaseSettings):
             "model_cache_dir",
             "api_keys_path",
             "audit_log_path",
+            "report_store_path",
         ):
             setattr(self, name, self.home / getattr(self, name))  # an absolute path stays as it is
         self.mlflow_tracking_uri = resolve_tracking_uri(self.mlflow_tracking_uri, self.home)
