@@ -8,7 +8,7 @@ read-modify-write cycles.
 - :func:`locked`: a `filelock` lock file beside the target (`<name>.lock`); every writer of a
   read-modify-write file holds it from the read to the replace. Readers need no lock.
 - :func:`append_line`: one line appended under the lock, after a newline if an earlier writer died
-  mid-line, so one torn record never corrupts the next.
+  mid-line, so one torn record never corrupts the next (the line may be built under the lock).
 
 Directories are created with the default mode; callers that keep private files create theirs first.
 """
@@ -59,10 +59,13 @@ def atomic_write_with(path: Path, writer: Callable[[Path], object], mode: int = 
     fsync_directory(path.parent)
 
 
-def append_line(path: Path, line: str, mode: int = 0o600) -> None:
-    """Append `line` (a newline is added) under the file's lock, fsynced."""
-    data = (line.rstrip("\n") + "\n").encode("utf-8")
+def append_line(path: Path, line: str | Callable[[], str], mode: int = 0o600) -> None:
+    """Append `line` (a newline is added) under the file's lock, fsynced. A callable `line` is called
+    under the lock, so a line that depends on the file's last record (a hash chain) is built from
+    the record it will follow."""
     with locked(path):
+        text = line() if callable(line) else line
+        data = (text.rstrip("\n") + "\n").encode("utf-8")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, mode)
         try:
             size = os.fstat(descriptor).st_size
