@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Refuse a grid x week panel spanning more weeks than this (None: 1,560, 30 years).",
     )
+    engine: Literal["polars", "spark"] = Field(
+        default="polars",
+        description="Engine of the batch jobs: polars (one machine) or spark (a cluster; the [spark] extra, "
+        "docs/SPARK.md).",
+    )
 
     # classification
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
