@@ -49,6 +49,8 @@ def import_tree(
             console.print(f"  counted once or folded in: {count:,} {what}", markup=False)
     groups = ", ".join(f"{name} {count:,}" for name, count in result.risk_group_leaves.items())
     console.print(f"  leaves per risk group: {groups}", markup=False)
+    declared = ", ".join(f"{group} ({label})" for group, label in taxonomy.group_labels("en").items())
+    console.print(f"  risk groups declared: {declared or 'none (a text-only taxonomy)'}", markup=False)
     if result.default_department_leaves:
         console.print(
             f"  {result.default_department_leaves:,} leaves have the default department "

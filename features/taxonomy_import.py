@@ -13,11 +13,16 @@ The optional mapping (YAML) says who handles what and which paths carry risk::
     departments:                      # path (level 1, 2 or 3, names joined by '/') -> department
       城乡建设: 住建局
       城乡建设/安全生产: 应急管理局
-    risk_groups:                      # path -> risk group (any name; 'none' = no risk)
+    risk_groups:                      # path -> risk group (any id the site chooses; 'none' = no risk)
       城乡建设/安全生产: hazard
+    group_labels:                     # optional: display names of the groups (default: the id;
+      hazard: {zh: 安全隐患, en: Safety hazards}   # dispute and hazard have their defaults)
 
-The deepest mapped path wins. A mapped path the tree does not have is an error (a typo would otherwise
-map nothing). The result is validated by ``features.taxonomy.load_taxonomy`` before it is written.
+The deepest mapped path wins. The written taxonomy declares every group a leaf uses, in the order the
+mapping names them (``group_labels`` first, then ``risk_groups``, then the default), under
+``risk_groups:``; a tree mapped to no group declares none (``risk_groups: []``). A mapped path the tree
+does not have is an error (a typo would otherwise map nothing). The result is validated by
+``features.taxonomy.load_taxonomy`` before it is written.
 """
 
 from __future__ import annotations
@@ -39,13 +44,31 @@ from features.encodings import AUTO
 from features.events import read_raw_events
 from features.files import read_csv_text
 from features.schema import LABEL_COLUMNS
-from features.taxonomy import ID_SEPARATOR, Taxonomy, TaxonomyError, load_taxonomy
+from features.taxonomy import (
+    ID_SEPARATOR,
+    LANGUAGES,
+    NO_RISK,
+    RiskGroupSpec,
+    Taxonomy,
+    TaxonomyError,
+    check_group_id,
+    default_group,
+    load_taxonomy,
+)
 
 MAPPING_KEYS = frozenset(
-    {"name", "version", "default_department", "default_risk_group", "departments", "risk_groups"}
+    {
+        "name",
+        "version",
+        "default_department",
+        "default_risk_group",
+        "departments",
+        "risk_groups",
+        "group_labels",
+    }
 )
 DEFAULT_DEPARTMENT = "unassigned"
-DEFAULT_RISK_GROUP = "none"
+DEFAULT_RISK_GROUP = NO_RISK
 LABEL_COLUMN = "label"
 _CHINESE_LEVELS = {"一": 1, "二": 2, "三": 3, "1": 1, "2": 2, "3": 3}
 _LEVEL_HEADER = re.compile(
@@ -80,6 +103,13 @@ class TaxonomyMapping:
     default_risk_group: str = DEFAULT_RISK_GROUP
     departments: dict[Path3, str] = field(default_factory=dict)
     risk_groups: dict[Path3, str] = field(default_factory=dict)
+    group_labels: dict[str, RiskGroupSpec] = field(default_factory=dict)
+
+    def declared_groups(self, used: set[str]) -> list[RiskGroupSpec]:
+        """The groups the leaves use (``none`` aside), in the order the mapping names them, with labels."""
+        named = [*self.group_labels, *self.risk_groups.values(), self.default_risk_group]
+        ordered = [group for group in dict.fromkeys(named) if group in used and group != NO_RISK]
+        return [self.group_labels.get(group) or default_group(group) for group in ordered]
 
 
 # ---- import -------------------------------------------------------------------------------------------
@@ -93,12 +123,13 @@ def import_taxonomy(
     paths, duplicates, prefixes = _leaf_paths(rows)
     _check_mapped_paths(spec, paths, Path(mapping) if mapping else None)
     leaves = [(path, _deepest(spec.departments, path), _deepest(spec.risk_groups, path)) for path in paths]
+    groups = Counter(group or spec.default_risk_group for _, _, group in leaves)
     document = {
         "name": spec.name or Path(tree_csv).name.split(".")[0],
         "version": spec.version,
+        "risk_groups": [group.to_dict() for group in spec.declared_groups(set(groups))],
         "categories": _nodes(leaves, (), spec),
     }
-    groups = Counter(group or spec.default_risk_group for _, _, group in leaves)
     return TreeImport(
         document=document,
         rows_read=frame.height,
@@ -228,8 +259,43 @@ def read_mapping(path: str | Path) -> TaxonomyMapping:
         default_department=_scalar(data.get("default_department")) or DEFAULT_DEPARTMENT,
         default_risk_group=_scalar(data.get("default_risk_group")) or DEFAULT_RISK_GROUP,
         departments=_path_map(data.get("departments"), "departments", path),
-        risk_groups=_path_map(data.get("risk_groups"), "risk_groups", path),
+        risk_groups=_group_map(data, path),
+        group_labels=_group_labels(data.get("group_labels"), path),
     )
+
+
+def _group_map(data: dict, source: Path) -> dict[Path3, str]:
+    """``risk_groups`` (path -> group id); every id, the default's included, must be usable as a group."""
+    mapped = _path_map(data.get("risk_groups"), "risk_groups", source)
+    default = _scalar(data.get("default_risk_group")) or DEFAULT_RISK_GROUP
+    for group in dict.fromkeys([default, *mapped.values()]):
+        problem = check_group_id(group) if group != NO_RISK else None
+        if problem:
+            raise DataFileError(f"taxonomy mapping {source}: {problem}", "rename the group in the mapping")
+    return mapped
+
+
+def _group_labels(value: Any, source: Path) -> dict[str, RiskGroupSpec]:
+    """``group_labels``: group id -> {zh, en} (or one name for both languages)."""
+    if value is None:
+        return {}
+    example = "e.g. group_labels: {theft: {zh: 盗窃, en: Theft}}"
+    if not isinstance(value, dict):
+        raise DataFileError(f"taxonomy mapping {source}: group_labels must map group ids to names", example)
+    labels = {}
+    for group, names in value.items():
+        if isinstance(names, str):
+            names = dict.fromkeys(LANGUAGES, names)
+        if not isinstance(names, dict) or set(names) - set(LANGUAGES):
+            raise DataFileError(
+                f"taxonomy mapping {source}: group_labels of {group!r} must map {list(LANGUAGES)} to names",
+                example,
+            )
+        problem = check_group_id(str(group))
+        if problem:
+            raise DataFileError(f"taxonomy mapping {source}: {problem}", "rename the group in the mapping")
+        labels[str(group)] = RiskGroupSpec(str(group), _scalar(names.get("zh")), _scalar(names.get("en")))
+    return labels
 
 
 def _scalar(value: Any) -> str:

@@ -293,3 +293,76 @@ def test_fingerprint_changes_when_a_department_changes(bundled: Taxonomy) -> Non
 def test_fingerprint_changes_with_the_version(bundled: Taxonomy) -> None:
     data = {**bundled.to_dict(), "version": "2027.01"}
     assert Taxonomy.from_dict(data).fingerprint != bundled.fingerprint
+
+
+# ---- risk groups the site declares ------------------------------------------------------------
+
+
+def test_without_a_risk_groups_block_the_groups_are_dispute_and_hazard(bundled: Taxonomy) -> None:
+    assert bundled.risk_groups == ("dispute", "hazard")
+    assert bundled.group_labels("zh") == {"dispute": "矛盾纠纷", "hazard": "安全隐患"}
+    assert bundled.group_labels("en") == {"dispute": "Disputes", "hazard": "Safety hazards"}
+    assert "risk_groups" not in bundled.to_dict()  # the fingerprint of older taxonomies stays the same
+
+
+def test_a_taxonomy_declares_its_own_groups(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path,
+        """
+        name: city
+        risk_groups:
+          - {id: theft, labels: {zh: 盗窃, en: Theft}}
+          - id: violence
+            labels: {en: Violence}
+          - arson
+        categories:
+          - {name: THEFT, department: police, risk_group: theft}
+          - {name: BATTERY, department: police, risk_group: violence}
+          - {name: ARSON, department: fire, risk_group: arson}
+          - {name: NOISE, department: city}
+        """,
+    )
+    taxonomy = load_taxonomy(path)
+    assert taxonomy.risk_groups == ("theft", "violence", "arson")
+    assert taxonomy.group_labels("zh") == {"theft": "盗窃", "violence": "Violence", "arson": "arson"}
+    assert [leaf.risk_group for leaf in taxonomy.leaves] == ["theft", "violence", "arson", "none"]
+    again = Taxonomy.from_dict(taxonomy.to_dict())
+    assert again == taxonomy and again.fingerprint == taxonomy.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("groups", "leaf_group", "fragment"),
+    [
+        ("[theft]", "dispute", "risk_group 'dispute', not one of ['theft', 'none']"),
+        ("[Theft]", "Theft", "must be lower-case"),
+        ("[all]", "all", "'all' is reserved"),
+        ("[theft, theft]", "theft", "declared twice"),
+        ("{theft: x}", "theft", "risk_groups must be a list"),
+        ("[{id: theft, labels: {fr: vol}}]", "theft", "labels must map"),
+    ],
+)
+def test_bad_risk_groups_are_one_line_errors(tmp_path: Path, groups: str, leaf_group: str, fragment: str):
+    path = write_yaml(
+        tmp_path,
+        f"""
+        risk_groups: {groups}
+        categories:
+          - {{name: A, department: x, risk_group: {leaf_group}}}
+        """,
+    )
+    with pytest.raises(TaxonomyError) as error:
+        load_taxonomy(path)
+    assert fragment in error.value.one_line()
+    assert str(path) in error.value.one_line()
+
+
+def test_a_single_group_taxonomy(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path,
+        """
+        risk_groups: [{id: theft, labels: {en: Theft}}]
+        categories:
+          - {name: THEFT, department: police, risk_group: theft}
+        """,
+    )
+    assert load_taxonomy(path).risk_groups == ("theft",)

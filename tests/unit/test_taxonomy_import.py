@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from core.errors import DataFileError
-from features.taxonomy import RISK_GROUPS, load_taxonomy
+from features.taxonomy import load_taxonomy
 from features.taxonomy_import import check_log, closest, import_taxonomy, write_taxonomy
 
 SHARED_TREE = (
@@ -96,17 +96,49 @@ def test_level_headers_in_their_usual_spellings(tmp_path: Path, header: str):
     assert result.leaves == 2 and result.document["categories"][0]["name"] == "A"
 
 
-@pytest.mark.xfail(
-    set(RISK_GROUPS) == {"dispute", "hazard", "none"},
-    reason="features/taxonomy.py still fixes the risk groups to dispute/hazard/none (issue 12: any names)",
-    raises=DataFileError,
-    strict=True,
-)
 def test_a_site_chooses_its_own_risk_groups(tmp_path: Path):
     tree = write(tmp_path / "c.csv", "l1,l2\nTHEFT,RETAIL\nBATTERY,SIMPLE\nNARCOTICS,\n")
     mapping = write(tmp_path / "m.yaml", "default_risk_group: crime\nrisk_groups:\n  NARCOTICS: none\n")
     taxonomy = write_taxonomy(import_taxonomy(tree, mapping), tmp_path / "t.yaml")
     assert [leaf.risk_group for leaf in taxonomy.leaves] == ["crime", "crime", "none"]
+    assert taxonomy.risk_groups == ("crime",)
+    assert taxonomy.group_labels("en") == {"crime": "crime"}
+
+
+def test_the_imported_taxonomy_declares_the_groups_with_their_labels(tmp_path: Path):
+    tree = write(tmp_path / "c.csv", "l1,l2\nTHEFT,RETAIL\nBATTERY,SIMPLE\nARSON,\nNARCOTICS,\n")
+    mapping = write(
+        tmp_path / "m.yaml",
+        "risk_groups:\n  THEFT: theft\n  BATTERY: violence\n  ARSON: hazard\n"
+        "group_labels:\n  violence: {zh: 暴力, en: Violence}\n  theft: Theft\n",
+    )
+    out = tmp_path / "t.yaml"
+    taxonomy = write_taxonomy(import_taxonomy(tree, mapping), out)
+    assert taxonomy.risk_groups == ("violence", "theft", "hazard")
+    assert taxonomy.group_labels("zh") == {"violence": "暴力", "theft": "Theft", "hazard": "安全隐患"}
+    assert taxonomy.group_labels("en")["hazard"] == "Safety hazards"
+    assert load_taxonomy(out) == taxonomy
+
+
+def test_a_tree_mapped_to_no_group_declares_none(tmp_path: Path):
+    taxonomy = write_taxonomy(import_taxonomy(write(tmp_path / "c.csv", "l1\nA\nB\n")), tmp_path / "t.yaml")
+    assert taxonomy.risk_groups == ()
+    assert "risk_groups: []" in (tmp_path / "t.yaml").read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fragment"),
+    [
+        ("default_risk_group: Crime\n", "'Crime' must be lower-case"),
+        ("risk_groups:\n  A: all\n", "'all' is reserved"),
+        ("group_labels:\n  x: [a]\n", "group_labels of 'x'"),
+    ],
+)
+def test_unusable_group_names_are_one_line_errors(tmp_path: Path, mapping: str, fragment: str):
+    tree = write(tmp_path / "c.csv", "l1\nA\n")
+    with pytest.raises(DataFileError) as error:
+        import_taxonomy(tree, write(tmp_path / "m.yaml", mapping))
+    assert fragment in error.value.one_line() and "\n" not in error.value.one_line()
 
 
 @pytest.mark.parametrize(
