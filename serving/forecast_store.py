@@ -22,7 +22,7 @@ from typing import Any, Literal
 import polars as pl
 
 from core.tables import HISTORY_FILE, TREND_WEEKS
-from serving.errors import UnknownGridError, UnknownWeekError
+from serving.errors import ApiError, UnknownGridError, UnknownWeekError
 from serving.schemas import ModelRef
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
@@ -39,7 +39,11 @@ OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
     "level": pl.String(),
     "drivers_json": pl.String(),
     "contributions": pl.String(),
+    "expected_events": pl.Float64(),  # the Poisson mean for the group (forecasters since #12)
+    "relative_risk": pl.Float64(),  # expected_events / the city's mean for the group and week
+    "scorer": pl.String(),  # which scorer answers: model | hotspot | mean_52w | blend
 }
+SCORE_FIELDS = ("expected_events", "relative_risk", "scorer")
 TREND_COLUMN = "trend"  # list of {week_start, probability, rank, level, actual_count}, oldest first
 RISK_FIELDS = (
     "group",
@@ -50,6 +54,7 @@ RISK_FIELDS = (
     "level",
     "drivers_json",
     "contributions",
+    *SCORE_FIELDS,
 )
 HISTORY_FIELDS = (
     "week_start",
@@ -61,6 +66,7 @@ HISTORY_FIELDS = (
     "source",
     "actual_count",
     "actual",
+    *SCORE_FIELDS,
 )
 TREND_FIELDS = ("week_start", "probability", "rank", "level", "actual_count")
 # A week forecast twice for a grid and group (a backtest and a batch forecast): the higher wins; rows of
@@ -71,6 +77,20 @@ WEEK_CACHE_SIZE = 16  # past weeks kept built; a week is a few MB for thousands 
 
 class ForecastTableError(ValueError):
     """The forecasts table is missing columns or rows."""
+
+
+class UnknownGroupError(ApiError):
+    """A risk group the served table does not hold; the message and `valid_groups` name those it does."""
+
+    status_code = 422
+    code = "unknown_group"
+
+    def __init__(self, group: str, groups: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown risk group {group!r}; this site's groups are: {', '.join(groups)}",
+            field="group",
+            valid_groups=list(groups),
+        )
 
 
 class ForecastStore:
@@ -124,6 +144,32 @@ class ForecastStore:
         )
         name, version = newest.select("model_name", "model_version").row(-1)
         return ModelRef(name=name or self.model.name, version=version)
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """The risk groups of the latest week (the site's group ids), sorted."""
+        return tuple(sorted(self.latest.get_column("group").drop_nulls().unique().to_list()))
+
+    def check_group(self, group: str | None) -> None:
+        """Raises :class:`UnknownGroupError` (422) for a group the table does not hold."""
+        if group is not None and group not in self.groups:
+            raise UnknownGroupError(group, self.groups)
+
+    def scorers_of(self, week: date | None = None) -> dict[str, str]:
+        """Group -> the scorer that answers (model | hotspot | mean_52w | blend) in the week (default: the
+        latest); groups whose rows do not say are left out (tables from before the scorer column)."""
+        if week is None or week == self.latest_week():
+            rows = self.latest
+        else:
+            rows = self._deduplicated_history.filter(pl.col("week_start") == week)
+        counted = (
+            rows.filter(pl.col("scorer").is_not_null())
+            .group_by("group", "scorer")
+            .len()
+            .sort("len", "scorer", descending=[True, False])
+            .unique("group", keep="first")
+        )
+        return dict(sorted(zip(counted["group"].to_list(), counted["scorer"].to_list(), strict=True)))
 
     @property
     def known_grids(self) -> frozenset[str]:
@@ -223,8 +269,15 @@ class ForecastStore:
             .group_by("grid_id", maintain_order=True)
             .agg(
                 risks=pl.struct(
-                    "group", "probability", "rank", "model_name", "model_version", "level", TREND_COLUMN
-                )
+                    "group",
+                    "probability",
+                    "rank",
+                    "model_name",
+                    "model_version",
+                    "level",
+                    *SCORE_FIELDS,
+                    TREND_COLUMN,
+                )  # fmt: skip
             )
             .to_dicts()
         )
@@ -314,6 +367,7 @@ def _typed_history(history: pl.DataFrame | None) -> pl.DataFrame:
         "source": pl.String(),
         "actual_count": pl.Int64(),
         "actual": pl.Int64(),
+        **{name: OPTIONAL_COLUMNS[name] for name in SCORE_FIELDS},
     }
     if history is None:
         return pl.DataFrame(schema=schema)

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from serving.schemas import ModelRef
+from serving.schemas import ModelRef, RiskGroupName, RiskGroupOrNone
 
 AttributeValue = float | int | bool | str | None
+LEGACY_GROUPS = ("dispute", "hazard")  # also answered as top-level keys, for clients of the two-group API
+
+
+def _group_counts() -> Any:
+    return Field(
+        description="Events per week for each of the site's risk groups (group id -> counts in the order "
+        "of `weeks`).",
+        examples=[{"dispute": [0, 2, 1], "hazard": [1, 0, 0]}],
+    )
+
+
+def _legacy_counts() -> Any:
+    return Field(
+        default=None,
+        deprecated=True,
+        description="Deprecated: the same as `groups.<id>` for the demo's two groups (dispute, hazard); "
+        "null when the site has no such group.",
+    )
 
 
 class GridShape(BaseModel):
@@ -31,15 +49,19 @@ class GridShape(BaseModel):
 class GridsResponse(BaseModel):
     forecast_week: date | None = Field(description="The week after the event log ends.")
     weeks: list[date] = Field(description="Mondays of the weeks with activity data, oldest first.")
+    groups: list[RiskGroupName] = Field(
+        default_factory=list, description="The risk groups counted in the activity tables."
+    )
     built_at: AwareDatetime | None = None
     grids: list[GridShape]
 
 
 class GridWeekCounts(BaseModel):
     grid_id: str
-    dispute: list[int] = Field(description="Dispute events per week (same order as `weeks`).")
-    hazard: list[int]
+    groups: dict[RiskGroupName, list[int]] = _group_counts()
     total: list[int] = Field(description="All events per week.")
+    dispute: list[int] | None = _legacy_counts()
+    hazard: list[int] | None = _legacy_counts()
 
 
 class GridWeeklyResponse(BaseModel):
@@ -58,9 +80,10 @@ class GridActivityResponse(BaseModel):
     categories: list[CategoryCounts] = Field(
         description="Events per week by first-level category, the most frequent first."
     )
-    dispute: list[int]
-    hazard: list[int]
+    groups: dict[RiskGroupName, list[int]] = _group_counts()
     total: list[int]
+    dispute: list[int] | None = _legacy_counts()
+    hazard: list[int] | None = _legacy_counts()
 
 
 class RecentReport(BaseModel):
@@ -75,13 +98,20 @@ class RecentReport(BaseModel):
     title: str | None = Field(default=None, description="PII-redacted.")
     text: str = Field(description="PII-redacted, cut to 300 characters.")
     category_l1: str
-    category_l2: str
-    category_l3: str
-    leaf_id: str
-    department: str
-    risk_group: Literal["dispute", "hazard", "none"]
-    confidence: float = Field(ge=0.0, le=1.0, description="The text model's probability of the leaf.")
-    needs_review: bool
+    category_l2: str | None = None
+    category_l3: str | None = None
+    leaf_id: str | None = None
+    department: str | None = Field(default=None, description="Null when the site's taxonomy names none.")
+    risk_group: RiskGroupOrNone = Field(description="One of the site's group ids, or `none`.")
+    confidence: float | None = Field(
+        ge=0.0,
+        le=1.0,
+        description="The text model's probability of the leaf; null when no text model classified the "
+        "report (a city without texts: the category is the log's own).",
+    )
+    needs_review: bool | None = Field(
+        default=None, description="Null when no text model classified the report (see `confidence`)."
+    )
 
 
 class GridReportsResponse(BaseModel):

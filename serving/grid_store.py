@@ -25,8 +25,11 @@ from core.settings import DEFAULT_SITE_TIMEZONE
 from core.tables import GRIDS_FILE, RAW_REPORTS_FILE, REPORTS_FILE, WEEKLY_FILE
 from features.text import redact_pii_expr
 from serving.errors import ApiError, NotReadyError, UnknownGridError
+from serving.grid_schemas import LEGACY_GROUPS
 
 META_FILE = "meta.json"
+TOTAL_COLUMN = "n_events"
+GROUP_PREFIX = "n_"  # the weekly table counts each risk group in n_<group id>
 KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon", "polygon_x", "polygon_y")
 REPORT_COLUMNS = (
     "event_id", "reported_at", "channel", "status", "title", "text", "category_l1", "category_l2",
@@ -51,7 +54,9 @@ class GridStore:
         self.meta = meta
         self.forecast_week = _date(meta.get("forecast_week"))
         self.weeks = _week_span(meta, weekly)
-        self.weekly_dense = _dense_group_counts(weekly, grids.get_column("grid_id"), self.weeks)
+        self.groups = groups_of(weekly)
+        self.count_columns = [TOTAL_COLUMN, *(GROUP_PREFIX + group for group in self.groups)]
+        self.weekly_dense = _dense_counts(weekly, grids.get_column("grid_id"), self.weeks, self.count_columns)
         self._weekly_cache: dict[int, dict[str, Any]] = {}
 
     @classmethod
@@ -73,7 +78,7 @@ class GridStore:
         return [_grid_shape(row, attributes) for row in rows]
 
     def weekly_counts(self, weeks: int) -> dict[str, Any]:
-        """Dispute, hazard and all events per grid over the latest `weeks` weeks."""
+        """Events of each risk group and all events per grid over the latest `weeks` weeks."""
         weeks = min(weeks, len(self.weeks))
         if weeks not in self._weekly_cache:  # a benign race: two threads may build the same answer
             self._weekly_cache[weeks] = self._weekly_counts(weeks)
@@ -112,11 +117,16 @@ class GridStore:
         rows = (
             self.weekly_dense.filter(pl.col("week_start").is_in(wanted))
             .group_by("grid_id", maintain_order=True)
-            .agg(pl.col("n_dispute").alias("dispute"), pl.col("n_hazard").alias("hazard"),
-                 pl.col("n_events").alias("total"))
+            .agg(pl.col(self.count_columns))
             .to_dicts()
-        )  # fmt: skip
-        return {"weeks": wanted, "grids": rows}
+        )
+        return {"weeks": wanted, "grids": [self._by_group(row) for row in rows]}
+
+    def _by_group(self, row: dict[str, Any]) -> dict[str, Any]:
+        """`n_*` lists -> {grid_id, groups: {id: counts}, total; dispute/hazard when the site has them}."""
+        groups = {group: row[GROUP_PREFIX + group] for group in self.groups}
+        legacy = {group: groups[group] for group in LEGACY_GROUPS if group in groups}
+        return {"grid_id": row["grid_id"], "groups": groups, "total": row[TOTAL_COLUMN], **legacy}
 
     @cached_property
     def _activity_by_grid(self) -> dict[str, dict[str, Any]]:
@@ -136,18 +146,20 @@ class GridStore:
             .group_by("grid_id", maintain_order=True)
             .agg(categories=pl.struct("category_l1", "counts"))
         )
-        totals = (
-            self.weekly_dense.group_by("grid_id", maintain_order=True)
-            .agg(dispute=pl.col("n_dispute"), hazard=pl.col("n_hazard"), total=pl.col("n_events"))
-        )  # fmt: skip
+        totals = self.weekly_dense.group_by("grid_id", maintain_order=True).agg(pl.col(self.count_columns))
         rows = totals.join(per_category, on="grid_id", how="left").to_dicts()
-        return {row["grid_id"]: {**row, "weeks": self.weeks, "categories": row["categories"] or []}
-                for row in rows}  # fmt: skip
+        return {
+            row["grid_id"]: {
+                **self._by_group(row),
+                "weeks": self.weeks,
+                "categories": row["categories"] or [],
+            }
+            for row in rows
+        }
 
     def _empty_activity(self, grid_id: str) -> dict[str, Any]:
-        zeros = [0] * len(self.weeks)
-        return {"grid_id": grid_id, "weeks": self.weeks, "categories": [], "dispute": zeros,
-                "hazard": zeros, "total": zeros}  # fmt: skip
+        zeros = {name: [0] * len(self.weeks) for name in self.count_columns}
+        return {**self._by_group({"grid_id": grid_id, **zeros}), "weeks": self.weeks, "categories": []}
 
     @cached_property
     def _reports_by_grid(self) -> dict[str, list[dict[str, Any]]]:
@@ -251,14 +263,25 @@ def _week_span(meta: dict[str, Any], weekly: pl.DataFrame) -> list[date]:
     return [first + timedelta(weeks=offset) for offset in range((forecast - first).days // 7)]
 
 
-def _dense_group_counts(weekly: pl.DataFrame, grid_ids: pl.Series, weeks: Sequence[date]) -> pl.DataFrame:
-    """One row per (grid, week): n_events, n_dispute, n_hazard, zeros included."""
-    totals = weekly.group_by("grid_id", "week_start").agg(pl.col("n_events", "n_dispute", "n_hazard").sum())
+def groups_of(weekly: pl.DataFrame) -> list[str]:
+    """The risk groups the weekly table counts: its `n_<group>` columns besides `n_events`, in order."""
+    return [
+        name.removeprefix(GROUP_PREFIX)
+        for name in weekly.columns
+        if name.startswith(GROUP_PREFIX) and name != TOTAL_COLUMN
+    ]
+
+
+def _dense_counts(
+    weekly: pl.DataFrame, grid_ids: pl.Series, weeks: Sequence[date], columns: Sequence[str]
+) -> pl.DataFrame:
+    """One row per (grid, week) with the count `columns` (n_events, n_<group>...), zeros included."""
+    totals = weekly.group_by("grid_id", "week_start").agg(pl.col(columns).sum())
     return (
         pl.DataFrame({"grid_id": grid_ids.unique().sort()})
         .join(pl.DataFrame({"week_start": list(weeks)}, schema={"week_start": pl.Date}), how="cross")
         .join(totals, on=["grid_id", "week_start"], how="left")
-        .with_columns(pl.col("n_events", "n_dispute", "n_hazard").fill_null(0).cast(pl.Int64))
+        .with_columns(pl.col(columns).fill_null(0).cast(pl.Int64))
         .sort("grid_id", "week_start")
     )
 

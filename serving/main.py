@@ -30,7 +30,7 @@ from serving.openapi_limits import document_limits
 from serving.rate_limit import RateLimiter
 from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
-from serving.routers import admin, classify, grids, health, metrics, models, risk
+from serving.routers import admin, classify, grids, health, metrics, models, risk, site
 from serving.schemas import ERROR_RESPONSES
 from serving.telemetry import ServingMetrics
 from serving.validation import BodyLimitMiddleware, check_query_encoding
@@ -60,6 +60,7 @@ TAG_PERMISSIONS = {
     "classify": ("Event report classification", Permission.CLASSIFY),
     "risk": ("Grid x week risk forecasts", Permission.RISK),
     "grids": ("Grid geometry, weekly activity, recent reports", Permission.DASHBOARD),
+    "site": ("The site: name, language, risk groups and their labels", Permission.DASHBOARD),
     "models": ("The MLflow model registry", Permission.MODELS),
     "admin": ("Model reloads", Permission.ADMIN),
     "metrics": ("Prometheus metrics", Permission.METRICS),
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (classify.router, risk.router, models.router, admin.router, metrics.router, health.router):
         app.include_router(router)
     app.include_router(grids.router)
+    app.include_router(site.router)
     app.include_router(dashboard_router)
     app.include_router(api_docs.router)
     return app

@@ -18,7 +18,9 @@ from pydantic import (
 
 from serving.unicode_text import CleanStr
 
-RiskGroupName = Literal["dispute", "hazard"]
+RiskGroupName = str  # a site's risk group id (the taxonomy's `risk_groups`; the demo: dispute, hazard)
+RiskGroupOrNone = str  # a leaf's risk group: one of the site's group ids, or `none`
+ScorerName = str  # model | hotspot | mean_52w | blend (batch.forecast)
 
 EXAMPLE_TITLE = "楼上深夜装修噪音扰民"
 EXAMPLE_TEXT = (
@@ -134,7 +136,11 @@ class ClassifyResult(BaseModel):
     category_l3: CategoryScore
     leaf_id: str = Field(description="Taxonomy leaf: the distinct names of the path joined by '/'.")
     department: str = Field(description="Department that handles this kind of event.")
-    risk_group: Literal["dispute", "hazard", "none"]
+    risk_group: RiskGroupOrNone = Field(
+        description="The leaf's risk group: one of the site's group ids (`GET /v1/site`; the demo city: "
+        "`dispute`, `hazard`) or `none`.",
+        examples=["dispute"],
+    )
     needs_review: bool = Field(
         description="True when the model is unsure and a person should check the label."
     )
@@ -218,9 +224,29 @@ class RiskTrendPoint(BaseModel):
 
 
 class RiskScore(BaseModel):
-    group: RiskGroupName
+    group: RiskGroupName = Field(
+        description="The site's risk group id (`GET /v1/site`).", examples=["dispute"]
+    )
     probability: float = Field(
         ge=0.0, le=1.0, description="Probability of at least one such event in the week."
+    )
+    expected_events: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Expected number of such events in the week (the Poisson mean); null for forecasts "
+        "made before it was recorded. What separates grids in a dense city, where most probabilities "
+        "are near 1.",
+    )
+    relative_risk: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="`expected_events` over the city's mean for the group and week (1 = an average grid).",
+    )
+    scorer: ScorerName | None = Field(
+        default=None,
+        description="Which scorer made this forecast, chosen on the site's backtest: `model` (the risk "
+        "model), `hotspot` (decayed event history), `mean_52w` (52-week mean) or `blend` (model and "
+        "baseline); null when not recorded.",
     )
     rank: int = Field(ge=1, description="1 = highest risk among all grids for this group and week.")
     model_name: str
@@ -258,6 +284,14 @@ class RiskResponse(BaseModel):
         description="Every week `week=` can ask for (the latest forecast week and each week of the "
         "forecast history), newest first."
     )
+    groups: list[RiskGroupName] = Field(
+        default_factory=list, description="The risk groups the forecasts hold (the site's group ids)."
+    )
+    scorers: dict[RiskGroupName, ScorerName] = Field(
+        default_factory=dict,
+        description="Which scorer answers for each group this week (see `RiskScore.scorer`); a group is "
+        "left out when its forecasts do not say.",
+    )
     group: RiskGroupName | None = None
     top: int | None = None
     grids: list[GridRisk]
@@ -267,6 +301,9 @@ class RiskHistoryPoint(BaseModel):
     week_start: date = Field(description="Monday of the forecast week.")
     group: RiskGroupName
     probability: float | None = None
+    expected_events: float | None = None
+    relative_risk: float | None = None
+    scorer: ScorerName | None = None
     rank: int | None = None
     level: RiskLevelName | None = None
     model_version: str | None = None
@@ -284,6 +321,42 @@ class RiskHistoryResponse(BaseModel):
     district: str | None = None
     group: RiskGroupName | None = None
     history: list[RiskHistoryPoint] = Field(description="Past forecasts next to what happened, oldest first.")
+
+
+# ---- site ---------------------------------------------------------------------------------------
+class SiteGroup(BaseModel):
+    id: RiskGroupName = Field(description="The group id used by `/v1/risk?group=` and the tables.")
+    label: str = Field(description="The group's name in the site's language, e.g. 矛盾纠纷.")
+
+
+class SiteResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": "demo",
+                    "language": "zh",
+                    "groups": [{"id": "dispute", "label": "矛盾纠纷"}, {"id": "hazard", "label": "安全隐患"}],
+                    "map_metric": "probability",
+                    "source": "file",
+                }
+            ]
+        }
+    )
+
+    site: str = Field(description="The site's name (GRIDSENSE_SITE).")
+    language: Literal["zh", "en"] = Field(description="Language of the dashboard's labels and driver texts.")
+    groups: list[SiteGroup] = Field(
+        min_length=1, description="The site's risk groups (1..n), in display order."
+    )
+    map_metric: Literal["probability", "expected", "relative"] = Field(
+        description="What the map draws by default: the probability of at least one event, the expected "
+        "number of events, or the risk relative to the city's mean."
+    )
+    source: Literal["file", "default"] = Field(
+        description="`file`: read from the dashboard tables' site description; `default`: built from the "
+        "forecasts' groups (tables written before sites existed)."
+    )
 
 
 # ---- model registry ----------------------------------------------------------------------------
@@ -388,6 +461,9 @@ class ErrorBody(BaseModel):
     available_weeks: list[str] | None = Field(
         default=None, description="The forecast weeks that are served, newest first."
     )
+    valid_groups: list[str] | None = Field(
+        default=None, description="The risk groups that are served (with `unknown_group`)."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -418,7 +494,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found: unknown grid ids (listed in `unknown_ids`), an unknown week (`available_weeks`).",
         413: "Too many items, too much text, or evidence asked for too large a batch; the message says "
         "the limit.",
-        422: "Invalid request; `field` names the offending field.",
+        422: "Invalid request; `field` names the offending field (an unknown risk group: `unknown_group`, "
+        "listing the site's groups in `valid_groups`).",
         429: "Too many requests with this API key; retry after the `Retry-After` header's seconds.",
         503: "The model or table this endpoint needs is not loaded.",
     }.items()

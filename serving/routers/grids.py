@@ -64,6 +64,7 @@ def grids(store: GridStoreDep) -> GridsResponse:
     return GridsResponse(
         forecast_week=store.forecast_week,
         weeks=store.weeks,
+        groups=store.groups,
         built_at=store.meta.get("built_at"),
         grids=store.grids,
     )
@@ -71,8 +72,12 @@ def grids(store: GridStoreDep) -> GridsResponse:
 
 @router.get(
     "/weekly",
-    summary="Dispute, hazard and all events per grid, week by week",
-    description="What actually happened in every grid over the latest `weeks` weeks, oldest week first.",
+    summary="Events of each risk group and all events per grid, week by week",
+    description=(
+        "What actually happened in every grid over the latest `weeks` weeks, oldest week first: per risk "
+        "group of the site in `groups` (the demo's `dispute` and `hazard` also as top-level keys, "
+        "deprecated) and in all (`total`)."
+    ),
     responses={status: ERROR_RESPONSES[status] for status in (401, 403, 422, 503)},
 )
 def weekly(

@@ -10,11 +10,20 @@ from serving.headers import set_model_headers
 from serving.schemas import (
     ERROR_RESPONSES,
     IsoDate,
-    RiskGroupName,
     RiskHistoryResponse,
     RiskResponse,
 )
 from serving.unicode_text import CleanStr
+
+GroupQuery = Annotated[
+    CleanStr | None,
+    Query(
+        max_length=64,
+        description="Only this risk group: one of the site's group ids (`GET /v1/site`; the demo city: "
+        "`dispute`, `hazard`). Another is 422 `unknown_group`, listing the valid ones.",
+        examples=["dispute"],
+    ),
+]
 
 router = APIRouter(
     prefix="/v1", tags=["risk"], dependencies=[require(Permission.RISK)], route_class=KeyFirstRoute
@@ -25,9 +34,13 @@ router = APIRouter(
     "/risk",
     summary="Grid risk forecasts for the coming week",
     description=(
-        "Probability that each grid sees at least one dispute (矛盾纠纷) or hazard (安全隐患) event in the "
-        "latest forecast week, with its rank among all grids, its level (高/中/低), the top 3 drivers in "
-        "Chinese and the trend over the last 8 forecasts. Without `grid_id`, all grids, best rank first. "
+        "Probability that each grid sees at least one event of each of the site's risk groups (the demo "
+        "city: dispute 矛盾纠纷 and hazard 安全隐患) in the latest forecast week, with the expected number "
+        "of events and the risk relative to the city's mean when the forecaster records them, its rank "
+        "among all grids, its level (高/中/低), the top 3 drivers in the site's language and the trend over "
+        "the last 8 forecasts. `scorers` says which scorer answers for each group (the risk model, a "
+        "history baseline or a blend, chosen on the site's backtest). Without `grid_id`, all grids, best "
+        "rank first. "
         "`contributions=true` adds every SHAP contribution. `week=` serves a past week from the forecast "
         "history (weekly `gridsense forecast` runs, else the champion's out-of-sample backtest): the same "
         "fields, with the trend up to that week, but no drivers or contributions. `available_weeks` lists "
@@ -42,7 +55,7 @@ async def risk(
         list[CleanStr] | None,
         Query(description="Grid ids (repeat the parameter); default: all grids.", examples=["G0001"]),
     ] = None,
-    group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
+    group: GroupQuery = None,
     top: Annotated[int | None, Query(ge=1, description="Only grids ranked 1..top within each group.")] = None,
     week: Annotated[
         IsoDate | None,
@@ -55,6 +68,7 @@ async def risk(
         bool, Query(description="Include all SHAP contributions per grid and group (large).")
     ] = False,
 ) -> RiskResponse:
+    store.check_group(group)
     served = week or store.latest_week()
     grids = store.get(grid_ids=grid_id, group=group, top=top, week=served)  # UnknownWeekError: 404
     if not contributions:
@@ -65,6 +79,8 @@ async def risk(
         model=model,
         week_start=served,
         available_weeks=list(store.available_weeks),
+        groups=list(store.groups),
+        scorers=store.scorers_of(served),
         group=group,
         top=top,
         grids=grids,
@@ -85,9 +101,10 @@ async def risk_history(
     store: ForecastStoreDep,
     response: Response,
     grid_id: Annotated[CleanStr, Path(description="A grid id.", max_length=128)],
-    group: Annotated[RiskGroupName | None, Query(description="Only this risk group.")] = None,
+    group: GroupQuery = None,
     weeks: Annotated[int, Query(ge=1, le=520, description="The last N forecast weeks.")] = 26,
 ) -> RiskHistoryResponse:
+    store.check_group(group)
     history = store.history_of(grid_id, group=group, weeks=weeks)
     set_model_headers(response, store.model)
     return RiskHistoryResponse(

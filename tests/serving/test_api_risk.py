@@ -59,8 +59,14 @@ def test_unknown_grids_are_404_naming_them(client, assert_error):
     assert "G9999" in error["message"]
 
 
-@pytest.mark.parametrize(
-    ("params", "field"), [({"group": "fire"}, "group"), ({"top": 0}, "top"), ({"top": "many"}, "top")]
-)
+@pytest.mark.parametrize(("params", "field"), [({"top": 0}, "top"), ({"top": "many"}, "top")])
 def test_bad_query_parameters_are_422(client, assert_error, params, field):
     assert_error(client.get("/v1/risk", params=params), 422, "validation_error", field)
+
+
+@pytest.mark.parametrize("path", ["/v1/risk", "/v1/risk/G0001/history"])
+def test_an_unknown_group_is_422_naming_the_sites_groups(client, assert_error, path):
+    error = assert_error(client.get(path, params={"group": "fire"}), 422, "unknown_group", "group")
+
+    assert error["valid_groups"] == ["dispute", "hazard"]
+    assert "'fire'" in error["message"] and "dispute, hazard" in error["message"]
