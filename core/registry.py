@@ -25,6 +25,32 @@ RISK_EXPERIMENT = RISK_MODEL_NAME
 RISK_BENCHMARK_NAME = "gridsense-risk-benchmark"
 
 
+DEMO_SITE = "demo"  # the synthetic demo city: its models keep the bare names above
+SITE_TAG = "site"  # the version tag naming the site a version was trained for
+
+
+def site_model_name(name: str, site: str) -> str:
+    """The registered name of model `name` (TEXT_MODEL_NAME, RISK_MODEL_NAME, ...) for `site`: the demo
+    keeps the bare name, another site gets its own (`gridsense-risk-chicago`), so one site's training and
+    promotion never add versions to another's. Settings defaults, training, promotion and serving all take
+    their names from here."""
+    return name if site == DEMO_SITE else f"{name}-{site}"
+
+
+def site_model_names(site: str) -> tuple[str, ...]:
+    """Every registered name of `site`, in the order of MODEL_NAMES."""
+    return tuple(site_model_name(name, site) for name in MODEL_NAMES)
+
+
+def base_model_name(name: str) -> str:
+    """The model a registered name is a site's copy of (`gridsense-risk-chicago` -> `gridsense-risk`); a
+    name of no known model is returned as it is."""
+    for base in sorted(MODEL_NAMES, key=len, reverse=True):
+        if name == base or name.startswith(f"{base}-"):
+            return base
+    return name
+
+
 def model_uri(name: str, alias: str = CHAMPION) -> str:
     """`models:/<name>@<alias>`, the URI MLflow loads a registered version by."""
     return f"models:/{name}@{alias}"

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import GridSenseUserError
-from core.registry import RISK_MODEL_NAME
+from core.registry import DEMO_SITE, RISK_MODEL_NAME, SITE_TAG, site_model_name
 from features.panel import LABEL_GROUPS, feature_columns
 from models.baselines import last_week_count, mean_52w
 from models.pyfunc import log_risk_model
@@ -146,7 +146,9 @@ def train_risk_model(
     test_weeks: int = 13,
     alias: str | None = "champion",
     params: dict | None = None,
+    site: str = DEMO_SITE,
 ) -> RiskTrainingResult:
+    """`site` names the registered model (core.registry.site_model_name) and is tagged on the version."""
     import mlflow
 
     train, test, test_from = split_by_weeks(panel, test_weeks)
@@ -175,7 +177,8 @@ def train_risk_model(
         sample = risk_sample(test, final_model)
         mlflow.log_param("validation_sample.rows", sample.rows.height)
         model_info = log_risk_model(final_model, sample, test.select(features).head(5))
-        version = register(model_info.model_uri, RISK_MODEL_NAME, alias) if alias is not None else None
+        name, tags = site_model_name(RISK_MODEL_NAME, site), {SITE_TAG: site}
+        version = register(model_info.model_uri, name, alias, tags=tags) if alias is not None else None
     return RiskTrainingResult(run.info.run_id, version, metrics)
 
 
