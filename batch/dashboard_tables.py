@@ -26,7 +26,7 @@ import polars as pl
 
 from batch.grid_geometry import grid_cells
 from core.atomic_files import atomic_write_with
-from core.registry import TEXT_MODEL_NAME
+from core.registry import DEMO_SITE, TEXT_MODEL_NAME
 from core.tables import GRIDS_FILE, RAW_REPORTS_FILE, REPORTS_FILE, WEEKLY_FILE
 from features.taxonomy import Taxonomy, load_taxonomy
 from features.text import join_title_text, redact_pii_expr
@@ -222,31 +222,33 @@ def write_dashboard_tables_from_registry(
     out_dir: Path,
     alias: str = "champion",
     taxonomy: Taxonomy | None = None,
+    site: str = DEMO_SITE,
     **options: Any,
 ) -> DashboardTables:
     """Load an event log (validated against `taxonomy`, default the bundled one) and its grids, classify
-    the recent reports with `gridsense-text@alias` and write the three tables. Needs the local MLflow
-    store set up first (`training.tracking.use_local_store`)."""
+    the recent reports with the site's text model (`gridsense-text@alias` for the demo) and write the
+    three tables. Needs the local MLflow store set up first (`training.tracking.use_local_store`)."""
     import mlflow
     from mlflow import MlflowClient
 
     from core.errors import GridSenseUserError
-    from core.registry import TEXT_MODEL_NAME, alias_version
+    from core.registry import TEXT_MODEL_NAME, alias_version, site_model_name
     from features.events import load_events
 
-    version = alias_version(MlflowClient(), TEXT_MODEL_NAME, alias)
+    name = site_model_name(TEXT_MODEL_NAME, site)
+    version = alias_version(MlflowClient(), name, alias)
     if version is None:
         raise GridSenseUserError(
-            f"the dashboard tables classify recent reports, and {TEXT_MODEL_NAME}@{alias} is not registered",
+            f"the dashboard tables classify recent reports, and {name}@{alias} is not registered",
             "train a text model first (gridsense train text, or build-text for a labelled CSV)",
         )
-    model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}/{version}").unwrap_python_model()
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
     events = load_events(events_path, taxonomy or load_taxonomy()).events
     tables = build_dashboard_tables(
         events,
         pl.read_parquet(grids_path),
         model.classifier,
-        model_name=TEXT_MODEL_NAME,
+        model_name=name,
         model_version=version,
         **options,
     )

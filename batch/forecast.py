@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from core.atomic_files import atomic_write_with, locked
-from core.registry import RISK_MODEL_NAME
+from core.registry import DEMO_SITE, RISK_MODEL_NAME, site_model_name
 from core.tables import HISTORY_FILE, TREND_WEEKS
 from models.risk_explain import contributions_json, drivers_text, top_drivers
 from models.risk_levels import RiskLevels
@@ -115,8 +115,10 @@ def run_forecast(
     grids: pl.DataFrame | None = None,
     levels: RiskLevels | None = None,
     history_path: Path | None = None,
+    site: str = DEMO_SITE,
 ) -> pl.DataFrame:
-    """Score the forecast week with `gridsense-risk@alias`, append it to the history, write both tables.
+    """Score the forecast week with the site's risk model (`gridsense-risk@alias` for the demo), append it
+    to the history, write both tables.
 
     `grids` (optional) adds each grid's district; `levels` sets the 高/中/低 rule (default: top 5% /
     top 20% of grids); `history_path` defaults to ``history.parquet`` next to `out_path`."""
@@ -124,9 +126,10 @@ def run_forecast(
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    model_version = client.get_model_version_by_alias(RISK_MODEL_NAME, alias)
+    name = site_model_name(RISK_MODEL_NAME, site)
+    model_version = client.get_model_version_by_alias(name, alias)
     version = model_version.version
-    loaded = mlflow.pyfunc.load_model(f"models:/{RISK_MODEL_NAME}/{version}").unwrap_python_model()
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
     forecaster = loaded.forecaster
     if getattr(loaded, "validation_sample", None) is not None:  # refuse a champion that fails its sample
         check_risk(loaded.validation_sample, forecaster.predict_proba(loaded.validation_sample.rows))
