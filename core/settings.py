@@ -197,6 +197,53 @@ class Settings(BaseSettings):
         description="The whole request body must arrive within this many seconds of its headers (408).",
     )
 
+    # drift monitoring (gridsense monitor, the API's drift gauges; monitoring/signals.py)
+    drift_window_reports: int = Field(
+        default=1000,
+        ge=50,
+        description="Reports per drift window: `gridsense monitor` compares each window of this many with "
+        "the reference; the API's drift gauges cover the latest this many.",
+    )
+    drift_category_psi: float = Field(
+        default=0.2, ge=0.0, description="Alarm when the PSI of the predicted L1 category mix is above this."
+    )
+    drift_confidence_psi: float = Field(
+        default=0.2,
+        ge=0.0,
+        description="Alarm when the PSI of the leaf probability (the reference's decile bins) is above this.",
+    )
+    drift_needs_review_increase: float = Field(
+        default=0.10,
+        ge=0.0,
+        description="Alarm when the share of reports flagged for review exceeds the reference's by more.",
+    )
+    drift_unseen_ngram_increase: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="Alarm when the mean share of a report's character 2-/3-grams outside the model's "
+        "training vocabulary exceeds the reference's by more.",
+    )
+    drift_length_psi: float = Field(
+        default=0.2, ge=0.0, description="Alarm when the PSI of the text length (decile bins) is above this."
+    )
+    drift_correction_rate: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Alarm when, in a category with at least 20 reviewed reports, more than this share "
+        "were corrected by a person (needs feedback: the `corrected_leaf_id` column).",
+    )
+    drift_reference_path: Path = Field(
+        default=Path(".gridsense/drift_reference.json"),
+        description="The reference the API's drift gauges compare with, written by `gridsense monitor`.",
+    )
+    drift_log_path: Path = Field(
+        default=Path(".gridsense/drift.jsonl"),
+        description="The API appends one JSON line per classified report (category, confidence, "
+        "needs_review, length, unseen n-gram share; no text) for `gridsense monitor --drift-log`; rotated "
+        "to `.1` at 50 MB. An empty value turns it off.",
+    )
+
     # security and operations
     api_keys_path: Path = Path(".gridsense/api_keys.json")
     keys_refresh_seconds: float = Field(
