@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import combinations
 
 import numpy as np
 import polars as pl
@@ -29,10 +30,12 @@ from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
-LABEL_GROUPS: tuple[str, ...] = ("dispute", "hazard")  # the risk groups a panel labels, n_<g> and y_<g>
-LABEL_COLUMNS: tuple[str, ...] = (*(f"n_{g}" for g in LABEL_GROUPS), *(f"y_{g}" for g in LABEL_GROUPS))
-LABEL_GROUPS: tuple[str, ...] = ("dispute", "hazard")
-COUNT_GROUPS: tuple[str, ...] = ("dispute", "hazard", "all")
+# The risk groups of a taxonomy without a ``risk_groups:`` block (the demo city). A panel labels the groups
+# of its events or of ``PanelOptions.risk_groups``: read them back with ``panel_groups(panel)``, never from
+# these constants, which name the default groups' columns only.
+DEFAULT_GROUPS: tuple[str, ...] = ("dispute", "hazard")
+LABEL_GROUPS: tuple[str, ...] = DEFAULT_GROUPS
+ALL_EVENTS = "all"  # counts of every event, whatever its group: cnt_all_<n>w, trend_all, parent_all_...
 COUNT_WINDOWS: tuple[int, ...] = (1, 4, 12, 52)
 L1_WINDOWS: tuple[int, ...] = (4, 52)
 NEIGHBOUR_WINDOWS: tuple[int, ...] = (1, 4)
@@ -67,7 +70,12 @@ class PanelOptions:
     * ``parent_column``: the grids' parent-area column (district / county), used when present. Parent
       events are counted from the events' own ``parent_area`` column when they have one (so events that
       only name the parent area count), else through their grid. ``parent_<group>_<n>w`` etc.
-    * ``cross_group``: ``co_dispute_hazard_<n>w``, weeks with both kinds of event.
+    * ``risk_groups``: the groups to label and count (``n_<group>``, ``y_<group>``, ``cnt_<group>_<n>w`` ...),
+      e.g. the taxonomy's ``risk_groups``; None: the groups the events hold (``risk_group`` other than
+      ``none``), sorted, or ``DEFAULT_GROUPS`` when they hold none. Events of other groups count in
+      ``all`` only.
+    * ``cross_group``: ``co_<a>_<b>_<n>w`` for every pair of groups (none with one group), weeks with both
+      kinds of event.
     * ``seasonal_width_weeks``: ``season_<group>_ly<n>w``, events in the n weeks around the same week
       last year (None: off). ``mean_<group>_all`` (mean weekly events over all the log before the week)
       always comes with the decayed rates.
@@ -78,6 +86,7 @@ class PanelOptions:
 
     holiday_country: str | None = "CN"
     holiday_categories: tuple[str, ...] | None = None
+    risk_groups: tuple[str, ...] | None = None
     half_lives: tuple[float, ...] = (1, 4, 13, 26, 52)
     neighbour_half_lives: tuple[float, ...] = (1, 13)
     wide_neighbour_factor: int = 3
@@ -92,9 +101,44 @@ class PanelOptions:
 
 
 # ---- public helpers ------------------------------------------------------------------------
+def label_columns(groups: Sequence[str]) -> tuple[str, ...]:
+    """The label columns of a panel of ``groups``: ``n_<g>`` for each, then ``y_<g>`` for each."""
+    return (*(f"n_{g}" for g in groups), *(f"y_{g}" for g in groups))
+
+
+# the default groups' label columns (the demo city's); a panel's own: label_columns(panel_groups(panel))
+LABEL_COLUMNS: tuple[str, ...] = label_columns(DEFAULT_GROUPS)
+
+
+def panel_groups(panel: pl.DataFrame | Sequence[str]) -> tuple[str, ...]:
+    """The risk groups a panel labels, in its column order: every ``g`` with both ``y_<g>`` and ``n_<g>``.
+    Takes a panel or its column names."""
+    columns = list(panel.columns if isinstance(panel, pl.DataFrame) else panel)
+    present = set(columns)
+    return tuple(c[2:] for c in columns if c.startswith("y_") and f"n_{c[2:]}" in present)
+
+
+def risk_groups_of(events: pl.DataFrame, groups: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The groups a panel of ``events`` labels: ``groups`` when given (checked), else the events' own
+    ``risk_group`` values other than ``none``, sorted, else ``DEFAULT_GROUPS``."""
+    from features.taxonomy import NO_RISK, check_group_id
+
+    if groups is None:
+        found = events["risk_group"].drop_nulls().unique().to_list() if "risk_group" in events.columns else []
+        groups = sorted(g for g in found if g != NO_RISK) or DEFAULT_GROUPS
+    groups = tuple(dict.fromkeys(groups))
+    if not groups:
+        raise DataFileError("the panel needs at least one risk group", "pass risk_groups or label the events")
+    for group in groups:
+        problem = check_group_id(group)
+        if problem:
+            raise DataFileError(problem, "rename the group in the taxonomy")
+    return groups
+
+
 def feature_columns(panel: pl.DataFrame) -> list[str]:
     """All columns except the keys and the labels, in panel order."""
-    excluded = set(PANEL_KEYS) | set(LABEL_COLUMNS)
+    excluded = set(PANEL_KEYS) | set(label_columns(panel_groups(panel)))
     return [name for name in panel.columns if name not in excluded]
 
 
@@ -158,14 +202,15 @@ def build_panel(
     options: PanelOptions | None = None,
     max_weeks: int = MAX_PANEL_WEEKS,
 ) -> pl.DataFrame:
-    """The grid x week panel: keys, labels (``LABEL_COLUMNS``) then point-in-time features.
+    """The grid x week panel: keys, labels (``label_columns(groups)``) then point-in-time features.
 
     ``first_week`` defaults to the week after the first event's; ``last_week`` to the forecast
     week, the week after the last event's. Weeks outside the event log's weeks have null labels.
     Dates are snapped to their Monday. ``l1_categories`` fixes the L1 count columns (pass the
     taxonomy's level1 so training and scoring panels share columns); by default the categories
     present in ``events``. Events of grids missing from ``grids`` (or with a null grid) are ignored,
-    except in parent-area counts. ``options`` (default ``PanelOptions()``) adds the richer signals.
+    except in parent-area counts. ``options`` (default ``PanelOptions()``) adds the richer signals and
+    names the risk groups (default: the events'; :func:`risk_groups_of`).
     A span of more than ``max_weeks`` weeks (lookback included) is refused with a
     :class:`PanelSpanError` before anything is allocated.
     """
@@ -174,31 +219,37 @@ def build_panel(
     _require_columns(grids, GRID_COLUMNS, "grids")
     if grids["grid_id"].is_duplicated().any():
         raise DataFileError("grids: grid_id must be unique", "remove the repeated grid ids")
+    groups = risk_groups_of(events, options.risk_groups)
     categories = _categories(events, l1_categories)
     texts = _text_categories(events, options)
     span = _span(events, first_week, last_week)
     _check_span(span, grids.height, max_weeks)
     grid_index = grids.select("grid_id").with_row_index(_GRID)
 
-    weekly = _weekly_counts(events, grid_index, categories, span, texts, options.text_category_column)
+    weekly = _weekly_counts(events, grid_index, groups, categories, span, texts, options.text_category_column)
     history = _dense(weekly, grids.height, span)
-    counts = {group: _matrix(history, f"c_{group}", grids.height) for group in COUNT_GROUPS}
+    counts = {group: _matrix(history, f"c_{group}", grids.height) for group in (*groups, ALL_EVENTS)}
     first = span.index(span.first_week)
-    panel = _point_in_time_features(history, categories, texts, span).filter(pl.col(_WEEK) >= first)
+    panel = _point_in_time_features(history, groups, categories, texts, span).filter(pl.col(_WEEK) >= first)
     neighbours = nearest_neighbours(grids["x_m"].to_numpy(), grids["y_m"].to_numpy(), neighbours_k)
     panel = panel.with_columns(
-        *_neighbour_lags(panel, neighbours),
-        *_dynamic_signals(counts, grids, neighbours, options, first, span.index(span.log_start)),
-        *_parent_signals(events, grids, span, options, first),
+        *_neighbour_lags(panel, groups, neighbours),
+        *_dynamic_signals(counts, groups, grids, neighbours, options, first, span.index(span.log_start)),
+        *_parent_signals(events, grids, groups, span, options, first),
     )
-    return _finish(panel, grids, span, options)
+    return _finish(panel, grids, groups, span, options)
 
 
 def read_panel(path) -> pl.DataFrame:
     """A grid x week panel file, checked for its keys and labels (a user error, in one line, if not)."""
     from features.files import read_parquet
 
-    return read_parquet(path, "panel", (*PANEL_KEYS, *LABEL_COLUMNS))
+    panel = read_parquet(path, "panel", PANEL_KEYS)
+    if not panel_groups(panel):
+        raise DataFileError(
+            f"panel {path} has no label columns (n_<group> and y_<group>)", "rebuild it with build-features"
+        )
+    return panel
 
 
 def events_outside_grids(events: pl.DataFrame, grids: pl.DataFrame) -> pl.DataFrame:
@@ -270,6 +321,7 @@ def _span(events: pl.DataFrame, first_week: date | None, last_week: date | None)
 def _weekly_counts(
     events: pl.DataFrame,
     grid_index: pl.DataFrame,
+    groups: Sequence[str],
     categories: list[str],
     span: _Span,
     texts: list[str] = (),
@@ -278,10 +330,8 @@ def _weekly_counts(
     """Events per (grid, week): by risk group, in total, by L1 category and by text category."""
     week_idx = (week_start(pl.col("reported_at")) - pl.lit(span.history_start)).dt.total_days() // 7
     in_span = pl.col(_WEEK).is_between(0, span.n_weeks - 1)
-    counts = [
-        (pl.col("risk_group") == group).sum().alias(f"c_{group}") for group in COUNT_GROUPS if group != "all"
-    ]
-    counts.append(pl.len().alias("c_all"))
+    counts = [(pl.col("risk_group") == group).sum().alias(f"c_{group}") for group in groups]
+    counts.append(pl.len().alias(f"c_{ALL_EVENTS}"))
     counts += [(pl.col("category_l1") == name).sum().alias(f"c_l1_{l1_slug(name)}") for name in categories]
     text = pl.col(text_column) if texts else pl.lit(None, pl.String)
     counts += [(pl.col("_text") == name).sum().alias(f"c_txt_{l1_slug(name)}") for name in texts]
@@ -314,9 +364,10 @@ def _dense(weekly: pl.DataFrame, n_grids: int, span: _Span) -> pl.DataFrame:
 
 
 def _point_in_time_features(
-    history: pl.DataFrame, categories: list[str], texts: list[str], span: _Span
+    history: pl.DataFrame, label_groups: Sequence[str], categories: list[str], texts: list[str], span: _Span
 ) -> pl.DataFrame:
-    groups = [f"c_{group}" for group in COUNT_GROUPS]
+    count_groups = (*label_groups, ALL_EVENTS)
+    groups = [f"c_{group}" for group in count_groups]
     l1s = [f"c_l1_{l1_slug(name)}" for name in categories]
     text_counts = [f"c_txt_{l1_slug(name)}" for name in texts]
     before = history.with_columns(
@@ -325,9 +376,10 @@ def _point_in_time_features(
     windows = [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in groups for n in COUNT_WINDOWS]
     windows += [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in l1s for n in L1_WINDOWS]
     windows += [_window_count(c, n, f"cnt_{c[2:]}_{n}w") for c in text_counts for n in TEXT_WINDOWS]
-    recency = [_weeks_since(f"c_{group}").alias(f"weeks_since_{group}") for group in LABEL_GROUPS]
-    with_windows = before.with_columns(*windows, *recency, _log_history_weeks(span), *_labels(span))
-    trends = [_trend(group) for group in COUNT_GROUPS]
+    recency = [_weeks_since(f"c_{group}").alias(f"weeks_since_{group}") for group in label_groups]
+    labels = _labels(span, label_groups)
+    with_windows = before.with_columns(*windows, *recency, _log_history_weeks(span), *labels)
+    trends = [_trend(group) for group in count_groups]
     raw = [c for c in with_windows.columns if c.startswith(("c_", "before_"))]
     return with_windows.with_columns(trends).drop(raw)
 
@@ -373,21 +425,20 @@ def _trend(group: str) -> pl.Expr:
     return (recent - yearly).cast(pl.Float32).alias(f"trend_{group}")
 
 
-def _labels(span: _Span) -> list[pl.Expr]:
+def _labels(span: _Span, groups: Sequence[str]) -> list[pl.Expr]:
     """This week's counts and 0/1 flags; null for weeks the event log does not cover."""
     if span.last_label_week is None:
         known = pl.lit(False)
     else:
         known = pl.col(_WEEK).is_between(span.index(span.log_start), span.index(span.last_label_week))
-    counts = [pl.when(known).then(pl.col(f"c_{group}")).alias(f"n_{group}") for group in LABEL_GROUPS]
+    counts = [pl.when(known).then(pl.col(f"c_{group}")).alias(f"n_{group}") for group in groups]
     flags = [
-        pl.when(known).then(pl.col(f"c_{group}") > 0).cast(pl.Int8).alias(f"y_{group}")
-        for group in LABEL_GROUPS
+        pl.when(known).then(pl.col(f"c_{group}") > 0).cast(pl.Int8).alias(f"y_{group}") for group in groups
     ]
     return counts + flags
 
 
-def _neighbour_lags(panel: pl.DataFrame, neighbours: np.ndarray) -> list[pl.Series]:
+def _neighbour_lags(panel: pl.DataFrame, groups: Sequence[str], neighbours: np.ndarray) -> list[pl.Series]:
     """Sum and mean over each grid's k nearest grids of their (already lagged) counts, same week.
 
     The panel is dense and sorted by grid then week, so a column reshapes to (grids, weeks) and
@@ -395,7 +446,7 @@ def _neighbour_lags(panel: pl.DataFrame, neighbours: np.ndarray) -> list[pl.Seri
     """
     n_grids, n_found = neighbours.shape
     lags: list[pl.Series] = []
-    for group in LABEL_GROUPS:
+    for group in groups:
         for weeks in NEIGHBOUR_WINDOWS:
             values = panel[f"cnt_{group}_{weeks}w"].to_numpy().reshape(n_grids, -1)
             total = np.zeros_like(values, dtype=np.int64)
@@ -420,6 +471,7 @@ def _flat(name: str, values: np.ndarray, first: int, dtype: pl.DataType = pl.Flo
 
 def _dynamic_signals(
     counts: dict[str, np.ndarray],
+    groups: Sequence[str],
     grids: pl.DataFrame,
     neighbours: np.ndarray,
     options: PanelOptions,
@@ -427,10 +479,10 @@ def _dynamic_signals(
     log_start: int,
 ) -> list[pl.Series]:
     """Decayed intensities (own and neighbours'), their burst, the long-run mean, the same season last
-    year, and cross-group co-occurrence."""
+    year, and cross-group co-occurrence (every pair of groups)."""
     out: list[pl.Series] = []
     half_lives = sorted(options.half_lives)
-    for group in LABEL_GROUPS:
+    for group in groups:
         rates = {h: signals.decayed_rate(counts[group], h) for h in half_lives}
         out += [_flat(f"ewm_{group}_h{h:g}", rate, first) for h, rate in rates.items()]
         if len(half_lives) > 1:
@@ -443,8 +495,10 @@ def _dynamic_signals(
             out.append(_flat(f"season_{group}_ly{width}w", season, first, pl.Int32))
         out += _neighbour_rates(counts[group], group, grids, neighbours, options, first)
     if options.cross_group:
-        both = signals.co_occurrence_weeks(counts["dispute"], counts["hazard"], options.co_occurrence_weeks)
-        out.append(_flat(f"co_dispute_hazard_{options.co_occurrence_weeks}w", both, first, pl.Int16))
+        weeks = options.co_occurrence_weeks
+        for a, b in combinations(groups, 2):
+            both = signals.co_occurrence_weeks(counts[a], counts[b], weeks)
+            out.append(_flat(f"co_{a}_{b}_{weeks}w", both, first, pl.Int16))
     return out
 
 
@@ -472,7 +526,12 @@ def _neighbour_rates(
 
 
 def _parent_signals(
-    events: pl.DataFrame, grids: pl.DataFrame, span: _Span, options: PanelOptions, first: int
+    events: pl.DataFrame,
+    grids: pl.DataFrame,
+    groups: Sequence[str],
+    span: _Span,
+    options: PanelOptions,
+    first: int,
 ) -> list[pl.Series]:
     """Windows and decayed rates of each grid's parent area (district / county), per group and per grid."""
     column = options.parent_column
@@ -491,11 +550,11 @@ def _parent_signals(
         .cast(pl.Int64)
         .to_numpy()
     )
-    per_parent = _parent_counts(events, grids, column, parent_index, span)
+    per_parent = _parent_counts(events, grids, column, parent_index, (*groups, ALL_EVENTS), span)
     units_per_parent = np.bincount(unit_parent[unit_parent >= 0], minlength=len(names)).astype(float)
     unit_share = 1.0 / np.maximum(units_per_parent[np.where(unit_parent >= 0, unit_parent, 0)], 1.0)[:, None]
     out: list[pl.Series] = []
-    for group in COUNT_GROUPS:
+    for group in (*groups, ALL_EVENTS):
         counts = per_parent[group]
         for weeks in options.parent_windows:
             total = signals.parent_window_sums(counts, unit_parent, weeks)
@@ -509,7 +568,12 @@ def _parent_signals(
 
 
 def _parent_counts(
-    events: pl.DataFrame, grids: pl.DataFrame, column: str, parent_index: pl.DataFrame, span: _Span
+    events: pl.DataFrame,
+    grids: pl.DataFrame,
+    column: str,
+    parent_index: pl.DataFrame,
+    count_groups: Sequence[str],
+    span: _Span,
 ) -> dict[str, np.ndarray]:
     """(parents, weeks) count matrices per group. The events' own ``parent_area`` wins over their grid's."""
     via_grid = events.select("grid_id").join(
@@ -530,8 +594,8 @@ def _parent_counts(
     )
     shape = (parent_index.height, span.n_weeks)
     matrices = {}
-    for group in COUNT_GROUPS:
-        rows = weekly if group == "all" else weekly.filter(pl.col("risk_group") == group)
+    for group in count_groups:
+        rows = weekly if group == ALL_EVENTS else weekly.filter(pl.col("risk_group") == group)
         matrix = np.zeros(shape, dtype=np.int64)
         np.add.at(matrix, (rows["parent_idx"].to_numpy().astype(np.int64), rows[_WEEK].to_numpy()), 1)
         matrices[group] = matrix
@@ -550,7 +614,9 @@ def _static_attributes(grids: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _finish(panel: pl.DataFrame, grids: pl.DataFrame, span: _Span, options: PanelOptions) -> pl.DataFrame:
+def _finish(
+    panel: pl.DataFrame, grids: pl.DataFrame, groups: Sequence[str], span: _Span, options: PanelOptions
+) -> pl.DataFrame:
     """Attach grid ids, dates, calendar and static attributes; order keys, labels, features.
 
     Row-aligned gathers rather than joins, so the (large) panel is never re-sorted.
@@ -567,5 +633,6 @@ def _finish(panel: pl.DataFrame, grids: pl.DataFrame, span: _Span, options: Pane
         *(static[name].gather(grid_rows) for name in static.columns),
         *(calendar[name].gather(week_rows) for name in calendar.columns),
     )
-    features = [c for c in attached.columns if c not in {*PANEL_KEYS, *LABEL_COLUMNS, _GRID, _WEEK}]
-    return attached.select(*PANEL_KEYS, *LABEL_COLUMNS, *features)
+    labels = label_columns(groups)
+    features = [c for c in attached.columns if c not in {*PANEL_KEYS, *labels, _GRID, _WEEK}]
+    return attached.select(*PANEL_KEYS, *labels, *features)

@@ -8,7 +8,7 @@ week index) and return matrices of the same shape whose column t only uses colum
 * spatial sums over each unit's nearest neighbours (near-repeat);
 * parent-area (district / county) windows, including events that only name the parent area;
 * the same season last year, and the mean over all the log before the week;
-* cross-group co-occurrence (weeks with both a dispute and a hazard).
+* cross-group co-occurrence (weeks with events of both of two groups).
 
 Everything is vectorised over units (a recursion along the week axis, cumulative sums, row
 gathers); nothing loops over rows.

@@ -9,7 +9,7 @@ import pytest
 from core.errors import GridSenseUserError
 from core.registry import RISK_EXPERIMENT
 from evaluation.panel_speed import synthetic_log
-from features.panel import build_panel
+from features.panel import DEFAULT_GROUPS, PanelOptions, build_panel
 from training.train_risk import groups_with_events
 
 
@@ -19,7 +19,8 @@ def disputes_only_panel() -> pl.DataFrame:
         pl.when(pl.col("risk_group") == "hazard").then(pl.lit("none")).otherwise(pl.col("risk_group"))
     )
     log = log.with_columns(no_hazards.alias("risk_group"))
-    return build_panel(log, grids)
+    # the taxonomy declares both groups; the log holds events of one (a panel of the log alone has one)
+    return build_panel(log, grids, options=PanelOptions(risk_groups=DEFAULT_GROUPS))
 
 
 def test_only_the_groups_with_events_are_trained():
