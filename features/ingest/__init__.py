@@ -71,8 +71,8 @@ def ingest(
 
 
 def panel_options(log: IngestedLog, **overrides):
-    """Panel options for an ingested log: its config's calendar and panel sections, the units' parent
-    area, the events' text categories."""
+    """Panel options for an ingested log: its config's calendar and panel sections, its risk groups, the
+    units' parent area, the events' text categories."""
     from features.panel import PanelOptions
 
     calendar = log.config.calendar
@@ -82,6 +82,7 @@ def panel_options(log: IngestedLog, **overrides):
         if calendar.get("holiday_categories")
         else None,
         "parent_column": "parent_area",
+        "risk_groups": log.groups or None,
         "text_category_column": "text_category"
         if log.events["text_category"].null_count() < log.events.height
         else None,

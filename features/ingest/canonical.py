@@ -8,7 +8,8 @@
   need), ``district`` (the parent area; absent when there is none), ``lat, lon`` (centroid, when
   known), then static attributes.
 * ``taxonomy.yaml`` (adapters with a ``risk_groups`` mapping): every category path of the accepted
-  events as a leaf, with its risk group, for ``validate-events`` / ``build-features --taxonomy``.
+  events as a leaf, with its risk group, for ``validate-events`` / ``build-features --taxonomy``; its
+  ``risk_groups:`` block declares the config's groups (ids and ``group_labels``).
 * ``rejects.csv``: every rejected row with its reasons (``features.events.EventLoad.write_rejects``:
   mode 0600, PII-redacted, formula-escaped).
 """
@@ -99,6 +100,7 @@ def taxonomy_dict(log: IngestedLog) -> dict | None:
     return {
         "name": log.config.name,
         "version": "1",
+        "risk_groups": [group.to_dict() for group in log.config.group_specs()],
         "categories": [_node(name, children) for name, children in tree.items()],
     }
 

@@ -10,8 +10,11 @@ A config is a YAML file (bundled ones live in ``features/ingest/configs``). Sect
   ``named`` (each value of a column is a grid) or ``grid_table`` (the city's own grids), see
   ``features.ingest.mapped`` for these two and for ``source.category_map`` / ``category_columns``,
   ``channel_column``, ``title_column``, ``timezone``.
-* ``risk_groups``: ``{group: [category, ...]}`` (other categories: ``none``), or ``taxonomy``.
-* ``groups``: the risk groups to forecast (default: those mapped).
+* ``risk_groups``: ``{group: [category, ...]}`` (other categories: ``none``), or ``taxonomy``. Group ids
+  are the site's own names (lower-case ASCII, ``features.taxonomy.check_group_id``): ``theft``, ``fire`` ...
+* ``groups``: the risk groups to forecast (default: those mapped; with ``taxonomy``, the taxonomy's).
+* ``group_labels``: ``{group: {zh: ..., en: ...}}`` (or one name), the groups' display names in the
+  written taxonomy (default: the id; ``dispute`` and ``hazard`` have theirs).
 * ``text_rules``: ``{category: regex}``; the first match on the text is the event's ``text_category``.
 * ``calendar``, ``panel``, ``model``: defaults for the panel options and the forecaster.
 """
@@ -27,6 +30,7 @@ from typing import Any
 import yaml
 
 from core.errors import DataFileError
+from features.taxonomy import LANGUAGES, RiskGroupSpec, check_group_id, default_group
 
 BUNDLED = ("gridsense", "chicago", "sweden")
 TAXONOMY_GROUPS = "taxonomy"
@@ -39,13 +43,14 @@ class AdapterConfig:
     source: dict[str, Any]
     place: dict[str, Any]
     risk_groups: dict[str, list[str]] | str
-    groups: tuple[str, ...]
+    groups: tuple[str, ...]  # empty for taxonomy adapters until loaded: then the taxonomy's
     text_rules: dict[str, str] = field(default_factory=dict)
     max_categories: int | None = None
     calendar: dict[str, Any] = field(default_factory=dict)
     panel: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    group_labels: dict[str, RiskGroupSpec] = field(default_factory=dict)
 
     @property
     def uses_taxonomy(self) -> bool:
@@ -56,6 +61,12 @@ class AdapterConfig:
         if self.uses_taxonomy:
             return {}
         return {normalise_category(c): group for group, names in self.risk_groups.items() for c in names}
+
+    def group_specs(self) -> list[RiskGroupSpec]:
+        """The mapped groups (``none`` aside) in mapping order, with their display names."""
+        if self.uses_taxonomy:
+            return []
+        return [self.group_labels.get(g) or default_group(g) for g in self.risk_groups if g != "none"]
 
     def with_cell_size(self, cell_size_m: float | None) -> AdapterConfig:
         if cell_size_m is None:
@@ -112,20 +123,57 @@ def config_from_dict(data: dict[str, Any]) -> AdapterConfig:
     risk_groups = data["risk_groups"]
     if risk_groups != TAXONOMY_GROUPS and not isinstance(risk_groups, dict):
         raise DataFileError("adapter config: risk_groups must map groups to category lists, or be 'taxonomy'")
-    mapped = ("dispute", "hazard") if risk_groups == TAXONOMY_GROUPS else tuple(risk_groups)
+    mapped = () if risk_groups == TAXONOMY_GROUPS else tuple(g for g in risk_groups if g != "none")
+    groups = tuple(data.get("groups") or mapped)
+    _check_groups(groups, mapped, risk_groups == TAXONOMY_GROUPS)
     return AdapterConfig(
         name=data["name"],
         description=data.get("description", ""),
         source=dict(data["source"]),
         place=dict(data["place"]),
         risk_groups=risk_groups,
-        groups=tuple(data.get("groups", mapped)),
+        groups=groups,
+        group_labels=_group_labels(data.get("group_labels")),
         text_rules=dict(data.get("text_rules") or {}),
         max_categories=data.get("max_categories"),
         calendar=dict(data.get("calendar") or {}),
         panel=dict(data.get("panel") or {}),
         model=dict(data.get("model") or {}),
     )
+
+
+def _check_groups(groups: tuple[str, ...], mapped: tuple[str, ...], from_taxonomy: bool) -> None:
+    for group in dict.fromkeys((*mapped, *groups)):
+        problem = check_group_id(str(group))
+        if problem:
+            raise DataFileError(f"adapter config: {problem}", "rename the group under risk_groups")
+    unmapped = [group for group in groups if group not in mapped]
+    if unmapped and not from_taxonomy:
+        raise DataFileError(
+            f"adapter config: groups {unmapped} are not mapped under risk_groups", f"mapped: {list(mapped)}"
+        )
+
+
+def _group_labels(value: Any) -> dict[str, RiskGroupSpec]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataFileError(
+            "adapter config: group_labels must map group ids to names", "{theft: {en: Theft}}"
+        )
+    labels = {}
+    for group, names in value.items():
+        names = dict.fromkeys(LANGUAGES, names) if isinstance(names, str) else names
+        if not isinstance(names, dict) or set(names) - set(LANGUAGES):
+            raise DataFileError(
+                f"adapter config: group_labels of {group!r} must map {list(LANGUAGES)} to names",
+                "{theft: {zh: 盗窃, en: Theft}}",
+            )
+        fallback = default_group(str(group))
+        labels[str(group)] = RiskGroupSpec(
+            str(group), str(names.get("zh") or fallback.zh), str(names.get("en") or fallback.en)
+        )
+    return labels
 
 
 def _replace(config: AdapterConfig, **changes: Any) -> AdapterConfig:

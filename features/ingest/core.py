@@ -2,8 +2,8 @@
 
 Events (one row per event, ``EVENT_SCHEMA``): ``event_id, reported_at, unit_id, risk_group, category,
 parent_area, lat, lon, text, text_category``. ``unit_id`` is null for events known only at the parent
-level (a Swedish county); they still count in parent-area signals. ``risk_group`` is ``dispute``,
-``hazard`` or ``none``.
+level (a Swedish county); they still count in parent-area signals. ``risk_group`` is one of the groups
+the config maps (any ids the site chooses: ``dispute``, ``theft`` ...) or ``none``.
 
 Units (``UNIT_SCHEMA`` first, then static attributes): ``unit_id, x_m, y_m, parent_area``, optionally
 ``lat, lon`` and numeric attributes (population ...), which the panel uses as static features.
@@ -150,7 +150,7 @@ def optional_columns(source: dict, available: list[str]) -> list[pl.Expr]:
 
 
 def risk_group_expr(category: pl.Expr, config: AdapterConfig) -> pl.Expr:
-    """Category -> dispute / hazard / none through the config's mapping (names compared normalised)."""
+    """Category -> its risk group (or ``none``) through the config's mapping (names compared normalised)."""
     mapping = config.category_groups()
     normalised = (
         category.str.replace_all(",", " ").str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()

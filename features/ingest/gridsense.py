@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -50,7 +51,10 @@ def from_frames(
     text_classifier: TextClassifier | None = None,
     window: DateWindow | None = None,
 ) -> core.IngestedLog:
-    loaded = load_events(raw, taxonomy or load_taxonomy(), require_labels=True, window=window)
+    taxonomy = taxonomy or load_taxonomy()
+    if not config.groups:  # the groups to forecast: the taxonomy's unless the config names them
+        config = replace(config, groups=taxonomy.risk_groups)
+    loaded = load_events(raw, taxonomy, require_labels=True, window=window)
     rejects = Counter(loaded.counts.get("reasons", {}))
     units = _units(grids, config.place.get("parent_column", "district"))
     valid = loaded.events.join(

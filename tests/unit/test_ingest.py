@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from core.errors import DataFileError
 from features.ingest import (
     EVENT_SCHEMA,
     UNIT_SCHEMA,
@@ -28,7 +30,39 @@ def test_bundled_configs_load_with_their_groups():
     assert load_adapter_config("chicago").groups == ("dispute",)
     assert load_adapter_config("sweden").groups == ("dispute", "hazard")
     gridsense_config = load_adapter_config("gridsense")
-    assert gridsense_config.uses_taxonomy and gridsense_config.groups == ("dispute", "hazard")
+    assert gridsense_config.uses_taxonomy and gridsense_config.groups == ()  # the taxonomy's, once loaded
+    assert load_adapter_config("chicago").group_specs()[0].label("en") == "Battery and assault"
+
+
+def test_a_config_maps_categories_to_the_sites_own_groups():
+    config = config_from_dict(
+        {
+            "name": "x",
+            "source": {},
+            "place": {"kind": "latlon"},
+            "risk_groups": {"theft": ["THEFT"], "violence": ["BATTERY"]},
+            "group_labels": {"theft": {"zh": "盗窃", "en": "Theft"}},
+        }
+    )
+    assert config.groups == ("theft", "violence")
+    assert [(g.id, g.label("zh")) for g in config.group_specs()] == [
+        ("theft", "盗窃"),
+        ("violence", "violence"),
+    ]
+    assert config.category_groups() == {"theft": "theft", "battery": "violence"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"risk_groups": {"Theft": ["THEFT"]}}, "must be lower-case"),
+        ({"risk_groups": {"theft": ["THEFT"]}, "groups": ["fire"]}, "groups ['fire'] are not mapped"),
+        ({"risk_groups": {"theft": ["THEFT"]}, "group_labels": {"theft": {"fr": "vol"}}}, "group_labels of"),
+    ],
+)
+def test_bad_group_names_in_a_config_are_one_line_errors(changes: dict, fragment: str):
+    with pytest.raises(DataFileError, match=re.escape(fragment)):
+        config_from_dict({"name": "x", "source": {}, "place": {"kind": "latlon"}, **changes})
 
 
 def test_category_names_match_ignoring_case_commas_and_spaces():
@@ -211,6 +245,7 @@ def test_gridsense_adapter_uses_the_taxonomy_and_the_grids():
         text_classifier=lambda texts: ["T"] * len(texts),
     )
     assert log.rejects == {"unknown grid": 1}
+    assert log.groups == ("dispute", "hazard")  # the taxonomy's
     assert log.events["risk_group"].to_list() == [
         leaves["矛盾纠纷"].risk_group,
         leaves["安全隐患"].risk_group,

@@ -18,7 +18,7 @@ from features.events import load_events
 from features.ingest import ingest, mapped
 from features.ingest.canonical import NO_GRID, write_ingested
 from features.ingest.config import config_from_dict
-from features.panel import build_panel
+from features.panel import PanelOptions, build_panel, panel_groups
 from features.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -321,3 +321,23 @@ def test_ingest_then_validate_events_and_build_features_accept_the_files(tmp_pat
     )  # fmt: skip
     assert built.exit_code == 0, built.output
     assert pl.read_parquet(tmp_path / "features" / "panel.parquet")["grid_id"].n_unique() == 2
+
+
+def test_a_mapping_with_the_sites_own_groups_reaches_the_taxonomy_and_the_panel(tmp_path: Path):
+    config = named_config()
+    config["risk_groups"] = {"theft": ["Theft/Burglary"], "violence": ["Fight"], "fire": ["Fire"]}
+    config["group_labels"] = {"theft": {"zh": "盗窃", "en": "Theft"}}
+    log = mapped.from_frames(config_from_dict(config), town_frame())
+    assert log.groups == ("theft", "violence", "fire")
+    written = write_ingested(log, tmp_path)
+    taxonomy = load_taxonomy(written.paths["taxonomy"])
+    assert taxonomy.risk_groups == ("theft", "violence", "fire")
+    assert taxonomy.group_labels("en") == {"theft": "Theft", "violence": "violence", "fire": "fire"}
+    loaded = load_events(written.paths["events"], taxonomy)
+    assert loaded.events["risk_group"].to_list() == ["violence", "fire", "theft"]
+    grids = pl.read_parquet(written.paths["grids"])
+    panel = build_panel(
+        loaded.events, grids, options=PanelOptions(risk_groups=taxonomy.risk_groups, holiday_country=None)
+    )
+    assert panel_groups(panel) == ("theft", "violence", "fire")
+    assert {"co_theft_violence_12w", "co_theft_fire_12w", "co_violence_fire_12w"} <= set(panel.columns)
