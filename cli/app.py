@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, batch, benchmarks, data, ingest, ops, serve, taxonomy, train
+from cli import audit, batch, benchmarks, data, duplicates, ingest, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
 from cli.text_data import build_text
@@ -75,6 +75,8 @@ app.command()(batch.forecast)
 app.command()(serve.serve)
 app.command()(serve.ui)
 app.command()(demo)
+benchmarks.app.command("duplicates")(duplicates.benchmark_duplicates)
+train.app.command("duplicates")(duplicates.train_duplicates)
 app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")
 ops.register(app)  # retrain, promote, rollback, models, keys

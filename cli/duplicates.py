@@ -1,0 +1,69 @@
+"""`gridsense train duplicates` and `gridsense benchmark duplicates`: thin shells over
+`training.train_duplicates` and `models.duplicate_pairs` (registered in cli/app.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.home import project_root
+
+
+def train_duplicates(
+    pairs: Annotated[
+        Path, typer.Option(help="Labelled pairs CSV: id_a,title_a,text_a,id_b,title_b,text_b,label.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the params JSON (default: the bundled models/duplicate_params.json)."
+        ),
+    ] = None,
+    min_precision: Annotated[
+        float,
+        typer.Option(help="The duplicate threshold is the lowest score with this cross-validated precision."),
+    ] = 0.95,
+    embeddings: Annotated[
+        bool, typer.Option(help="Also use e5 sentence-embedding cosines (slower).")
+    ] = False,
+    track: Annotated[bool, typer.Option(help="Log an MLflow run (experiment gridsense-duplicates).")] = True,
+) -> None:
+    """Fit the duplicate scorer on labelled pairs and choose its thresholds (cross-validated)."""
+    from models.duplicates import PARAMS_FILE
+    from training.train_duplicates import train_duplicates as train
+
+    target = out or PARAMS_FILE
+    params = train(pairs, project_root(), target, min_precision, embeddings, track)
+    print(
+        f"duplicate threshold {params.duplicate_threshold:.3f} (related {params.related_threshold:.3f}); "
+        f"cross-validated {json.dumps(params.metrics)}; written to {target}"
+        + (f"; MLflow run {params.mlflow_run_id}" if params.mlflow_run_id else "")
+    )
+
+
+def benchmark_duplicates(
+    pairs: Annotated[Path, typer.Option(help="Pairs CSV: id_a,title_a,text_a,id_b,title_b,text_b[,label].")],
+    out: Annotated[Path, typer.Option(help="Where to write the JSON report (every pair under `pairs`).")],
+    params: Annotated[
+        Path | None, typer.Option(help="Params JSON (default: the bundled models/duplicate_params.json).")
+    ] = None,
+) -> None:
+    """Score report pairs at the recorded operating threshold: precision/recall/F1 where labelled."""
+    from models.duplicate_pairs import benchmark, read_pairs
+    from models.duplicates import DuplicateParams, e5_embedder
+
+    recorded = DuplicateParams.load(params)
+    frame = read_pairs(pairs)
+    report = benchmark(frame, recorded, e5_embedder() if recorded.use_embeddings else None)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    metrics = report.get("metrics")
+    line = f"{report['pairs_count']} pairs, threshold {recorded.duplicate_threshold:.3f}"
+    if metrics:
+        line += (
+            f": precision {metrics['precision']:.3f} recall {metrics['recall']:.3f} f1 {metrics['f1']:.3f} "
+            f"({report['labelled_pairs']} labelled)"
+        )
+    print(line + f"; report: {out}")

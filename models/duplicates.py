@@ -1,0 +1,306 @@
+"""Duplicate reports: is report B the same problem at the same place as report A?
+
+A pair is described by a few similarities that need no fitted vocabulary, so any city's reports can be
+compared on arrival:
+
+- ``title_dice``: character-bigram Dice of the two titles (the problem in a line);
+- ``text_containment``: share of the shorter report's character 3-grams found in the other (a repost, a
+  shortened or extended version);
+- ``text_cosine``: cosine of the character-bigram count vectors of title and text;
+- ``place_mentions`` / ``place_missing``: whether each report names the place the other is about (its
+  title's places, else the first its text names; :mod:`models.places`): 1, 0.5 or 0; missing when
+  neither names a place;
+- ``place_conflict``: places named but neither report names the other's: one complaint template about
+  two estates or streets is two problems;
+- ``embedding_cosine`` (optional): cosine of mean-pooled e5 sentence embeddings (:mod:`models.encoder`),
+  for paraphrases.
+
+:class:`DuplicateScorer` is a logistic regression on these features (scikit-learn conventions: ``fit``
+returns self, learned ``coef_``/``intercept_``); its two thresholds turn a score into ``duplicate``
+(same problem, same place: merge), ``related`` (worth a look) or ``new``. The fitted numbers and the
+thresholds chosen on labelled pairs are stored as :class:`DuplicateParams` (JSON, ``duplicate_params.json``
+beside this module, and as parameters of an MLflow run: docs/BENCHMARKS.md, "Duplicates").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from core.pii import redact_pii
+from core.scrub import scrub_text
+from models.places import core, extract_places, place_similarity
+
+Decision = Literal["duplicate", "related", "new"]
+FEATURES: tuple[str, ...] = (
+    "title_dice",
+    "text_containment",
+    "text_cosine",
+    "place_mentions",
+    "place_missing",
+    "place_conflict",
+    "mentions_x_cosine",
+    "admin_conflict",
+    "embedding_cosine",
+)
+PARAMS_FILE = Path(__file__).with_name("duplicate_params.json")
+_ADMIN_UNIT = re.compile(r"[A-Z][0-9]{0,2}[市区县]|[一-鿿]{2}[市区县](?=[一-鿿])")
+PLACE_HEAD_CHARS = 300  # places are read from the title and the start of the text
+MAX_TEXT_CHARS = 2000  # longer texts are compared on their first 2,000 characters
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """One report ready for comparison: redacted, NFKC text and its shingles and places."""
+
+    title: str
+    text: str
+    places: tuple[str, ...]
+    title_places: tuple[str, ...]
+    primary_places: tuple[str, ...]  # what the report is about: the title's places, else the text's first two
+    joined: str
+    admin_units: frozenset[str]  # the cities, districts and counties its title names (A市, A3区)
+    title_bigrams: frozenset[str]
+    trigrams: frozenset[str]
+    bigram_counts: dict[str, int] = field(repr=False)
+    bigram_norm: float = 0.0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.title or self.text)
+
+
+def _clean(value: str | None) -> str:
+    return redact_pii(unicodedata.normalize("NFKC", scrub_text(value or ""))).strip()
+
+
+def _ngrams(text: str, n: int) -> list[str]:
+    compact = "".join(text.split())
+    return [compact[i : i + n] for i in range(len(compact) - n + 1)] or ([compact] if compact else [])
+
+
+def prepare(title: str | None, text: str | None) -> PreparedReport:
+    """Redact, normalise and shingle one report (cheap: a few hundred microseconds)."""
+    title_clean, text_clean = _clean(title), _clean(text)[:MAX_TEXT_CHARS]
+    title_places = tuple(extract_places(title_clean))
+    places = tuple(dict.fromkeys(title_places + tuple(extract_places(text_clean[:PLACE_HEAD_CHARS]))))
+    joined = f"{title_clean}。{text_clean}" if title_clean and text_clean else title_clean or text_clean
+    counts = Counter(_ngrams(joined, 2))
+    return PreparedReport(
+        title=title_clean,
+        text=text_clean,
+        places=places,
+        title_places=title_places,
+        primary_places=title_places or places[:2],
+        joined=joined,
+        admin_units=frozenset(_ADMIN_UNIT.findall(title_clean)),
+        title_bigrams=frozenset(_ngrams(title_clean, 2)),
+        trigrams=frozenset(_ngrams(joined, 3)),
+        bigram_counts=dict(counts),
+        bigram_norm=math.sqrt(sum(c * c for c in counts.values())),
+    )
+
+
+def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _cosine(a: PreparedReport, b: PreparedReport) -> float:
+    if not a.bigram_norm or not b.bigram_norm:
+        return 0.0
+    small, large = sorted((a.bigram_counts, b.bigram_counts), key=len)
+    dot = sum(count * large.get(gram, 0) for gram, count in small.items())
+    return dot / (a.bigram_norm * b.bigram_norm)
+
+
+def pair_features(a: PreparedReport, b: PreparedReport, embedding_cosine: float = 0.0) -> np.ndarray:
+    """The FEATURES of one pair, in order."""
+    shorter = min(len(a.trigrams), len(b.trigrams))
+    containment = len(a.trigrams & b.trigrams) / shorter if shorter else 0.0
+    mentions = cross_mentions(a, b)
+    cosine = _cosine(a, b)
+    return np.array(
+        [
+            _dice(a.title_bigrams, b.title_bigrams),
+            containment,
+            cosine,
+            mentions if mentions is not None else 0.0,
+            1.0 if mentions is None else 0.0,
+            1.0 if mentions == 0.0 else 0.0,
+            (mentions if mentions is not None else 0.5) * cosine,
+            1.0 if admin_conflict(a.admin_units, b.admin_units) else 0.0,
+            embedding_cosine,
+        ]
+    )
+
+
+def admin_conflict(first: frozenset[str], second: frozenset[str]) -> bool:
+    """The titles name different cities, districts or counties: for some level (市, 区, 县) each names
+    one the other does not (B市到A市 / C市到A市; A4区... / A5区...)."""
+    for level in "市区县":
+        only_first = {u for u in first - second if u.endswith(level)}
+        only_second = {u for u in second - first if u.endswith(level)}
+        if only_first and only_second:
+            return True
+    return False
+
+
+def _mentions(places: Sequence[str], other: PreparedReport) -> bool:
+    """Does the other report name one of these places (its distinctive part, or a close variant)?"""
+    return (
+        any(core(place) in other.joined for place in places)
+        or (place_similarity(places, other.places) or 0.0) >= 0.75
+    )
+
+
+def cross_mentions(a: PreparedReport, b: PreparedReport) -> float | None:
+    """How far each report names the place the other is about: 1.0 both ways, 0.5 one way, 0.0 neither
+    (one template about two places); None when neither report names a place."""
+    if not a.primary_places and not b.primary_places:
+        return None
+    directions = [_mentions(x.primary_places, y) for x, y in ((a, b), (b, a)) if x.primary_places]
+    return sum(directions) / len(directions)
+
+
+@dataclass(frozen=True)
+class DuplicateParams:
+    """What a fitted scorer is: coefficients per feature, the two thresholds, and where they came from."""
+
+    coef: dict[str, float]
+    intercept: float
+    duplicate_threshold: float
+    related_threshold: float
+    use_embeddings: bool = False
+    fitted_on: dict[str, str | int | float] = field(default_factory=dict)  # data fingerprint, counts
+    metrics: dict[str, float] = field(default_factory=dict)  # on the labelled pairs, cross-validated
+    mlflow_run_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> DuplicateParams:
+        return cls(**json.loads(text))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> DuplicateParams:
+        return cls.from_json((path or PARAMS_FILE).read_text(encoding="utf-8"))
+
+
+class DuplicateScorer:
+    """Logistic regression on the pair features; decisions at two thresholds."""
+
+    def __init__(self, use_embeddings: bool = False, C: float = 1.0) -> None:
+        self.use_embeddings = use_embeddings
+        self.C = C
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURES if self.use_embeddings else FEATURES[:-1]
+
+    def fit(self, X: np.ndarray, y: Sequence[int]) -> DuplicateScorer:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=self.C, max_iter=1000).fit(self._columns(X), np.asarray(y))
+        self.coef_ = dict(zip(self.features, map(float, model.coef_[0]), strict=True))
+        self.intercept_ = float(model.intercept_[0])
+        return self
+
+    def _columns(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(X)
+        return X if self.use_embeddings else X[:, : len(FEATURES) - 1]
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """P(same problem, same place) per row of pair features."""
+        weights = np.array([self.coef_[name] for name in self.features])
+        logits = self._columns(X) @ weights + self.intercept_
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    @classmethod
+    def from_params(cls, params: DuplicateParams) -> DuplicateScorer:
+        scorer = cls(use_embeddings=params.use_embeddings)
+        scorer.coef_ = {name: float(params.coef.get(name, 0.0)) for name in scorer.features}
+        scorer.intercept_ = float(params.intercept)
+        return scorer
+
+
+def decide(score: float, params: DuplicateParams) -> Decision:
+    if score >= params.duplicate_threshold:
+        return "duplicate"
+    if score >= params.related_threshold:
+        return "related"
+    return "new"
+
+
+def choose_threshold(
+    scores: np.ndarray, labels: np.ndarray, min_precision: float = 0.95
+) -> tuple[float, dict[str, float]]:
+    """The lowest threshold whose precision is at least `min_precision` (the most recall at that
+    precision); if none reaches it, the threshold of the best F1. Returns it with its metrics."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=int)
+    best: tuple[float, dict[str, float]] | None = None
+    best_f1: tuple[float, dict[str, float]] | None = None
+    for threshold in np.unique(scores):
+        metrics = pair_metrics(scores >= threshold, labels)
+        if metrics["precision"] >= min_precision and (best is None or threshold < best[0]):
+            best = (float(threshold), metrics)
+        if best_f1 is None or metrics["f1"] > best_f1[1]["f1"]:
+            best_f1 = (float(threshold), metrics)
+    chosen = best or best_f1
+    assert chosen is not None, "no scores"
+    return chosen
+
+
+def pair_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    predicted, labels = np.asarray(predicted, dtype=bool), np.asarray(labels, dtype=bool)
+    tp = int((predicted & labels).sum())
+    fp = int((predicted & ~labels).sum())
+    fn = int((~predicted & labels).sum())
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+
+def e5_embedder(batch_size: int = 32, max_length: int = 256) -> Embedder:
+    """L2-normalised, mean-pooled e5 embeddings of texts (the converted encoder, built once)."""
+    from models.encoder import embed, ensure_encoder
+
+    model_dir = ensure_encoder()
+    return lambda texts: embed(list(texts), model_dir, batch_size=batch_size, max_length=max_length)
+
+
+def embedding_text(report: PreparedReport) -> str:
+    return f"{report.title}。{report.text[:400]}" if report.title else report.text[:400]
+
+
+def score_pairs(
+    pairs: Sequence[tuple[PreparedReport, PreparedReport]],
+    params: DuplicateParams,
+    embedder: Embedder | None = None,
+) -> np.ndarray:
+    """Scores of many pairs (the embeddings, when the params use them, computed in one batch)."""
+    X = features_of(pairs, embedder if params.use_embeddings else None)
+    return DuplicateScorer.from_params(params).score(X) if len(pairs) else np.zeros(0)
+
+
+def features_of(
+    pairs: Sequence[tuple[PreparedReport, PreparedReport]], embedder: Embedder | None = None
+) -> np.ndarray:
+    cosines = np.zeros(len(pairs))
+    if embedder is not None and pairs:
+        vectors = embedder([embedding_text(r) for pair in pairs for r in pair])
+        cosines = np.einsum("ij,ij->i", vectors[0::2], vectors[1::2])
+    return np.array([pair_features(a, b, float(c)) for (a, b), c in zip(pairs, cosines, strict=True)])

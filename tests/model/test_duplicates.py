@@ -1,0 +1,113 @@
+"""Duplicate detection: places named in the text decide between "same template, other place" (new) and
+"same problem, other words" (duplicate); thresholds come from labelled pairs; the benchmark command
+reports every pair."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from core.errors import DataFileError
+from models.duplicate_pairs import benchmark, fit_params, prepared_pairs, read_pairs
+from models.duplicates import DuplicateParams, DuplicateScorer, decide, features_of, prepare, score_pairs
+from models.places import extract_places, place_similarity
+
+TEMPLATE = (
+    "{place}小区一楼被搞成商业门面，噪音扰民严重。我们是{place}小区居民，楼下商铺油烟味往楼上窜，没办法居住。"
+)
+
+
+def test_places_are_named_estates_streets_and_villages_without_the_admin_prefix():
+    assert extract_places("A4区英祥春天小区一楼被搞成商业门面") == ["英祥春天小区"]
+    assert "雨敞坪镇" in "".join(extract_places("本人家住A市A3区雨敞坪镇新卯村三合组"))
+    assert extract_places("我们小区的问题") == []
+    assert place_similarity(["金领公寓"], ["金邻公寓"]) == 0.5
+    assert place_similarity(["柏家塘小区"], ["柏家塘小区a区"]) == 1.0
+    assert place_similarity([], ["x小区"]) is None
+
+
+def test_same_template_about_another_estate_scores_below_the_same_problem_in_other_words():
+    params = DuplicateParams.load()
+    first = prepare("A4区英祥春天小区一楼被搞成商业门面", TEMPLATE.format(place="英祥春天"))
+    template_elsewhere = prepare("A5区魅力之城小区一楼被搞成商业门面", TEMPLATE.format(place="魅力之城"))
+    other_words = prepare(
+        "英祥春天小区楼下餐馆油烟噪音太大",
+        "英祥春天小区临街一楼原本是架空层，现在开成饭店，晚上吵得睡不着，油烟直往家里飘，请处理。",
+    )
+    scores = score_pairs([(first, template_elsewhere), (first, other_words)], params)
+    assert scores[1] > scores[0]
+    assert decide(float(scores[0]), params) != "duplicate"
+    assert decide(float(score_pairs([(first, first)], params)[0]), params) == "duplicate"
+
+
+def test_texts_are_redacted_before_comparison():
+    report = prepare("电话13812345678", "我叫张三，电话13812345678")
+    assert "13812345678" not in report.text + report.title
+
+
+def labelled_pairs() -> pl.DataFrame:
+    estates = ["英祥春天", "魅力之城", "润芳园", "金领公寓", "柏家塘", "翠园", "丽发新城", "金茂悦"]
+    rows = []
+    for i, place in enumerate(estates):
+        other = estates[(i + 1) % len(estates)]
+        text = TEMPLATE.format(place=place)
+        rows.append(
+            (f"{i}a", f"{place}小区噪音扰民", text, f"{i}b", f"{place}小区商铺噪音油烟", text[10:], 1)
+        )
+        rows.append(
+            (
+                f"{i}c",
+                f"{place}小区噪音扰民",
+                text,
+                f"{i}d",
+                f"{other}小区噪音扰民",
+                TEMPLATE.format(place=other),
+                0,
+            )
+        )
+        rows.append(
+            (f"{i}e", f"{place}小区停水", f"{place}小区连续三天停水。", f"{i}f", "路灯不亮", "路灯坏了。", 0)
+        )
+    return pl.DataFrame(
+        rows, schema=["id_a", "title_a", "text_a", "id_b", "title_b", "text_b", "label"], orient="row"
+    )
+
+
+def test_fitted_thresholds_separate_labelled_pairs():
+    frame = labelled_pairs()
+    X = features_of(prepared_pairs(frame))
+    params = fit_params(X, frame["label"].to_numpy(), min_precision=0.95)
+    assert 0.0 < params.related_threshold <= params.duplicate_threshold < 1.0
+    report = benchmark(frame.with_columns(pl.col("label").cast(pl.String)), params)
+    assert report["metrics"]["precision"] >= 0.95
+    assert {"id_a", "id_b", "score", "same_issue"} <= set(report["pairs"][0])
+    assert DuplicateScorer().fit(X, frame["label"].to_numpy()).score(X).shape == (len(frame),)
+    assert DuplicateParams.from_json(params.to_json()) == params
+
+
+def test_a_pairs_file_without_the_columns_is_a_user_error(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("id_a,text_a\n1,x\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="title_a"):
+        read_pairs(path)
+    path.write_text("id_a,title_a,text_a,id_b,title_b,text_b,label\n1,,x,2,,y,maybe\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="0/1"):
+        read_pairs(path)
+
+
+def test_benchmark_duplicates_command_writes_every_pair(tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    labelled_pairs().write_csv(pairs)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["benchmark", "duplicates", "--pairs", str(pairs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "precision" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert len(report["pairs"]) == 24
+    assert all(isinstance(p["same_issue"], bool) and 0 <= p["score"] <= 1 for p in report["pairs"])
+    assert np.isclose(report["threshold"], DuplicateParams.load().duplicate_threshold)
