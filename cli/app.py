@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, batch, benchmarks, data, duplicates, ingest, ops, serve, taxonomy, train
+from cli import audit, batch, benchmarks, data, duplicates, ingest, monitor, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
 from cli.text_data import build_text
@@ -81,3 +81,4 @@ app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")
 ops.register(app)  # retrain, promote, rollback, models, keys
 app.add_typer(audit.app, name="audit")
+app.command()(monitor.monitor)

@@ -1,0 +1,143 @@
+"""`gridsense monitor`: compare recent traffic with the text model's training reference; write a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.console import console, timed
+from core.home import project_root
+from core.settings import Settings
+
+ALARM_EXIT_CODE = 1
+
+
+def monitor(
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reports",
+            help="Traffic: CSV/Parquet of reports (`text`, optional `title`, `reported_at`, `split`, "
+            "`corrected_leaf_id`), scored by the model; repeat for several files, read in order.",
+        ),
+    ] = None,
+    drift_log: Annotated[
+        Path | None,
+        typer.Option(help="Traffic: the API's drift log (GRIDSENSE_DRIFT_LOG_PATH), already scored."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only the rows of this `split` of the traffic files.")
+    ] = None,
+    shuffle_seed: Annotated[
+        int | None,
+        typer.Option(help="Shuffle each traffic file's rows (an undated set sorted by label is no stream)."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Text model to monitor: an alias or a version.")] = "champion",
+    reference_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Held-out reports for the reference (default: the model's training set, run param)."
+        ),
+    ] = None,
+    reference_split: Annotated[
+        str, typer.Option(help="Rows of the reference data to use (the trainer does not fit on `valid`).")
+    ] = "valid",
+    reference: Annotated[
+        Path | None, typer.Option(help="A reference JSON written by an earlier run (skips building one).")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Reports per window (default: GRIDSENSE_DRIFT_WINDOW_REPORTS).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Report folder (drift_report.md, PNG plots, JSON).")] = Path(
+        "drift-report"
+    ),
+) -> None:
+    """Compare each window of traffic with the training reference (category mix, confidence, needs_review,
+    unseen n-grams, text length, corrections); log an alert for each crossed threshold; write a report.
+    Exit code 1 when the latest window alarms."""
+    from core.errors import GridSenseUserError
+    from core.settings import tracking_uri
+    from monitoring.job import build_reference, load_registered_text_model, monitor_reports, run_monitor
+    from monitoring.signals import DriftReference, DriftThresholds
+    from monitoring.traffic import load_drift_log, load_reports
+
+    if bool(reports) == bool(drift_log):
+        raise GridSenseUserError("give the traffic as --reports FILE... or --drift-log FILE (one of them)")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    settings = Settings()
+    thresholds = DriftThresholds.from_settings(settings)
+    size = window or settings.drift_window_reports
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(project_root()))
+    loaded = timed(f"load text model {model}", lambda: load_registered_text_model(model))
+    if reference is not None:
+        baseline = DriftReference.from_dict(json.loads(reference.read_text(encoding="utf-8")))
+    else:
+        source = reference_data or loaded.data_path
+        if source is None:
+            raise GridSenseUserError("no reference data", "pass --reference-data (the held-out text set)")
+        held_out = load_reports([source], split=reference_split)
+        baseline = timed(
+            f"reference: {held_out.height:,} reports of {source.name} ({reference_split})",
+            lambda: build_reference(
+                loaded.classifier, held_out, loaded.version, f"{source}:{reference_split}"
+            ),
+        )
+        _save_reference(baseline, settings)
+    if reports:
+        traffic = load_reports(reports, split=split, shuffle_seed=shuffle_seed)
+        result = timed(
+            f"score and compare {traffic.height:,} reports",
+            lambda: monitor_reports(
+                loaded.classifier,
+                baseline,
+                traffic,
+                thresholds,
+                size,
+                out,
+                source=", ".join(str(p) for p in reports),
+                model_version=loaded.version,
+            ),
+        )
+    else:
+        result = run_monitor(
+            baseline,
+            load_drift_log(drift_log),
+            thresholds,
+            size,
+            out,
+            source=str(drift_log),
+            model_version=loaded.version,
+        )
+    _print_result(result)
+    if result.latest_alarms:
+        raise typer.Exit(ALARM_EXIT_CODE)
+
+
+def _save_reference(reference, settings: Settings) -> None:
+    """Where the API's drift gauges read the reference (GRIDSENSE_DRIFT_REFERENCE_PATH)."""
+    from core.atomic_files import atomic_write_bytes
+
+    path = settings.home / settings.drift_reference_path
+    atomic_write_bytes(path, json.dumps(reference.to_dict(), ensure_ascii=False).encode("utf-8"), mode=0o644)
+    console.print(f"  reference for the API's drift gauges: {path}")
+
+
+def _print_result(result) -> None:
+    summary = result.summary
+    windows = summary["windows"]
+    console.print(f"  {summary['reports']:,} reports in {len(windows)} windows of {summary['window_size']:,}")
+    for w in windows:
+        values = ", ".join(
+            f"{name} {s['value']:.3f}" for name, s in w["signals"].items() if s["value"] is not None
+        )
+        flag = f"[bold red]ALARM {', '.join(w['alarms'])}[/]" if w["alarms"] else "[green]ok[/]"
+        console.print(
+            f"  window {w['index']:>3} ({w['start']:,}-{w['stop'] - 1:,}): {flag}  {values}", soft_wrap=True
+        )
+    console.print(f"report: {result.report_path}")

@@ -1,0 +1,173 @@
+"""Drift monitoring (issue 14): the signals stay quiet on traffic like the reference and name what moved
+on traffic that is not; the job writes a report a data scientist can open."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from features.taxonomy import Leaf, Taxonomy
+from models.text_ngrams import ngram_keys
+from models.text_tfidf import TfidfTextClassifier
+from monitoring.job import build_reference, monitor_reports
+from monitoring.scoring import ScoredReports, decode_ngram, training_vocabulary, unseen_ngram_share
+from monitoring.signals import DriftReference, DriftThresholds, compare, psi
+from monitoring.traffic import load_reports, windows
+
+CATEGORIES = np.array(["A", "B", "C", "D"], dtype=object)
+
+
+def traffic(
+    n: int, seed: int, mix=(0.4, 0.3, 0.2, 0.1), confidence=(8, 2), review=0.05, unseen=0.1, length=80
+):
+    rng = np.random.default_rng(seed)
+    l1 = rng.choice(CATEGORIES, size=n, p=mix)
+    return ScoredReports(
+        category_l1=l1,
+        leaf_id=l1.copy(),
+        confidence=rng.beta(*confidence, size=n),
+        needs_review=rng.random(n) < review,
+        length=rng.poisson(length, size=n),
+        unseen_share=np.clip(rng.normal(unseen, 0.03, size=n), 0, 1),
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> DriftReference:
+    return DriftReference.build(traffic(2000, seed=0))
+
+
+def alarms(reference: DriftReference, window: ScoredReports) -> set[str]:
+    return {signal.name for signal in compare(reference, window, DriftThresholds()) if signal.alarm}
+
+
+def test_psi_is_zero_for_equal_shares_and_large_for_moved_ones():
+    shares = np.array([0.5, 0.3, 0.2])
+    assert psi(shares, shares, 1000, 1000) == pytest.approx(0.0, abs=1e-12)
+    assert psi(shares, np.array([0.1, 0.3, 0.6]), 1000, 1000) > 0.5
+    assert np.isfinite(psi(shares, np.array([0.0, 0.0, 1.0]), 1000, 1000))  # an empty bin stays finite
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_traffic_like_the_reference_raises_no_alarm(reference, seed):
+    assert alarms(reference, traffic(1000, seed=seed)) == set()
+
+
+@pytest.mark.parametrize(
+    ("changes", "signal"),
+    [
+        ({"mix": (0.1, 0.2, 0.3, 0.4)}, "category_mix"),
+        ({"confidence": (2, 2)}, "confidence"),
+        ({"review": 0.25}, "needs_review"),
+        ({"unseen": 0.2}, "unseen_ngrams"),
+        ({"length": 160}, "text_length"),
+    ],
+)
+def test_each_moved_signal_alarms_alone(reference, changes, signal):
+    assert alarms(reference, traffic(1000, seed=9, **changes)) == {signal}
+
+
+def test_the_category_mix_names_the_categories_that_moved(reference):
+    (mix,) = [
+        s
+        for s in compare(reference, traffic(1000, 9, mix=(0.1, 0.3, 0.2, 0.4)), DriftThresholds())
+        if s.name == "category_mix"
+    ]
+    assert list(mix.detail["moved"])[:2] == ["A", "D"] or list(mix.detail["moved"])[:2] == ["D", "A"]
+
+
+def test_corrections_are_measured_per_category_only_with_feedback(reference):
+    window = traffic(1000, seed=3)
+    (plain,) = [s for s in compare(reference, window, DriftThresholds()) if s.name == "correction_rate"]
+    assert plain.value is None and not plain.alarm
+
+    corrected = np.where(window.category_l1 == "B", 0.5, 0.05)  # B's reports are corrected half the time
+    rng = np.random.default_rng(0)
+    fed_back = ScoredReports(**{**window.__dict__, "corrected": (rng.random(1000) < corrected).astype(float)})
+    (signal,) = [s for s in compare(reference, fed_back, DriftThresholds()) if s.name == "correction_rate"]
+    assert signal.alarm and signal.detail["worst"] == "B"
+
+
+def test_the_reference_round_trips_through_json(reference):
+    assert DriftReference.from_dict(json.loads(json.dumps(reference.to_dict()))) == reference
+
+
+def test_unseen_ngram_share_counts_2_and_3_grams_outside_the_vocabulary():
+    keys, _ = ngram_keys(["噪音扰民"], (2, 3))
+    vocabulary = np.sort(np.unique(keys))
+    shares = unseen_ngram_share(["噪音扰民", "噪音扰民新词", "完全不同"], vocabulary)
+    assert shares[0] == 0.0 and 0.0 < shares[1] < 1.0 and shares[2] == 1.0
+    assert np.isnan(unseen_ngram_share(["x"], None)).all()
+    assert decode_ngram(int(keys.max())) in {"噪音扰", "音扰民"}
+
+
+def test_windows_keep_a_last_window_of_at_least_half_the_size():
+    assert [(w.start, w.stop) for w in windows(2600, 1000)] == [(0, 1000), (1000, 2000), (2000, 2600)]
+    assert [(w.start, w.stop) for w in windows(2400, 1000)] == [(0, 1000), (1000, 2000)]
+
+
+def test_traffic_files_keep_their_order_and_the_split_filter(tmp_path):
+    first = tmp_path / "a.parquet"
+    pl.DataFrame({"text": ["一", "二", "三"], "split": ["test", "train", "test"]}).write_parquet(first)
+    second = tmp_path / "b.csv"
+    second.write_text("text,corrected_leaf_id\n四,X\n五,\n", encoding="utf-8")
+
+    reports = load_reports([first, second], split="test")
+    assert reports.get_column("text").to_list() == ["一", "三", "四", "五"]
+    assert reports.get_column("corrected_leaf_id").to_list() == [None, None, "X", None]
+
+
+NOISE = ["噪音很大", "半夜吵闹", "装修声音", "音响扰民"]
+LITTER = ["垃圾成堆", "垃圾没人清", "臭味熏人", "废品乱堆"]
+NEW_WORDS = ["共享单车乱停", "充电桩占位", "电动车飞线充电", "外卖车逆行"]
+
+
+def reports(words: list[list[str]], n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [
+        f"幸福小区{rng.integers(1, 30)}栋{rng.choice(group)}，请处理" for group in words for _ in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> TfidfTextClassifier:
+    leaves = (Leaf("噪音", "噪音", "噪音", "城管", "dispute"), Leaf("垃圾", "垃圾", "垃圾", "环卫", "none"))
+    texts = reports([NOISE], 40, 0) + reports([LITTER], 40, 1)
+    labels = ["噪音"] * 40 + ["垃圾"] * 40
+    return TfidfTextClassifier(taxonomy=Taxonomy("tiny", "1", leaves), calibration_cv=2).fit(texts, labels)
+
+
+def test_a_new_kind_of_report_moves_the_signals_and_the_report_names_them(classifier, tmp_path):
+    assert training_vocabulary(classifier) is not None
+    held_out = pl.DataFrame({"text": reports([NOISE, LITTER], 100, 2)})
+    reference = build_reference(classifier, held_out, model_version="1", source="held out")
+    stable = reports([NOISE, LITTER], 100, 3)
+    drifted = reports([NEW_WORDS], 200, 4)
+    traffic_frame = pl.DataFrame(
+        {"text": stable + drifted, "title": [None] * 400}, schema={"text": pl.String, "title": pl.String}
+    )
+    traffic_frame = traffic_frame.with_columns(pl.lit(None, dtype=pl.String).alias("corrected_leaf_id"))
+
+    result = monitor_reports(
+        classifier,
+        reference,
+        traffic_frame,
+        DriftThresholds(),
+        200,
+        tmp_path,
+        source="test",
+        model_version="1",
+    )
+
+    first, second = result.summary["windows"]
+    assert first["alarms"] == []
+    assert "unseen_ngrams" in second["alarms"] and result.latest_alarms == second["alarms"]
+    assert result.summary["first_alarm_window"] == 1
+    report = result.report_path.read_text(encoding="utf-8")
+    assert "**ALARM**" in report and "New n-grams" in report
+    assert {"signals.png", "window.png", "drift_summary.json", "reference.json"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
