@@ -106,3 +106,87 @@ def test_bad_levels_raise():
         RiskLevels(high=0.3, medium=0.1)
     with pytest.raises(ValueError, match="ranks"):
         RiskLevels().assign(np.array([0.1]))
+
+
+# ---- the site's own groups, in Chinese and English ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("feature", "row", "expected"),
+    [
+        (
+            "cnt_dispute_4w",
+            {"cnt_dispute_4w": 12, "cnt_dispute_52w": 52},
+            "12 disputes in the past 4 weeks, 3 times the weekly average of the past year",
+        ),
+        ("weeks_since_hazard", {"weeks_since_hazard": 104}, "no safety hazards in two years"),
+        (
+            "co_dispute_hazard_12w",
+            {"co_dispute_hazard_12w": 2},
+            "disputes and safety hazards in the same week in 2 of the past 12 weeks",
+        ),
+        ("holiday_days", {"holiday_days": 0}, "no holidays in the forecast week"),
+        ("old_compound", {"old_compound": 1}, "an old residential compound"),
+        ("month", {"month": 3}, "the seasonal pattern of March"),
+    ],
+)
+def test_english_sentences(feature, row, expected):
+    assert describe(feature, row, language="en") == expected
+
+
+def test_site_group_names_come_from_the_given_labels():
+    zh = {"theft": "盗窃", "public_order": "治安"}
+    en = {"theft": "Thefts", "public_order": "Public order"}
+    row = {"cnt_theft_1w": 2, "cnt_theft_52w": 52, "co_theft_public_order_4w": 3, "weeks_since_theft": 5}
+    assert describe("cnt_theft_1w", row, group_labels=zh) == "上周盗窃2起，为近一年周均的2倍"
+    assert describe("cnt_theft_1w", row, language="en", group_labels=en) == (
+        "2 thefts last week, 2 times the weekly average of the past year"
+    )
+    assert describe("co_theft_public_order_4w", row, group_labels=zh) == "近4周中有3周盗窃与治安同时发生"
+    assert describe("co_theft_public_order_4w", row, language="en", group_labels=en) == (
+        "thefts and public order in the same week in 3 of the past 4 weeks"
+    )
+    assert describe("weeks_since_theft", row) == "距上次theft已5周"  # no label: the id
+    with pytest.raises(ValueError, match="language"):
+        describe("cnt_theft_1w", row, language="fr")
+
+
+def test_english_drivers_text_marks_the_lowering_ones():
+    features = ["cnt_theft_4w", "holiday_days"]
+    rows = pl.DataFrame({"cnt_theft_4w": [4], "cnt_theft_52w": [0], "holiday_days": [0]})
+    drivers = top_drivers(
+        np.array([[0.9, -0.5, 0.0]]), features, rows, language="en", group_labels={"theft": "Theft"}
+    )
+    assert drivers_text(drivers[0], language="en") == (
+        "4 theft in the past 4 weeks; no holidays in the forecast week (lowers the risk)"
+    )
+
+
+@pytest.mark.parametrize("groups", [("theft",), ("violence", "theft", "fire")])
+def test_every_feature_of_a_site_panel_has_a_sentence_in_both_languages(groups):
+    from datetime import datetime, timedelta
+
+    from features.panel import PanelOptions, build_panel, feature_columns
+
+    rng = np.random.default_rng(0)
+    n = 300
+    events = pl.DataFrame(
+        {
+            "reported_at": [datetime(2024, 1, 1) + timedelta(hours=int(h)) for h in rng.integers(0, 8000, n)],
+            "grid_id": rng.choice(["a", "b", "c"], n).tolist(),
+            "category_l1": ["x"] * n,
+            "risk_group": rng.choice([*groups, "none"], n).tolist(),
+        }
+    )
+    grids = pl.DataFrame(
+        {"grid_id": ["a", "b", "c"], "x_m": [0.0, 1.0, 2.0], "y_m": [0.0] * 3, "district": ["d"] * 3}
+    )
+    panel = build_panel(
+        events, grids, neighbours_k=1, options=PanelOptions(holiday_country="US", risk_groups=groups)
+    )
+    row = panel.row(panel.height - 1, named=True)
+    labels = {group: f"Label{i}" for i, group in enumerate(groups)}
+    for feature in feature_columns(panel):
+        zh = describe(feature, row, group_labels=labels)
+        en = describe(feature, row, language="en", group_labels=labels)
+        assert "=" not in zh and "=" not in en, feature
+        assert not any("\u4e00" <= char <= "\u9fff" for char in en), (feature, en)
+        assert not any(group in en for group in groups), (feature, en)
