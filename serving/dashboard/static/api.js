@@ -1,6 +1,8 @@
 // The dashboard talks to the public JSON API with the key the user typed in, like any other client.
 // The key lives in sessionStorage: it is gone when the tab is closed.
 
+import { t } from "./i18n.js";
+
 const KEY_STORAGE = "gridsense.apiKey";
 export const KEY_HEADER = "X-API-Key";
 
@@ -53,11 +55,11 @@ export async function api(path, { method = "GET", body, key } = {}) {
   return data;
 }
 
-/** A short Chinese explanation of an API failure, for the panel that made the call. */
+/** A short explanation of an API failure in the site's language, for the panel that made the call. */
 export function explain(error, needs) {
-  if (!(error instanceof ApiError)) return `请求失败：${error.message || error}`;
-  if (error.status === 401) return "密钥无效或已吊销，请重新登录。";
-  if (error.status === 403) return `当前密钥的角色无权使用此功能${needs ? `（需要 ${needs} 角色）` : ""}。`;
-  if (error.status === 503) return `服务尚未就绪：${error.message}`;
-  return `请求失败（${error.status}）：${error.message}`;
+  if (!(error instanceof ApiError)) return t("请求失败：{0}", error.message || error);
+  if (error.status === 401) return t("密钥无效或已吊销，请重新登录。");
+  if (error.status === 403) return needs ? t("当前密钥的角色无权使用此功能（需要 {0} 角色）。", needs) : t("当前密钥的角色无权使用此功能。");
+  if (error.status === 503) return t("服务尚未就绪：{0}", error.message);
+  return t("请求失败（{0}）：{1}", error.status, error.message);
 }

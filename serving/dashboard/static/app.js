@@ -5,8 +5,10 @@ import { api, explain, session, setUnauthorizedHandler } from "./api.js";
 import { resizeCharts } from "./charts.js";
 import { backToOverview, renderDetailCharts } from "./detail.js";
 import { loadModels } from "./models.js";
+import { t, translatePage } from "./i18n.js";
 import { loadOverview, renderMap, setupOverviewControls } from "./overview.js";
 import { setupPlayground } from "./playground.js";
+import { loadSite } from "./site.js";
 import { $, debounce, notify, state } from "./state.js";
 import { selectTab, setupTabs } from "./tabs.js";
 
@@ -14,6 +16,7 @@ const LARGE_FONT_STORAGE = "gridsense.largeFont";
 
 // ---- start-up and login ---------------------------------------------------------------------------
 function start() {
+  translatePage(); // in the last site's language until the site is read
   setupLargeFont();
   setupTabs();
   setupOverviewControls();
@@ -28,8 +31,8 @@ function start() {
     state.map?.resize();
     resizeCharts();
   }, 150));
-  setUnauthorizedHandler(() => showLogin("会话已失效或密钥已被吊销，请重新登录。"));
-  if (!window.echarts) notify("图表库未安装，地图和图表无法显示：请运行 make dashboard-assets 后刷新页面。");
+  setUnauthorizedHandler(() => showLogin(t("会话已失效或密钥已被吊销，请重新登录。")));
+  if (!window.echarts) notify(t("图表库未安装，地图和图表无法显示：请运行 make dashboard-assets 后刷新页面。"));
   if (session.key()) enter(false);
   else showLogin();
 }
@@ -47,7 +50,7 @@ async function login(event) {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (!key) {
-    $("login-error").textContent = "请输入 API 密钥。";
+    $("login-error").textContent = t("请输入 API 密钥。");
     return;
   }
   try {
@@ -56,7 +59,7 @@ async function login(event) {
     if (error.status !== 503) {
       // 503: the key is fine, the forecasts are not loaded yet; the overview says so
       $("login-error").textContent =
-        error.status === 403 ? "该密钥的角色无权查看看板（需要 supervisor 角色）。" : explain(error);
+        error.status === 403 ? t("该密钥的角色无权查看看板（需要 supervisor 角色）。") : explain(error);
       return;
     }
   }
@@ -76,6 +79,11 @@ async function enter(moveFocus) {
   $("logout").hidden = false;
   selectTab("tab-overview", false);
   if (moveFocus) $("main").focus({ preventScroll: true }); // after logging in, start reading at the content
+  try {
+    await loadSite(); // language, groups and map metric: before anything is drawn
+  } catch {
+    return; // 401: the handler has shown the login form
+  }
   await loadOverview();
   loadModels();
 }

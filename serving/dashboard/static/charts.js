@@ -1,6 +1,8 @@
 // Drill-down charts (ECharts, SVG renderer) and the small trend lines of the top list (plain SVG).
 
-import { GROUP_LABELS, pct, shortDate } from "./format.js";
+import { pct, shortDate } from "./format.js";
+import { chartLocale, t } from "./i18n.js";
+import { groupLabel } from "./site.js";
 
 const MAX_CATEGORIES = 7;
 const PALETTE = ["#1d4ed8", "#d7301f", "#f59e0b", "#059669", "#7c3aed", "#0891b2", "#db2777", "#94a3b8"];
@@ -9,8 +11,10 @@ const charts = new Map();
 function chartIn(element) {
   if (!window.echarts) return null;
   let chart = charts.get(element);
+  // a placeholder replaced the drawing (another grid was opened): draw afresh, not into the detached one
+  if (chart && !chart.isDisposed() && !element.querySelector("svg")) chart.dispose();
   if (!chart || chart.isDisposed()) {
-    chart = window.echarts.init(element, null, { renderer: "svg", locale: "ZH" });
+    chart = window.echarts.init(element, null, { renderer: "svg", locale: chartLocale() });
     charts.set(element, chart);
   }
   return chart;
@@ -40,7 +44,7 @@ export function renderActivity(element, activity, fontSize) {
   const series = categories.map((category) => bar(category.category_l1, category.counts));
   if (rest.length) {
     const other = activity.weeks.map((_, week) => rest.reduce((sum, category) => sum + category.counts[week], 0));
-    series.push(bar("其他", other));
+    series.push(bar(t("其他"), other));
   }
   chart.setOption(
     {
@@ -60,12 +64,12 @@ function bar(name, data) {
 
 /**
  * Past forecasts against what happened. With forecast history: probability line + actual bars.
- * Without it: actual dispute and hazard counts per week, and this week's forecast as the last point.
+ * Without it: the group's actual counts per week, and this week's forecast as the last point.
  */
 export function renderHistory(element, { weeks, actual, probability, group, forecastWeek, forecast }, fontSize) {
   const chart = chartIn(element);
   if (!chart) return false;
-  const label = GROUP_LABELS[group];
+  const label = groupLabel(group);
   const categories = [...weeks];
   const probabilities = probability ? [...probability] : weeks.map(() => null);
   const actuals = [...actual];
@@ -87,13 +91,13 @@ export function renderHistory(element, { weeks, actual, probability, group, fore
       },
       xAxis: { type: "category", data: categories.map(shortDate), axisLabel: { fontSize: fontSize * 0.8 } },
       yAxis: [
-        { type: "value", name: "实际事件数", minInterval: 1, axisLabel: { fontSize: fontSize * 0.8 } },
-        { type: "value", name: "预测概率", min: 0, max: 1, axisLabel: { fontSize: fontSize * 0.8, formatter: (v) => pct(v, 0) } },
+        { type: "value", name: t("实际事件数"), minInterval: 1, axisLabel: { fontSize: fontSize * 0.8 } },
+        { type: "value", name: t("预测概率"), min: 0, max: 1, axisLabel: { fontSize: fontSize * 0.8, formatter: (v) => pct(v, 0) } },
       ],
       series: [
-        { name: `实际${label}事件`, type: "bar", data: actuals, itemStyle: { color: "#94a3b8" } },
+        { name: t("实际{0}事件", label), type: "bar", data: actuals, itemStyle: { color: "#94a3b8" } },
         {
-          name: `预测${label}概率`,
+          name: t("预测{0}概率", label),
           type: "line",
           yAxisIndex: 1,
           data: probabilities,

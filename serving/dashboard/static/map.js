@@ -1,6 +1,8 @@
 // The risk map: one polygon per grid, drawn from the grids' own x/y geometry (metres), no tiles.
 // ECharts draws it with its SVG renderer as a custom series, so every grid is one <path>.
 
+import { chartLocale } from "./i18n.js";
+
 const RAMP = ["#fff5e6", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"];
 const NO_DATA = "#e4e7eb";
 
@@ -36,14 +38,14 @@ export class RiskMap {
     this.extent = extentOf(this.grids);
   }
 
-  /** values: Map grid_id -> number (probability or count); max: the top of the colour scale. */
+  /** values: Map grid_id -> number (probability, expected or relative risk, or a count); max: the top of the scale. */
   render(values, max, fontSize) {
     this.values = values;
     this.max = max > 0 ? max : 1;
     this.fontSize = fontSize;
     if (!window.echarts || this.grids.length === 0) return false;
     if (!this.chart) {
-      this.chart = window.echarts.init(this.element, null, { renderer: "svg", locale: "ZH" });
+      this.chart = window.echarts.init(this.element, null, { renderer: "svg", locale: chartLocale() });
       this.chart.on("click", (params) => this.onSelect(params.name));
     }
     this.chart.resize(); // the container may have changed size (large-font mode reflows the page)

@@ -1,16 +1,30 @@
-// 风险总览: the risk map and the top-20 list, with the group toggle, week selector, sorting and filters.
+// 风险总览: the risk map and the top-20 list, with the group and metric toggles, week selector, sorting
+// and filters. The groups, their labels and the default metric are the site's (site.js).
 
 import { api, explain } from "./api.js";
 import { sparkline } from "./charts.js";
 import { openGrid, renderDetailCharts } from "./detail.js";
-import { GROUP_LABELS, LEVELS, el, escapeHtml, levelBadge, pct } from "./format.js";
+import { LEVELS, SCORER_LABELS, count, el, escapeHtml, levelBadge, pct } from "./format.js";
+import { numberLocale, t } from "./i18n.js";
 import { RiskMap } from "./map.js";
-import { riskByGroup } from "./risk.js";
+import { countsOf, riskByGroup } from "./risk.js";
+import { METRICS, groupIds, groupLabel, site } from "./site.js";
 import { $, fontSize, notify, state } from "./state.js";
 
 const TOP_N = 20;
 const TREND_WEEKS = 8;
 const PAST_WEEKS = 12;
+
+// what the map colours and the list's number column shows: the row field, its words and its format
+const METRIC_VIEWS = {
+  probability: { field: "probability", header: "概率", legend: "{0} 下周发生概率", floor: 0.01,
+    format: (v) => pct(v), min: "0%", max: (m) => pct(m, 0) },
+  expected: { field: "expected", header: "预期事件数", legend: "{0} 下周预期事件数", floor: 0.1,
+    format: (v) => count(v), min: "0", max: (m) => t("{0} 起", count(m)) },
+  relative: { field: "relative", header: "相对风险", legend: "{0} 相对全市平均的风险", floor: 1,
+    format: (v) => (v === null || v === undefined ? "—" : `×${count(v, 2)}`), min: "×0", max: (m) => `×${count(m)}` },
+};
+const metricView = () => METRIC_VIEWS[state.metric] || METRIC_VIEWS.probability;
 
 const map = new RiskMap($("map"), { onSelect: (gridId) => openGrid(gridId), tooltip: (gridId) => tooltip(gridId) });
 state.map = map;
@@ -22,20 +36,23 @@ export async function loadOverview() {
     api("/v1/grids"),
     api(`/v1/grids/weekly?weeks=${PAST_WEEKS}`),
   ]);
+  buildGroupToggle();
   if (risk.status === "fulfilled") {
-    state.risk = { weekStart: risk.value.week_start, model: risk.value.model, byGroup: riskByGroup(risk.value) };
+    state.risk = { weekStart: risk.value.week_start, model: risk.value.model, byGroup: riskByGroup(risk.value, groupIds()) };
     state.risk.availableWeeks = risk.value.available_weeks || [risk.value.week_start];
+    state.risk.scorers = risk.value.scorers || {};
     state.shownRisk = state.risk;
-    $("forecast-week").textContent = `预测周：${risk.value.week_start} 起 · 风险模型 v${risk.value.model.version ?? "?"}`;
+    const model = t("预测周：{0} 起 · 风险模型 v{1}", risk.value.week_start, risk.value.model.version ?? "?");
+    $("forecast-week").textContent = [model, scorerText(state.risk.scorers)].filter(Boolean).join(" · ");
   } else {
-    notify(`风险预测无法读取：${explain(risk.reason, "supervisor")}`);
+    notify(t("风险预测无法读取：{0}", explain(risk.reason, "supervisor")));
   }
   if (grids.status === "fulfilled") {
     state.grids = grids.value.grids;
     state.gridById = new Map(state.grids.map((grid) => [grid.grid_id, grid]));
     map.setGrids(state.grids);
   } else {
-    $("map").replaceChildren(el("div", { class: "placeholder" }, `地图数据不可用：${explain(grids.reason)}`));
+    $("map").replaceChildren(el("div", { class: "placeholder" }, t("地图数据不可用：{0}", explain(grids.reason))));
   }
   if (weekly.status === "fulfilled") {
     state.weekly = {
@@ -43,9 +60,52 @@ export async function loadOverview() {
       byGrid: new Map(weekly.value.grids.map((row) => [row.grid_id, row])),
     };
   }
+  setupMetricToggle();
   fillWeekSelect();
   fillDistrictFilter();
   renderOverview();
+}
+
+/** Which scorer answers (chosen on the site's backtest): one name, or one per group when they differ. */
+function scorerText(scorers) {
+  const entries = Object.entries(scorers);
+  if (!entries.length) return "";
+  const name = (scorer) => t(SCORER_LABELS[scorer] || scorer);
+  const names = new Set(entries.map(([, scorer]) => scorer));
+  const text = names.size === 1 ? name(entries[0][1]) : entries.map(([g, scorer]) => `${groupLabel(g)} ${name(scorer)}`).join(t("，"));
+  return t("评分：{0}", text);
+}
+
+/** One radio per site group; one group needs no toggle (the titles name it). */
+function buildGroupToggle() {
+  const ids = groupIds();
+  if (!ids.includes(state.group)) state.group = ids[0];
+  const box = $("group-toggle");
+  box.hidden = ids.length < 2;
+  const radios = ids.flatMap((id) => [
+    el("input", { type: "radio", name: "group", id: `group-${id}`, value: id, checked: id === state.group, onchange: () => changeGroup(id) }),
+    el("label", { for: `group-${id}` }, groupLabel(id)),
+  ]);
+  box.replaceChildren(el("legend", {}, t("风险类型")), ...radios);
+}
+
+function changeGroup(group) {
+  state.group = group;
+  renderOverview();
+  if (state.detail) renderDetailCharts();
+}
+
+/** The metrics the forecasts carry (probability always); the site's choice first, else probability. */
+function setupMetricToggle() {
+  const rows = Object.values(state.risk?.byGroup || {}).flat();
+  const available = METRICS.filter((metric) => metric === "probability" || rows.some((row) => row[METRIC_VIEWS[metric].field] !== null));
+  if (!state.metric) state.metric = available.includes(site.map_metric) ? site.map_metric : "probability";
+  $("metric-toggle").hidden = available.length < 2;
+  for (const input of document.querySelectorAll('input[name="metric"]')) {
+    input.disabled = !available.includes(input.value);
+    input.nextElementSibling.hidden = input.disabled;
+    input.checked = input.value === state.metric;
+  }
 }
 
 function currentRows() {
@@ -56,10 +116,10 @@ function fillWeekSelect() {
   const select = $("week-select");
   const options = [];
   for (const week of [...(state.risk?.availableWeeks || [])].sort().reverse()) {
-    options.push(el("option", { value: `forecast:${week}` }, `${week} 周（预测）`));
+    options.push(el("option", { value: `forecast:${week}` }, t("{0} 周（预测）", week)));
   }
   for (const week of [...(state.weekly?.weeks || [])].reverse()) {
-    options.push(el("option", { value: `actual:${week}` }, `${week} 周（实际）`));
+    options.push(el("option", { value: `actual:${week}` }, t("{0} 周（实际）", week)));
   }
   select.replaceChildren(...options);
   state.week = options.length ? options[0].value : null;
@@ -72,17 +132,16 @@ function fillDistrictFilter() {
   for (const row of currentRows()) if (row.district) districts.add(row.district);
   const select = $("filter-district");
   select.replaceChildren(
-    el("option", { value: "" }, "全部"),
-    ...[...districts].sort((a, b) => a.localeCompare(b, "zh-CN")).map((d) => el("option", { value: d }, d)),
+    el("option", { value: "" }, t("全部")),
+    ...[...districts].sort((a, b) => a.localeCompare(b, numberLocale())).map((d) => el("option", { value: d }, d)),
   );
 }
 
 export function setupOverviewControls() {
-  for (const input of document.querySelectorAll('input[name="group"]')) {
+  for (const input of document.querySelectorAll('input[name="metric"]')) {
     input.addEventListener("change", () => {
-      state.group = input.value;
+      state.metric = input.value;
       renderOverview();
-      if (state.detail) renderDetailCharts();
     });
   }
   $("week-select").addEventListener("change", (event) => changeWeek(event.target.value));
@@ -108,9 +167,9 @@ async function changeWeek(value) {
     } else {
       try {
         const response = await api(`/v1/risk?week=${encodeURIComponent(week)}`);
-        state.shownRisk = { weekStart: week, model: response.model, byGroup: riskByGroup(response) };
+        state.shownRisk = { weekStart: week, model: response.model, byGroup: riskByGroup(response, groupIds()) };
       } catch (error) {
-        notify(`无法读取 ${week} 周的预测：${explain(error)}`);
+        notify(t("无法读取 {0} 周的预测：{1}", week, explain(error)));
       }
     }
   }
@@ -126,31 +185,33 @@ function renderOverview() {
 export function renderMap() {
   if (!state.grids.length) return;
   if (!window.echarts) {
-    $("map").replaceChildren(el("div", { class: "placeholder" }, "地图需要图表库：请运行 make dashboard-assets 后刷新页面。"));
+    $("map").replaceChildren(el("div", { class: "placeholder" }, t("地图需要图表库：请运行 make dashboard-assets 后刷新页面。")));
     return;
   }
   const [kind, week] = (state.week || "forecast:").split(":");
-  const label = GROUP_LABELS[state.group];
+  const label = groupLabel(state.group);
   let values;
   let max;
   if (kind === "actual" && state.weekly) {
     const index = state.weekly.weeks.indexOf(week);
-    values = new Map([...state.weekly.byGrid].map(([id, row]) => [id, row[state.group][index]]));
+    values = new Map([...state.weekly.byGrid].map(([id, row]) => [id, countsOf(row, state.group)[index]]));
     max = Math.max(1, ...values.values());
-    setLegend(`${week} 周实际${label}事件数`, "0", `${max} 起`);
-    $("map").setAttribute("aria-label", `网格地图：${week} 周各网格实际发生的${label}事件数，颜色越深越多。`);
+    setLegend(t("{0} 周实际{1}事件数", week, label), "0", t("{0} 起", max));
+    $("map").setAttribute("aria-label", t("网格地图：{0} 周各网格实际发生的{1}事件数，颜色越深越多。", week, label));
   } else {
     const rows = currentRows();
-    values = new Map(rows.map((row) => [row.grid_id, row.probability]));
-    max = Math.max(0.01, ...values.values());
-    setLegend(`${label} 下周发生概率`, "0%", pct(max, 0));
-    const top = rows.slice(0, 3).map((row) => `${row.grid_id}（${pct(row.probability)}）`).join("、");
-    $("map").setAttribute("aria-label", `网格地图：${state.grids.length} 个网格按${label}风险着色。风险最高：${top}。可在右侧列表中逐个选择网格。`);
+    const view = metricView();
+    values = new Map(rows.map((row) => [row.grid_id, row[view.field]]));
+    max = Math.max(view.floor, ...[...values.values()].filter((value) => value !== null));
+    setLegend(t(view.legend, label), view.min, view.max(max));
+    const top = rows.slice(0, 3).map((row) => `${row.grid_id}（${view.format(row[view.field])}）`).join("、");
+    $("map").setAttribute("aria-label", t("网格地图：{0} 个网格按{1}风险着色。风险最高：{2}。可在右侧列表中逐个选择网格。", state.grids.length, label, top));
   }
   $("map").dataset.group = state.group;
+  $("map").dataset.metric = state.metric;
   $("map").dataset.week = state.week || "";
   if (!map.render(values, max, fontSize())) {
-    $("map").replaceChildren(el("div", { class: "placeholder" }, "没有可绘制的网格几何数据。"));
+    $("map").replaceChildren(el("div", { class: "placeholder" }, t("没有可绘制的网格几何数据。")));
   }
   map.select(state.selected);
 }
@@ -165,21 +226,24 @@ function tooltip(gridId) {
   const grid = state.gridById.get(gridId) || {};
   const row = currentRows().find((candidate) => candidate.grid_id === gridId);
   const total = currentRows().length;
-  const label = GROUP_LABELS[state.group];
+  const label = escapeHtml(groupLabel(state.group));
   const lines = [
-    `<strong>网格 ${escapeHtml(gridId)}</strong> ${escapeHtml([grid.district, grid.community].filter(Boolean).join(" · "))}`,
+    `<strong>${escapeHtml(t("网格 {0}", gridId))}</strong> ${escapeHtml([grid.district, grid.community].filter(Boolean).join(" · "))}`,
   ];
   if (row) {
-    lines.push(`${label}概率：<strong>${pct(row.probability)}</strong>`);
-    lines.push(`等级：${escapeHtml(row.level)}${row.levelEstimated ? "（估算）" : ""} · 排名：${row.rank} / ${total}`);
+    lines.push(t("{0}概率：{1}", label, `<strong>${pct(row.probability)}</strong>`));
+    if (row.expected !== null) lines.push(t("预期事件数：{0}", count(row.expected)));
+    if (row.relative !== null) lines.push(t("相对风险：{0}", `×${count(row.relative, 2)}`));
+    const level = `${escapeHtml(t(row.level))}${row.levelEstimated ? t("（估算）") : ""}`;
+    lines.push(t("等级：{0} · 排名：{1} / {2}", level, row.rank, total));
   } else {
-    lines.push(`${label}：暂无预测`);
+    lines.push(t("{0}：暂无预测", label));
   }
   const [kind, week] = (state.week || "").split(":");
   if (kind === "actual" && state.weekly) {
     const counts = state.weekly.byGrid.get(gridId);
     const index = state.weekly.weeks.indexOf(week);
-    if (counts) lines.push(`${week} 周实际${label}：${counts[state.group][index]} 起`);
+    if (counts) lines.push(t("{0} 周实际{1}：{2} 起", week, label, countsOf(counts, state.group)[index]));
   }
   return lines.join("<br>");
 }
@@ -191,26 +255,29 @@ function visibleTopRows() {
   rows = rows.slice(0, TOP_N); // the N highest-ranked grids that pass the filters
   const { key, direction } = state.sort;
   const sign = direction === "ascending" ? 1 : -1;
-  const value = (row) => (key === "level" ? LEVELS.indexOf(row.level) : row[key] ?? "");
+  const field = key === "probability" ? metricView().field : key; // the number column shows the metric
+  const value = (row) => (key === "level" ? LEVELS.indexOf(row.level) : row[field] ?? "");
   return [...rows].sort((a, b) => {
     const [x, y] = [value(a), value(b)];
-    const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), "zh-CN");
+    const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), numberLocale());
     return sign * order || a.rank - b.rank;
   });
 }
 
 function renderTopList() {
-  const label = GROUP_LABELS[state.group];
+  const label = groupLabel(state.group);
   const week = state.shownRisk?.weekStart;
-  $("top-title").textContent = `${week ? `${week} 周` : "本周"}${label}风险最高的 ${TOP_N} 个网格`;
+  const when = week ? t("{0} 周", week) : t("本周");
+  $("top-title").textContent = t("{0}{1}风险最高的 {2} 个网格", when, label, TOP_N);
+  $("metric-header").textContent = t(metricView().header);
   const rows = visibleTopRows();
   const body = $("top-body");
   if (!state.shownRisk) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "暂无风险预测。")));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("暂无风险预测。"))));
     return;
   }
   if (!rows.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "没有符合筛选条件的网格。")));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("没有符合筛选条件的网格。"))));
   } else {
     body.replaceChildren(...rows.map(topRow));
   }
@@ -219,13 +286,15 @@ function renderTopList() {
 
 function topRow(row) {
   const grid = state.gridById.get(row.grid_id) || {};
-  const label = GROUP_LABELS[state.group];
+  const label = groupLabel(state.group);
+  const view = metricView();
   const button = el(
     "button",
     {
       type: "button",
       class: "grid-link",
-      "aria-label": `网格 ${row.grid_id}，${label}概率 ${pct(row.probability)}，等级 ${row.level}，排名第 ${row.rank}。打开网格详情`,
+      "aria-label": t("网格 {0}，{1}{2} {3}，等级 {4}，排名第 {5}。打开网格详情", row.grid_id, label, t(view.header),
+        view.format(row[view.field]), t(row.level), row.rank),
       onclick: (event) => {
         event.stopPropagation();
         openGrid(row.grid_id);
@@ -243,7 +312,7 @@ function topRow(row) {
   );
   const drivers = row.drivers.length
     ? el("ul", { class: "drivers" }, row.drivers.map((text) => el("li", {}, text)))
-    : el("span", { class: "muted", title: "预测模型尚未提供驱动因素" }, "—");
+    : el("span", { class: "muted", title: t("预测模型尚未提供驱动因素") }, "—");
   return el(
     "tr",
     {
@@ -254,7 +323,7 @@ function topRow(row) {
     el("td", { class: "num" }, row.rank),
     el("td", {}, button, grid.community ? el("div", { class: "small muted" }, grid.community) : null),
     el("td", {}, row.district || grid.district || "—"),
-    el("td", { class: "num", "data-probability": row.probability }, pct(row.probability)),
+    el("td", { class: "num", "data-probability": row.probability }, view.format(row[view.field])),
     el("td", {}, levelBadge(row.level, row.levelEstimated)),
     el("td", {}, drivers),
     el("td", {}, trendCell(row)),
@@ -263,23 +332,23 @@ function topRow(row) {
 
 function trendCell(row) {
   if (row.trend) {
-    return sparkline(row.trend, `近 ${row.trend.length} 次预测概率：${row.trend.map((p) => pct(p, 0)).join("、")}`);
+    return sparkline(row.trend, t("近 {0} 次预测概率：{1}", row.trend.length, row.trend.map((p) => pct(p, 0)).join("、")));
   }
   const counts = state.weekly?.byGrid.get(row.grid_id);
   if (!counts) return el("span", { class: "muted" }, "—");
-  const values = counts[state.group].slice(-TREND_WEEKS);
-  return sparkline(values, `近 ${values.length} 周实际${GROUP_LABELS[state.group]}事件数：${values.join("、")}`);
+  const values = countsOf(counts, state.group).slice(-TREND_WEEKS);
+  return sparkline(values, t("近 {0} 周实际{1}事件数：{2}", values.length, groupLabel(state.group), values.join("、")));
 }
 
 function renderTopFootnote() {
   const rows = currentRows();
   const notes = [];
   if (rows.some((row) => row.levelEstimated)) {
-    notes.push("* 等级按排名估算：前 5% 的网格为高，5%–20% 为中，其余为低（预测服务提供等级后自动改用其等级）。");
+    notes.push(t("* 等级按排名估算：前 5% 的网格为高，5%–20% 为中，其余为低（预测服务提供等级后自动改用其等级）。"));
   }
-  if (rows.length && rows.every((row) => !row.drivers.length)) notes.push("主要因素：预测模型尚未提供。");
+  if (rows.length && rows.every((row) => !row.drivers.length)) notes.push(t("主要因素：预测模型尚未提供。"));
   if (rows.length && rows.every((row) => !row.trend)) {
-    notes.push(`趋势：近 ${TREND_WEEKS} 周实际发生的${GROUP_LABELS[state.group]}事件数（预测历史暂未提供）。`);
+    notes.push(t("趋势：近 {0} 周实际发生的{1}事件数（预测历史暂未提供）。", TREND_WEEKS, groupLabel(state.group)));
   }
   $("top-footnote").textContent = notes.join(" ");
 }

@@ -8,8 +8,9 @@ import { levelLabel } from "./format.js";
 // the forecaster's default rule (models/risk_levels.py): top 5% of grids 高, up to the top 20% 中
 export const ESTIMATED_LEVEL_SHARES = { high: 0.05, medium: 0.2 };
 
-export function riskByGroup(response) {
-  const byGroup = { dispute: [], hazard: [] };
+/** Rows per group (the site's `groups` first, each possibly empty), best rank first. */
+export function riskByGroup(response, groups) {
+  const byGroup = Object.fromEntries(groups.map((group) => [group, []]));
   for (const grid of response.grids || []) {
     for (const risk of grid.risks || []) {
       if (!byGroup[risk.group]) byGroup[risk.group] = [];
@@ -17,6 +18,9 @@ export function riskByGroup(response) {
         grid_id: grid.grid_id,
         district: grid.district ?? null,
         probability: risk.probability,
+        expected: risk.expected_events ?? null,
+        relative: risk.relative_risk ?? null,
+        scorer: risk.scorer ?? null,
         rank: risk.rank,
         level: levelLabel(risk.level ?? pick(grid.level, risk.group)),
         drivers: drivers(parsed(risk.drivers_json) ?? risk.drivers ?? risk.top_drivers ?? pick(grid.drivers, risk.group)),
@@ -29,6 +33,11 @@ export function riskByGroup(response) {
     estimateMissingLevels(rows);
   }
   return byGroup;
+}
+
+/** A grid's weekly counts of one group, from `groups` (any site) or the two-group API's top-level keys. */
+export function countsOf(row, group) {
+  return row?.groups?.[group] ?? row?.[group] ?? [];
 }
 
 function parsed(json) {

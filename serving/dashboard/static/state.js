@@ -9,7 +9,8 @@ export const state = {
   shownRisk: null, // the forecast week on the map and in the list
   grids: [],
   gridById: new Map(),
-  weekly: null, // {weeks, byGrid: Map(grid_id -> {dispute, hazard, total})}
+  weekly: null, // {weeks, byGrid: Map(grid_id -> {groups: {id: counts}, total})}
+  metric: null, // what the map draws: probability, expected or relative (the site default first)
   sort: { key: "rank", direction: "ascending" },
   filters: { district: "", level: "" },
   selected: null,
