@@ -38,7 +38,22 @@ TOP_KEYS = frozenset({"name", "version", "description", "risk_groups", "categori
 # the panel's own column names use are reserved.
 GROUP_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 RESERVED_GROUP_IDS = frozenset(
-    {NO_RISK, "all", "l1", "txt", "co", "cnt", "nbr", "nbrw", "ewm", "excite", "mean", "season", "parent"}
+    {
+        NO_RISK,
+        "all",
+        "events",
+        "l1",
+        "txt",
+        "co",
+        "cnt",
+        "nbr",
+        "nbrw",
+        "ewm",
+        "excite",
+        "mean",
+        "season",
+        "parent",
+    }
 )
 
 

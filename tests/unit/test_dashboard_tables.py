@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -140,15 +141,83 @@ def test_store_reads_what_the_batch_wrote(tmp_path):
         store.reports("G9", limit=3)
 
 
-def test_without_a_text_model_the_tables_job_says_what_to_train(tmp_path):
+def test_without_a_text_model_the_reports_keep_the_logs_categories(tmp_path):
     from batch.dashboard_tables import write_dashboard_tables_from_registry
-    from core.errors import GridSenseUserError
     from core.registry import TEXT_EXPERIMENT
+    from core.tables import SITE_FILE
+    from features.taxonomy import load_taxonomy
     from training.tracking import use_local_store
 
     use_local_store(tmp_path, TEXT_EXPERIMENT)  # an empty registry
-    with pytest.raises(GridSenseUserError, match="gridsense-text@champion is not registered") as refused:
-        write_dashboard_tables_from_registry(
-            tmp_path / "events.parquet", tmp_path / "grids.parquet", tmp_path / "out"
-        )
-    assert "gridsense train text" in refused.value.one_line()
+    taxonomy = load_taxonomy()
+    paths = {leaf.risk_group: leaf for leaf in taxonomy.leaves}
+    log = events().with_columns(
+        category_l2=pl.col("risk_group").replace_strict({g: leaf.l2 for g, leaf in paths.items()}),
+        category_l3=pl.col("risk_group").replace_strict({g: leaf.l3 for g, leaf in paths.items()}),
+        category_l1=pl.col("risk_group").replace_strict({g: leaf.l1 for g, leaf in paths.items()}),
+    )
+    log.drop("risk_group").write_parquet(tmp_path / "events.parquet")
+    grids().write_parquet(tmp_path / "grids.parquet")
+    tables = write_dashboard_tables_from_registry(
+        tmp_path / "events.parquet", tmp_path / "grids.parquet", tmp_path / "out", language="en"
+    )
+    reports = tables.reports
+    assert reports["confidence"].null_count() == reports.height and set(reports["category_source"]) == {"log"}
+    expected = {g: leaf.id for g, leaf in paths.items()}
+    assert all(expected[row["risk_group"]] == row["leaf_id"] for row in reports.iter_rows(named=True))
+    assert tables.meta["text_model_version"] is None and tables.meta["groups"] == ["dispute", "hazard"]
+    assert json.loads((tmp_path / "out" / SITE_FILE).read_text("utf-8")) == {
+        "site": "demo",
+        "language": "en",
+        "groups": [{"id": "dispute", "label": "Disputes"}, {"id": "hazard", "label": "Safety hazards"}],
+        "map_metric": "probability",
+    }
+
+
+def test_reports_without_text_keep_the_log_category_beside_classified_ones():
+    classifier = KeywordClassifier()
+    log = events().with_columns(
+        text=pl.when(pl.col("text") == "邻居吵架").then(None).otherwise(pl.col("text")),
+        leaf_id=pl.lit("log/leaf"),
+        department=pl.lit("log dept"),
+    )
+    reports = build_dashboard_tables(log, grids(), classifier, model_version="7").reports
+    untexted = reports.filter(pl.col("text").is_null()).row(0, named=True)
+    assert (untexted["leaf_id"], untexted["confidence"], untexted["category_source"]) == (
+        "log/leaf",
+        None,
+        "log",
+    )
+    assert (untexted["model_version"], untexted["needs_review"]) == (None, False)
+    classified = reports.filter(pl.col("text").is_not_null())
+    assert set(classified["category_source"]) == {"model"} and classified["confidence"].null_count() == 0
+    assert set(classified["model_version"]) == {"7"} and "" not in classifier.seen
+
+
+def test_weekly_counts_one_column_per_site_group():
+    log = events().with_columns(
+        risk_group=pl.col("risk_group").replace({"dispute": "theft", "hazard": "fire", "none": "none"})
+    )
+    weekly = grid_weekly(log, date(2025, 12, 29), weeks=52)
+    assert weekly.columns == ["grid_id", "week_start", "category_l1", "n_events", "n_fire", "n_theft"]
+    theft_only = grid_weekly(log, date(2025, 12, 29), weeks=52, groups=("theft",))
+    assert [c for c in theft_only.columns if c.startswith("n_")] == ["n_events", "n_theft"]
+    assert theft_only["n_theft"].sum() == 2
+
+
+def test_site_description_labels_the_groups_in_the_language():
+    from batch.dashboard_tables import pick_map_metric, site_description
+
+    assert site_description("demo", "zh", ["dispute", "hazard"])["groups"] == [
+        {"id": "dispute", "label": "矛盾纠纷"},
+        {"id": "hazard", "label": "安全隐患"},
+    ]
+    assert site_description("chicago", "en", ["theft"], map_metric="relative")["groups"] == [
+        {"id": "theft", "label": "theft"}
+    ]
+    with pytest.raises(ValueError, match="map_metric"):
+        site_description("demo", "zh", ["dispute"], map_metric="heat")
+    with pytest.raises(ValueError, match="language"):
+        site_description("demo", "fr", ["dispute"])
+    assert pick_map_metric([0.97, 0.99, 0.95, 0.4]) == "relative"
+    assert pick_map_metric([0.2, 0.5, 0.95]) == "probability" and pick_map_metric([]) == "probability"
