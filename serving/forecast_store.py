@@ -389,7 +389,8 @@ def _typed(table: pl.DataFrame) -> pl.DataFrame:
     ]
     trend = [pl.col(TREND_COLUMN)] if TREND_COLUMN in table.columns else []
     required = (pl.col(name).cast(dtype) for name, dtype in FORECAST_SCHEMA.items())
-    return table.select(*required, *optional, *trend)
+    unknown_scores = pl.col("expected_events", "relative_risk").fill_nan(None)  # NaN: not known, not an error
+    return table.select(*required, *optional, *trend).with_columns(unknown_scores)
 
 
 class ForecastFileSource:

@@ -175,3 +175,12 @@ def test_past_weeks_serve_the_history_scores_when_it_has_them():
     assert store.history_of("C1")[0]["expected_events"] == 1.0
     old = ForecastStore(forecasts(["crime"]), history.drop("expected_events", "relative_risk", "scorer"))
     assert old.scorers_of(past) == {} and old.get(grid_ids=["C2"], week=past)[0]["risks"][0]["scorer"] is None
+
+
+def test_an_unknown_expected_count_is_null_not_an_error(serve):
+    client = serve(["crime"], CHICAGO)
+    table = forecasts(["crime"]).with_columns(relative_risk=pl.lit(float("nan")))
+
+    risks = ForecastStore(table).get(grid_ids=["C1"])[0]["risks"]
+    assert risks[0]["relative_risk"] is None and risks[0]["expected_events"] == 1.0
+    assert client.get("/v1/risk").status_code == 200
