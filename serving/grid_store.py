@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from core.settings import DEFAULT_SITE_TIMEZONE
-from core.tables import GRIDS_FILE, RAW_REPORTS_FILE, REPORTS_FILE, WEEKLY_FILE
+from core.tables import GRIDS_FILE, RAW_REPORTS_FILE, REPORTS_FILE, SITE_FILE, WEEKLY_FILE
 from features.text import redact_pii_expr
 from serving.errors import ApiError, NotReadyError, UnknownGridError
 from serving.grid_schemas import LEGACY_GROUPS
@@ -38,7 +38,8 @@ REPORT_COLUMNS = (
 
 
 class GridStore:
-    """`timezone`: the site's, in which the tables' naive report times are local times."""
+    """`timezone`: the site's, in which the tables' naive report times are local times. `groups`: the
+    site's risk groups in display order (default: every `n_<group>` column of the weekly table)."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class GridStore:
         reports: pl.DataFrame,
         meta: dict[str, Any],
         timezone: str = DEFAULT_SITE_TIMEZONE,
+        groups: Sequence[str] | None = None,
     ) -> None:
         self.grids_table = grids
         self.weekly_table = weekly
@@ -54,7 +56,7 @@ class GridStore:
         self.meta = meta
         self.forecast_week = _date(meta.get("forecast_week"))
         self.weeks = _week_span(meta, weekly)
-        self.groups = groups_of(weekly)
+        self.groups = groups_of(weekly, groups)
         self.count_columns = [TOTAL_COLUMN, *(GROUP_PREFIX + group for group in self.groups)]
         self.weekly_dense = _dense_counts(weekly, grids.get_column("grid_id"), self.weeks, self.count_columns)
         self._weekly_cache: dict[int, dict[str, Any]] = {}
@@ -68,6 +70,7 @@ class GridStore:
             pl.read_parquet(path / REPORTS_FILE),
             meta,
             timezone,
+            _site_groups(path / SITE_FILE),
         )
 
     # ---- answers ------------------------------------------------------------------------------------
@@ -263,13 +266,24 @@ def _week_span(meta: dict[str, Any], weekly: pl.DataFrame) -> list[date]:
     return [first + timedelta(weeks=offset) for offset in range((forecast - first).days // 7)]
 
 
-def groups_of(weekly: pl.DataFrame) -> list[str]:
-    """The risk groups the weekly table counts: its `n_<group>` columns besides `n_events`, in order."""
-    return [
+def groups_of(weekly: pl.DataFrame, wanted: Sequence[str] | None = None) -> list[str]:
+    """The risk groups the weekly table counts: the `wanted` ones it has a `n_<group>` column for, in their
+    order; without `wanted`, each `n_<group>` column besides `n_events`, in the table's order."""
+    counted = [
         name.removeprefix(GROUP_PREFIX)
         for name in weekly.columns
         if name.startswith(GROUP_PREFIX) and name != TOTAL_COLUMN
     ]
+    return counted if wanted is None else [group for group in wanted if group in counted]
+
+
+def _site_groups(path: Path) -> list[str] | None:
+    """The group ids of the site description, if it is there and readable (GET /v1/site reports it when
+    it is not)."""
+    try:
+        return [group["id"] for group in json.loads(path.read_text(encoding="utf-8"))["groups"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _dense_counts(

@@ -184,3 +184,13 @@ def test_an_unknown_expected_count_is_null_not_an_error(serve):
     risks = ForecastStore(table).get(grid_ids=["C1"])[0]["risks"]
     assert risks[0]["relative_risk"] is None and risks[0]["expected_events"] == 1.0
     assert client.get("/v1/risk").status_code == 200
+
+
+def test_the_activity_counts_the_sites_groups_in_its_order(serve):
+    three = {"site": "x", "language": "zh", "map_metric": "probability",
+             "groups": [{"id": "flood", "label": "积水"}, {"id": "noise", "label": "噪音"}]}  # fmt: skip
+    client = serve(["noise", "flood", "dispute"], three)  # n_dispute: counted, but not one of the site's
+
+    assert client.get("/v1/grids").json()["groups"] == ["flood", "noise"]
+    row = client.get("/v1/grids/weekly?weeks=1").json()["grids"][0]
+    assert list(row["groups"]) == ["flood", "noise"] and row["dispute"] is None
