@@ -9,7 +9,8 @@ included: :func:`redacted` builds the only kind of record a store accepts.
 Concurrency: WAL journal, so the API's workers and the batch jobs write and read the same file at once; a
 writer that finds the file locked waits `busy_timeout_ms`, then gives up. A store that is missing, locked or
 broken never loses a report: :class:`SpoolingReportStore` appends it to a JSON-lines spool beside the store
-(0600) and replays the spool into the store once it answers again; meanwhile `status()` says what is wrong
+(0600; beside the store, or in a directory given that exists when the store's does not) and replays the
+spool into the store once it answers again; meanwhile `status()` says what is wrong
 (served in /readyz) and searches return nothing (intake degrades to classification only).
 """
 
@@ -112,9 +113,11 @@ class ReportStore(Protocol):
         grid_ids: Sequence[str] = (),
         places: Sequence[str] = (),
         limit: int = 5000,
+        with_text: bool = True,
     ) -> list[StoredReport]:
         """Reports made in [since, until) in one of `grid_ids`, or naming one of `places` (either list
-        may be empty), newest first, at most `limit`."""
+        may be empty), newest first, at most `limit`; without `with_text`, title and text are left empty
+        (a first look at many candidates reads only their places and features)."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[StoredReport]: ...
@@ -151,6 +154,7 @@ CREATE INDEX IF NOT EXISTS report_places_key ON report_places (place, reported_a
 CREATE INDEX IF NOT EXISTS report_places_report ON report_places (report_id);
 """
 COLUMNS = "id, reported_at, grid_id, place, title, text, leaf_id, places, features"
+LIGHT_COLUMNS = "id, reported_at, grid_id, place, NULL, '', leaf_id, places, features"
 PLACE_SEPARATOR = "\x1f"
 
 
@@ -237,6 +241,7 @@ class SqliteReportStore:
         grid_ids: Sequence[str] = (),
         places: Sequence[str] = (),
         limit: int = 5000,
+        with_text: bool = True,
     ) -> list[StoredReport]:
         start = as_utc(since).timestamp()
         end = as_utc(until).timestamp() if until is not None else float("inf")
@@ -257,8 +262,9 @@ class SqliteReportStore:
                 "AND reported_at >= ? AND reported_at < ?"
             )
             params += [*places, start, end]
+        columns = COLUMNS if with_text else LIGHT_COLUMNS
         query = (
-            f"SELECT {COLUMNS} FROM reports WHERE id IN ({' UNION '.join(parts)}) "
+            f"SELECT {columns} FROM reports WHERE id IN ({' UNION '.join(parts)}) "
             "ORDER BY reported_at DESC LIMIT ?"
         )
         return self._run(lambda conn: [_report(row) for row in conn.execute(query, [*params, limit])])
@@ -343,8 +349,13 @@ class SpoolingReportStore:
         self._last_error: str = ""
 
     @classmethod
-    def sqlite(cls, path: Path, retention_days: float | None = 30) -> SpoolingReportStore:
-        return cls(SqliteReportStore(path), Path(str(path) + SPOOL_SUFFIX), retention_days)
+    def sqlite(
+        cls, path: Path, retention_days: float | None = 30, spool_dir: Path | None = None
+    ) -> SpoolingReportStore:
+        """The SQLite store at `path`, spooling to `<spool_dir>/<name>.spool.jsonl` (default: beside it;
+        give a directory that exists when the store's may not, e.g. an unmounted volume)."""
+        spool = (spool_dir or Path(path).parent) / (Path(path).name + SPOOL_SUFFIX)
+        return cls(SqliteReportStore(path), spool, retention_days)
 
     def add(self, reports: Sequence[StoredReport]) -> int:
         """Store or spool; returns how many reached the store itself (the rest are spooled)."""
@@ -406,9 +417,11 @@ class SpoolingReportStore:
                 reports.append(_from_spool(json.loads(line)))
         return reports
 
-    def candidates(self, since, until=None, grid_ids=(), places=(), limit=5000) -> list[StoredReport]:
+    def candidates(
+        self, since, until=None, grid_ids=(), places=(), limit=5000, with_text=True
+    ) -> list[StoredReport]:
         try:
-            return self.inner.candidates(since, until, grid_ids, places, limit)
+            return self.inner.candidates(since, until, grid_ids, places, limit, with_text)
         except StoreUnavailableError as exc:
             self._last_error = str(exc)
             raise

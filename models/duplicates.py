@@ -28,6 +28,7 @@ import json
 import math
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -304,3 +305,32 @@ def features_of(
         vectors = embedder([embedding_text(r) for pair in pairs for r in pair])
         cosines = np.einsum("ij,ij->i", vectors[0::2], vectors[1::2])
     return np.array([pair_features(a, b, float(c)) for (a, b), c in zip(pairs, cosines, strict=True)])
+
+
+# ---- MinHash: a cheap first look at thousands of stored candidates ----------------------------------
+MINHASH_SIZE = 64
+_PRIME = (1 << 61) - 1
+_RNG = np.random.default_rng(20261203)
+_A = _RNG.integers(1, _PRIME, MINHASH_SIZE, dtype=np.uint64)
+_B = _RNG.integers(0, _PRIME, MINHASH_SIZE, dtype=np.uint64)
+
+
+def minhash(report: PreparedReport) -> np.ndarray:
+    """64 uint32 minimum hashes of the report's character 3-grams: the share of equal positions between
+    two signatures estimates the Jaccard similarity of their 3-gram sets."""
+    if not report.trigrams:
+        return np.full(MINHASH_SIZE, np.iinfo(np.uint32).max, dtype=np.uint32)
+    hashes = np.fromiter(
+        (zlib.crc32(gram.encode("utf-8")) for gram in report.trigrams),
+        dtype=np.uint64,
+        count=len(report.trigrams),
+    )
+    mixed = (hashes[:, None] * _A[None, :] + _B[None, :]) & np.uint64(0xFFFFFFFF)
+    return mixed.min(axis=0).astype(np.uint32)
+
+
+def estimated_jaccard(signature: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+    """Per row of `signatures` (n x 64), the estimated Jaccard similarity with `signature`."""
+    if not len(signatures):
+        return np.zeros(0)
+    return (signatures == signature[None, :]).mean(axis=1)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import ResourcesDep
+from serving.intake_service import intake_warnings
 from serving.resources import Resources
 from serving.schemas import (
     ERROR_RESPONSES,
@@ -37,7 +38,7 @@ async def healthz() -> HealthResponse:
         **{code: ERROR_RESPONSES[code] for code in (401, 403)},
     },
 )
-async def readyz(resources: ResourcesDep, response: Response) -> ReadinessResponse:
+async def readyz(resources: ResourcesDep, response: Response, request: Request) -> ReadinessResponse:
     components = {name: component_status(swap) for name, swap in resources.components.items()}
     missing = [
         f"{name}: {swap.last_error or 'not loaded'}"
@@ -58,7 +59,7 @@ async def readyz(resources: ResourcesDep, response: Response) -> ReadinessRespon
         risk_model=store.model if store else None,
         forecast_week=store.latest_week() if store else None,
         missing=missing,
-        warnings=warnings(resources),
+        warnings=warnings(resources) + intake_warnings(request.app),
         components=components,
     )
 

@@ -1,0 +1,258 @@
+"""Duplicate search at intake: an incoming report against the stored reports of the last days in its grid
+and the neighbouring grids (or, without a grid, the reports naming the same place), then stored itself.
+
+The search reads the candidates in two steps so that it stays fast with a million stored reports: first
+only their places and MinHash signatures (thousands per query, compared in numpy), then the full texts of
+a short list (the most similar signatures and every candidate naming the same place), which are scored
+pair by pair with the fitted :class:`models.duplicates.DuplicateParams`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+
+from core.report_store import ReportStore, StoredReport, StoreUnavailableError, as_utc, redacted
+from models.duplicates import (
+    MINHASH_SIZE,
+    Decision,
+    DuplicateParams,
+    DuplicateScorer,
+    PreparedReport,
+    decide,
+    estimated_jaccard,
+    minhash,
+    pair_features,
+    prepare,
+)
+from models.grid_neighbours import GridNeighbours
+from models.places import name_similarity
+
+logger = logging.getLogger(__name__)
+
+SkipReason = Literal["no_text", "no_place", "unknown_grid", "store_unavailable"]
+StoredState = Literal["stored", "spooled", "not_stored"]
+SKIP_DETAILS: dict[str, str] = {
+    "no_text": "the report has no text: nothing to compare",
+    "no_place": "no grid, no place and no place named in the text: nowhere to search",
+    "unknown_grid": "the site has no grid {grid_id!r}",
+    "store_unavailable": "the recent-report store is unavailable ({error}); classification only",
+}
+PURGE_EVERY_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Incoming:
+    id: str
+    title: str | None
+    text: str | None
+    reported_at: datetime  # aware
+    grid_id: str | None = None
+    place: str | None = None
+    leaf_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    id: str
+    score: float
+    decision: Decision
+    reported_at: datetime
+    grid_id: str | None
+    title: str | None
+
+
+@dataclass
+class Outcome:
+    decision: Decision | None = None
+    skipped: SkipReason | None = None
+    detail: str | None = None
+    matches: list[Match] = field(default_factory=list)
+    searched: int = 0
+    stored: StoredState = "not_stored"
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """An incoming report prepared for search and storage."""
+
+    item: Incoming
+    report: PreparedReport
+    signature: np.ndarray
+    place_keys: tuple[str, ...]
+
+
+class DuplicateSearch:
+    def __init__(
+        self,
+        store: ReportStore,
+        params: DuplicateParams,
+        neighbours: GridNeighbours | None = None,
+        window_days: float = 7.0,
+        shortlist: int = 30,
+        max_candidates: int = 20_000,
+        max_matches: int = 5,
+    ) -> None:
+        self.store = store
+        self.params = params
+        self.scorer = DuplicateScorer.from_params(params)
+        self.neighbours = neighbours
+        self.window = timedelta(days=window_days)
+        self.shortlist = shortlist
+        self.max_candidates = max_candidates
+        self.max_matches = max_matches
+        self._last_purge = 0.0
+
+    def process(self, items: Sequence[Incoming]) -> list[Outcome]:
+        """Search each item (against the store and the batch's earlier items), then store them all."""
+        probes = [self._probe(item) for item in items]
+        outcomes = [self._search(probe, probes[:position]) for position, probe in enumerate(probes)]
+        self._store(probes, outcomes)
+        return outcomes
+
+    def _probe(self, item: Incoming) -> _Probe:
+        report = prepare(item.title, item.text)
+        explicit = prepare(None, item.place).text if item.place else ""
+        keys = tuple(dict.fromkeys(([explicit] if explicit else []) + list(report.primary_places)))
+        return _Probe(item, report, minhash(report), keys)
+
+    def _scope(self, probe: _Probe) -> tuple[tuple[str, ...], tuple[str, ...]] | Outcome:
+        """(grid ids, place keys) to search, or the Outcome that says why there is no search."""
+        item = probe.item
+        if not (item.text or "").strip():
+            return _skipped("no_text")
+        if item.grid_id:
+            if self.neighbours is not None and not self.neighbours.knows(item.grid_id):
+                return _skipped("unknown_grid", grid_id=item.grid_id)
+            grids = tuple(self.neighbours.of(item.grid_id)) if self.neighbours else (item.grid_id,)
+            return grids, ()
+        if not probe.place_keys:
+            return _skipped("no_place")
+        return (), probe.place_keys
+
+    def _search(self, probe: _Probe, earlier: Sequence[_Probe]) -> Outcome:
+        scope = self._scope(probe)
+        if isinstance(scope, Outcome):
+            return scope
+        grids, places = scope
+        at = probe.item.reported_at
+        try:
+            light = self.store.candidates(
+                at - self.window,
+                at + timedelta(seconds=1),
+                grids,
+                places,
+                self.max_candidates,
+                with_text=False,
+            )
+            light = [c for c in light if c.id != probe.item.id]
+            shortlisted = self._shortlist(probe, light)
+            full = self.store.get([c.id for c in shortlisted]) if shortlisted else []
+        except StoreUnavailableError as exc:
+            return _skipped("store_unavailable", error=str(exc))
+        pairs = [(c, prepare(c.title, c.text)) for c in full]
+        pairs += [(_as_stored(p), p.report) for p in earlier if _in_scope(p, grids, places, self.neighbours)]
+        matches = self._score(probe, pairs)
+        best = matches[0].score if matches else 0.0
+        return Outcome(
+            decision=decide(best, self.params), matches=matches, searched=len(light) + len(earlier)
+        )
+
+    def _shortlist(self, probe: _Probe, candidates: Sequence[StoredReport]) -> list[StoredReport]:
+        if not candidates:
+            return []
+        signatures = np.stack([_signature(c.features) for c in candidates])
+        similarity = estimated_jaccard(probe.signature, signatures)
+        order = [i for i in np.argsort(-similarity, kind="stable")[: self.shortlist] if similarity[i] > 0]
+        same_place = [
+            i
+            for i, c in enumerate(candidates)
+            if c.places
+            and probe.report.primary_places
+            and max(name_similarity(a, b) for a in probe.report.primary_places for b in c.places) >= 0.75
+        ]
+        chosen = list(
+            dict.fromkeys(order + sorted(same_place, key=lambda i: -similarity[i])[: self.shortlist])
+        )
+        return [candidates[i] for i in chosen]
+
+    def _score(self, probe: _Probe, pairs: Sequence[tuple[StoredReport, PreparedReport]]) -> list[Match]:
+        if not pairs:
+            return []
+        X = np.array([pair_features(probe.report, other) for _, other in pairs])
+        scores = self.scorer.score(X)
+        matches = [
+            Match(c.id, round(float(s), 4), decide(float(s), self.params), c.reported_at, c.grid_id, c.title)
+            for (c, _), s in zip(pairs, scores, strict=True)
+            if s >= self.params.related_threshold
+        ]
+        return sorted(matches, key=lambda m: -m.score)[: self.max_matches]
+
+    def _store(self, probes: Sequence[_Probe], outcomes: Sequence[Outcome]) -> None:
+        records = [
+            (outcome, _as_stored(probe))
+            for probe, outcome in zip(probes, outcomes, strict=True)
+            if (probe.item.text or "").strip()
+        ]
+        if not records:
+            return
+        written = self.store.add([record for _, record in records])
+        state: StoredState = "stored" if written else "spooled"
+        for outcome, _ in records:
+            outcome.stored = state
+        self._purge_now_and_then()
+
+    def _purge_now_and_then(self) -> None:
+        now = time.monotonic()
+        purge = getattr(self.store, "purge_expired", None)
+        if purge is None or now - self._last_purge < PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = now
+        try:
+            removed = purge()
+            if removed:
+                logger.info("report store: %d reports past the retention window removed", removed)
+        except StoreUnavailableError as exc:
+            logger.warning("report store: retention purge failed: %s", exc)
+
+
+def _skipped(reason: SkipReason, **values: str) -> Outcome:
+    return Outcome(skipped=reason, detail=SKIP_DETAILS[reason].format(**values))
+
+
+def _signature(features: bytes) -> np.ndarray:
+    if len(features) == MINHASH_SIZE * 4:
+        return np.frombuffer(features, dtype=np.uint32)
+    return np.zeros(MINHASH_SIZE, dtype=np.uint32)  # stored by another writer without a signature
+
+
+def _as_stored(probe: _Probe) -> StoredReport:
+    item = probe.item
+    return redacted(
+        item.id,
+        as_utc(item.reported_at),
+        item.text or "",
+        title=item.title,
+        grid_id=item.grid_id,
+        place=item.place,
+        places=probe.place_keys,
+        leaf_id=item.leaf_id,
+        features=probe.signature.tobytes(),
+    )
+
+
+def _in_scope(
+    probe: _Probe, grids: Sequence[str], places: Sequence[str], neighbours: GridNeighbours | None
+) -> bool:
+    """Is an earlier item of the same batch within the search scope (its grid, or a shared place)?"""
+    if not (probe.item.text or "").strip():
+        return False
+    if grids:
+        return probe.item.grid_id in grids
+    return bool(set(places) & set(probe.place_keys))

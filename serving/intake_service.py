@@ -1,0 +1,267 @@
+"""POST /v1/intake behind the router: the recent-report store, duplicate search, the invalid-report
+model, built once per worker from the settings on the first intake call.
+
+A store that is missing or locked never fails a call: the search is skipped with the reason, the report
+goes to the spool file (replayed into the store when it answers), and /readyz lists a warning. The
+invalid-report model (`gridsense-invalid@champion`, H7's contract: a pyfunc taking `title`, `text` and
+returning `invalid`, `reason`, `confidence`) is used when it is registered; a background thread tries to
+load it at start and again every few minutes, so no request waits for MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core import registry
+from core.report_store import SpoolingReportStore
+from core.settings import Settings
+from core.tables import GRIDS_FILE
+from models.duplicate_search import DuplicateSearch, Incoming, Outcome
+from models.duplicates import DuplicateParams
+from models.grid_neighbours import GridNeighbours
+from serving.intake_schemas import (
+    DuplicateCheck,
+    DuplicateMatch,
+    DuplicateModelRef,
+    IntakeItem,
+    IntakeResult,
+    InvalidVerdict,
+)
+from serving.schemas import ClassifyItem, ClassifyResult, ModelRef
+
+logger = logging.getLogger(__name__)
+
+INVALID_MODEL_NAME = getattr(registry, "INVALID_MODEL_NAME", "gridsense-invalid")
+INVALID_RETRY_SECONDS = 300.0
+
+
+class InvalidModelSlot:
+    """The invalid-report model when one is registered; loaded off the request path."""
+
+    def __init__(self, settings: Settings, name: str = INVALID_MODEL_NAME) -> None:
+        self.settings = settings
+        self.name = name
+        self.model: Any = None
+        self.version: str | None = None
+        self.last_error: str | None = "not loaded yet"
+        self._last_attempt = -INVALID_RETRY_SECONDS
+        self._lock = threading.Lock()
+
+    def refresh_soon(self) -> None:
+        """Start a background load when none was tried lately (never blocks)."""
+        if self.model is not None or time.monotonic() - self._last_attempt < INVALID_RETRY_SECONDS:
+            return
+        if self._lock.acquire(blocking=False):
+            self._last_attempt = time.monotonic()
+            threading.Thread(target=self._load, name="gridsense-invalid-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            import mlflow
+            from mlflow import MlflowClient
+
+            uri = self.settings.mlflow_tracking_uri
+            client = MlflowClient(uri, uri)
+            version = client.get_model_version_by_alias(self.name, registry.CHAMPION).version
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            self.model = mlflow.pyfunc.load_model(f"models:/{self.name}/{version}")
+            self.version, self.last_error = str(version), None
+            logger.info("invalid-report model %s version %s loaded", self.name, version)
+        except Exception as exc:  # not registered yet, registry down: intake goes on without it
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.info("invalid-report model %s not available: %s", self.name, self.last_error)
+        finally:
+            self._lock.release()
+
+    def predict(
+        self, titles: Sequence[str | None], texts: Sequence[str | None]
+    ) -> list[InvalidVerdict | None]:
+        model = self.model
+        if model is None or not texts:
+            return [None] * len(texts)
+        try:
+            import pandas as pd
+
+            frame = pd.DataFrame({"title": [t or "" for t in titles], "text": [t or "" for t in texts]})
+            out = model.predict(frame)
+            ref = ModelRef(name=self.name, version=self.version)
+            return [
+                InvalidVerdict(
+                    invalid=bool(row["invalid"]),
+                    reason=row.get("reason") or None,
+                    confidence=_float_or_none(row.get("confidence")),
+                    model=ref,
+                )
+                for row in out.to_dict("records")
+            ]
+        except Exception as exc:
+            logger.warning("invalid-report model failed (%s); answering without it", exc)
+            return [None] * len(texts)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def report_store(settings: Settings) -> SpoolingReportStore:
+    """The store intake writes; its spool lives in the home's .gridsense/ (there even when the store's
+    directory is missing). That directory is GridSense's own, so it is made; any other directory of the
+    store must exist (a missing volume degrades intake instead of filling the wrong disk)."""
+    own = settings.home / ".gridsense"
+    if settings.report_store_path.parent == own:
+        own.mkdir(parents=True, exist_ok=True)
+    return SpoolingReportStore.sqlite(
+        settings.report_store_path, settings.report_retention_days, settings.home / ".gridsense"
+    )
+
+
+class IntakeService:
+    def __init__(
+        self,
+        search: DuplicateSearch,
+        store: SpoolingReportStore,
+        invalid: InvalidModelSlot | None,
+        timezone: str,
+        window_days: float,
+    ) -> None:
+        self.search = search
+        self.store = store
+        self.invalid = invalid
+        self.timezone = ZoneInfo(timezone)
+        self.window_days = window_days
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IntakeService:
+        store = report_store(settings)
+        grids = settings.dashboard_tables_dir / GRIDS_FILE
+        neighbours = None
+        if grids.exists():
+            try:
+                neighbours = GridNeighbours.from_file(grids)
+            except Exception as exc:
+                logger.warning("cannot read the grids table %s (%s): grid ids are not checked", grids, exc)
+        search = DuplicateSearch(store, DuplicateParams.load(), neighbours, settings.duplicate_window_days)
+        invalid = InvalidModelSlot(settings)
+        invalid.refresh_soon()
+        return cls(search, store, invalid, settings.site_timezone, settings.duplicate_window_days)
+
+    @property
+    def duplicate_model(self) -> DuplicateModelRef:
+        params = self.search.params
+        return DuplicateModelRef(
+            duplicate_threshold=params.duplicate_threshold,
+            related_threshold=params.related_threshold,
+            mlflow_run_id=params.mlflow_run_id,
+            window_days=self.window_days,
+        )
+
+    def ids(self, items: Sequence[IntakeItem]) -> list[str]:
+        return [item.id or uuid.uuid4().hex for item in items]
+
+    @staticmethod
+    def classify_item(item: IntakeItem, item_id: str) -> ClassifyItem | None:
+        """What /v1/classify would read; None when there is nothing to classify."""
+        text = item.text if item.text and item.text.strip() else None
+        title = item.title if item.title and item.title.strip() else None
+        if text is None and title is None:
+            return None
+        return ClassifyItem(id=item_id, title=title if text else None, text=text or title)
+
+    def process(
+        self, items: Sequence[IntakeItem], ids: Sequence[str], classified: dict[str, ClassifyResult]
+    ) -> list[IntakeResult]:
+        """Invalid check, duplicate search and storage (blocking: call it off the event loop)."""
+        if self.invalid is not None:
+            self.invalid.refresh_soon()
+        incoming = [
+            self._incoming(item, item_id, classified.get(item_id))
+            for item, item_id in zip(items, ids, strict=True)
+        ]
+        verdicts = (
+            self.invalid.predict([i.title for i in incoming], [i.text for i in incoming])
+            if self.invalid is not None
+            else [None] * len(incoming)
+        )
+        outcomes = self.search.process(incoming)
+        return [
+            IntakeResult(
+                id=item_id,
+                classification=classified.get(item_id),
+                not_classified=None if item_id in classified else "the report has no title and no text",
+                invalid=verdict,
+                duplicates=_check(outcome),
+                stored=outcome.stored,
+            )
+            for item_id, verdict, outcome in zip(ids, verdicts, outcomes, strict=True)
+        ]
+
+    def _incoming(self, item: IntakeItem, item_id: str, result: ClassifyResult | None) -> Incoming:
+        at = item.reported_at or datetime.now(UTC)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=self.timezone)
+        text = item.text if item.text and item.text.strip() else None
+        return Incoming(
+            id=item_id,
+            title=item.title,
+            text=text or (item.title if item.title and item.title.strip() else None),
+            reported_at=at.astimezone(UTC),
+            grid_id=item.grid_id,
+            place=item.place,
+            leaf_id=result.leaf_id if result else None,
+        )
+
+    def warnings(self) -> list[str]:
+        status = self.store.status()
+        found = []
+        if not status.available:
+            found.append(f"report store: {status.detail}; intake classifies only, reports are spooled")
+        if status.spooled:
+            found.append(f"report store: {status.spooled} reports wait in the spool {self.store.spool_path}")
+        return found
+
+
+def _check(outcome: Outcome) -> DuplicateCheck:
+    return DuplicateCheck(
+        decision=outcome.decision,
+        skipped=outcome.skipped,
+        detail=outcome.detail,
+        matches=[
+            DuplicateMatch(
+                id=m.id,
+                score=m.score,
+                decision=m.decision,
+                reported_at=m.reported_at,
+                grid_id=m.grid_id,
+                title=m.title,
+            )
+            for m in outcome.matches
+        ],
+        searched=outcome.searched,
+    )
+
+
+def intake_warnings(app: Any) -> list[str]:
+    """/readyz warnings about intake: the report store missing, locked or spooling (never a 503: intake
+    still classifies)."""
+    service: IntakeService | None = getattr(app.state, "intake", None)
+    if service is not None:
+        return service.warnings()
+    settings: Settings = app.state.settings
+    store = report_store(settings)
+    try:
+        return IntakeService(
+            None, store, None, settings.site_timezone, settings.duplicate_window_days
+        ).warnings()  # type: ignore[arg-type]
+    finally:
+        store.inner.close()  # type: ignore[attr-defined]
