@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from features.panel import feature_columns as panel_feature_columns
+from features.panel import panel_groups
 from features.panel_families import without_families
 from models import baselines
 from models.calibration import ProbabilityCalibrator
@@ -134,7 +135,12 @@ def select_test_weeks(
 ) -> list[date]:
     """Labelled weeks starting on or after ``test_from`` and ending (Sunday) on or before ``test_to``,
     up to ``last_complete_week`` (a week the log covers only partly would undercount)."""
-    labelled = panel.filter(pl.col("y_dispute").is_not_null()).get_column("week_start").unique().sort()
+    labelled = (
+        panel.filter(pl.col(f"y_{panel_groups(panel)[0]}").is_not_null())
+        .get_column("week_start")
+        .unique()
+        .sort()
+    )
     upper = min(
         d
         for d in (

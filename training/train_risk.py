@@ -23,7 +23,7 @@ import polars as pl
 
 from core.errors import GridSenseUserError
 from core.registry import DEMO_SITE, RISK_MODEL_NAME, SITE_TAG, site_model_name
-from features.panel import LABEL_GROUPS, feature_columns
+from features.panel import feature_columns, panel_groups
 from models.baselines import last_week_count, mean_52w
 from models.pyfunc import log_risk_model
 from models.risk_levels import RiskLevels
@@ -56,7 +56,7 @@ class RiskTrainingResult:
 def groups_with_events(labelled: pl.DataFrame) -> tuple[str, ...]:
     """The risk groups the training weeks hold events of: a city may have only disputes (Chicago's
     crimes), and a group without a single event cannot be learnt."""
-    groups = tuple(group for group in LABEL_GROUPS if labelled.get_column(f"n_{group}").sum() > 0)
+    groups = tuple(group for group in panel_groups(labelled) if labelled.get_column(f"n_{group}").sum() > 0)
     if not groups:
         raise GridSenseUserError(
             "the panel's training weeks hold no dispute or hazard events",
@@ -67,7 +67,7 @@ def groups_with_events(labelled: pl.DataFrame) -> tuple[str, ...]:
 
 def split_by_weeks(panel: pl.DataFrame, test_weeks: int) -> tuple[pl.DataFrame, pl.DataFrame, object]:
     """Labelled rows before the last `test_weeks` labelled weeks, and those weeks."""
-    labelled = panel.filter(pl.col("y_dispute").is_not_null())
+    labelled = panel.filter(pl.col(f"y_{panel_groups(panel)[0]}").is_not_null())
     last_week = labelled.get_column("week_start").max()
     test_from = last_week - timedelta(weeks=test_weeks - 1)
     return (

@@ -123,3 +123,13 @@ def test_the_sites_groups_from_taxonomy_to_dashboard(tmp_path, taxonomy_text, co
 
     store = GridStore.from_dir(out)
     assert list(store.groups) == list(groups)
+
+
+def test_training_finds_a_one_group_panels_group(tmp_path):
+    from training.train_risk import groups_with_events, split_by_weeks
+
+    taxonomy, events = city(tmp_path, ONE_GROUP)
+    panel = build_panel(events, GRIDS, neighbours_k=2, options=PanelOptions(risk_groups=taxonomy.risk_groups))
+    train, test, _ = split_by_weeks(panel, test_weeks=4)
+    assert groups_with_events(train) == ("theft",)
+    assert test["week_start"].n_unique() == 4 and train["y_theft"].null_count() == 0
