@@ -1,0 +1,93 @@
+"""Batch classification and the batch forecast on Spark, with the models loaded by their MLflow URI once
+per executor process (``engines.classify.load_pyfunc``) and the polars code run on each partition.
+
+* classification: ``mapInArrow`` over the log, :func:`engines.classify.classify_with` per batch;
+* forecast: the forecast week's panel rows (a filter the Parquet reader pushes down), scored per partition
+  by ``batch.forecast.forecast_table`` itself (probabilities, scores, drivers, SHAP contributions, the
+  row-wise part); the global part, each group's rank over the whole city and the level that follows from
+  it, is redone on the driver over the one-week table, as ``batch.forecast.rank_forecasts`` does. Ties are
+  ranked in grid-table order (the polars panel's row order).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from batch.forecast import forecast_table
+from engines.arrow import spark_arrow, spark_schema
+from engines.classify import classify_with, load_pyfunc
+from models.risk_levels import RiskLevels
+
+
+def classify_events_spark(events, model_uri: str, tracking_uri: str | None = None):
+    """A Spark frame: ``event_id`` and the text model's outputs per event of the Spark frame ``events``."""
+    inputs = [name for name in ("event_id", "title", "text") if name in events.columns]
+    probe = events.select(inputs).limit(1).toArrow()
+    schema = spark_schema(classify_with(load_pyfunc(model_uri, tracking_uri), pl.from_arrow(probe)))
+
+    def classify(batches):
+        model = load_pyfunc(model_uri, tracking_uri)
+        for batch in batches:
+            if batch.num_rows:
+                yield from spark_arrow(classify_with(model, pl.from_arrow(batch))).to_batches()
+
+    return events.select(inputs).mapInArrow(classify, schema)
+
+
+def forecast_table_spark(
+    panel,
+    model_uri: str,
+    version: str,
+    levels: RiskLevels | None = None,
+    grids: pl.DataFrame | None = None,
+    labels: dict[str, str] | None = None,
+    tracking_uri: str | None = None,
+) -> pl.DataFrame:
+    """``batch.forecast.forecast_table`` for a Spark panel (e.g. ``engines.spark_io.read_partitioned``):
+    the same table, sorted by group and rank."""
+    from pyspark.sql import functions as F
+
+    week = panel.agg(F.max("week_start")).first()[0]
+    rows = panel.filter(F.col("week_start") == F.lit(week))
+    forecaster = _forecaster(model_uri, tracking_uri)
+    probe = forecast_table(pl.from_arrow(rows.limit(1).toArrow()), forecaster, version, levels, None, labels)
+
+    def score(batches):
+        model = _forecaster(model_uri, tracking_uri)
+        import pyarrow as pa
+
+        tables = [pa.Table.from_batches([b]) for b in batches if b.num_rows]
+        if tables:
+            part = pl.from_arrow(pa.concat_tables(tables))
+            yield from spark_arrow(forecast_table(part, model, version, levels, None, labels)).to_batches()
+
+    scored = pl.from_arrow(rows.mapInArrow(score, spark_schema(probe)).toArrow()).cast(dict(probe.schema))
+    return _ranked(scored, rows_order(grids, scored), levels, grids)
+
+
+def _forecaster(model_uri: str, tracking_uri: str | None):
+    return load_pyfunc(model_uri, tracking_uri).unwrap_python_model().forecaster
+
+
+def rows_order(grids: pl.DataFrame | None, scored: pl.DataFrame) -> pl.DataFrame:
+    """grid_id -> position: the grid table's order, else the grid ids' sort order."""
+    ids = grids["grid_id"] if grids is not None else scored["grid_id"].unique().sort()
+    return pl.DataFrame({"grid_id": ids}).with_row_index("_order")
+
+
+def _ranked(scored: pl.DataFrame, order: pl.DataFrame, levels: RiskLevels | None, grids) -> pl.DataFrame:
+    """Rank and level over the whole city, as ``batch.forecast.rank_forecasts`` (ordinal, grid order)."""
+    columns = scored.columns
+    table = (
+        scored.join(order, on="grid_id", how="left")
+        .sort("group", "_order")
+        .with_columns(
+            rank=pl.col("score").rank(method="ordinal", descending=True).over("group").cast(pl.Int32)
+        )
+        .with_columns(level=(levels or RiskLevels()).expr())
+        .drop("_order")
+    )
+    if grids is not None and "district" in grids.columns and "district" not in columns:
+        table = table.join(grids.select("grid_id", "district"), on="grid_id", how="left")
+        columns = [*columns, "district"]
+    return table.select(columns).sort("group", "rank")
