@@ -197,6 +197,7 @@ export const EN = {
   "冠军": "champion",
   "挑战者": "challenger",
   // errors and login
+  "站点描述无法读取，按示例城市显示：{0}": "The site description cannot be read; showing the demo city's labels: {0}",
   "请求失败：{0}": "Request failed: {0}",
   "密钥无效或已吊销，请重新登录。": "The key is invalid or revoked; log in again.",
   "当前密钥的角色无权使用此功能（需要 {0} 角色）。": "This key's role may not use this (it needs the {0} role).",

@@ -1,14 +1,16 @@
 // The site the dashboard shows (GET /v1/site): its language, its risk groups with their labels, and what
 // the map draws by default. An API without the route is the demo city: dispute and hazard, in Chinese.
 
-import { api } from "./api.js";
+import { api, explain } from "./api.js";
 import { setLanguage, t } from "./i18n.js";
+import { notify } from "./state.js";
 
 export const METRICS = ["probability", "expected", "relative"];
+const DEMO_LABELS = { dispute: "矛盾纠纷", hazard: "安全隐患" };
 const DEFAULT_SITE = {
   site: "demo",
   language: "zh",
-  groups: [{ id: "dispute", label: "矛盾纠纷" }, { id: "hazard", label: "安全隐患" }],
+  groups: Object.entries(DEMO_LABELS).map(([id, label]) => ({ id, label })),
   map_metric: "probability",
 };
 
@@ -20,7 +22,8 @@ export async function loadSite() {
     answer = await api("/v1/site");
   } catch (error) {
     if (error.status === 401) throw error;
-    // older API or unreadable description: the demo's defaults
+    // an API without the route (404) is the demo's; an unreadable description is said, then the same
+    if (error.status !== 404) notify(t("站点描述无法读取，按示例城市显示：{0}", explain(error)));
   }
   Object.assign(site, answer, { labels: new Map(answer.groups.map((group) => [group.id, group.label])) });
   if (!METRICS.includes(site.map_metric)) site.map_metric = "probability";
@@ -33,5 +36,5 @@ export const groupIds = () => site.groups.map((group) => group.id);
 /** The site's label of a risk group; `none` is the events outside every group. */
 export function groupLabel(id) {
   if (id === "none") return t("一般事件");
-  return site.labels.get(id) ?? (id === "dispute" || id === "hazard" ? t(DEFAULT_SITE.groups.find((g) => g.id === id).label) : id);
+  return site.labels.get(id) ?? (DEMO_LABELS[id] ? t(DEMO_LABELS[id]) : id);
 }
