@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -111,6 +111,11 @@ class RecentReport(BaseModel):
     )
     needs_review: bool | None = Field(
         default=None, description="Null when no text model classified the report (see `confidence`)."
+    )
+    category_source: Literal["model", "log"] | None = Field(
+        default=None,
+        description="Where the category comes from: `model` (the text model) or `log` (the event log's own, "
+        "for a report without text or a site without a text model); null in tables from before it was kept.",
     )
 
 

@@ -33,13 +33,14 @@ GROUP_PREFIX = "n_"  # the weekly table counts each risk group in n_<group id>
 KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon", "polygon_x", "polygon_y")
 REPORT_COLUMNS = (
     "event_id", "reported_at", "channel", "status", "title", "text", "category_l1", "category_l2",
-    "category_l3", "leaf_id", "department", "risk_group", "confidence", "needs_review",
+    "category_l3", "leaf_id", "department", "risk_group", "confidence", "needs_review", "category_source",
 )  # fmt: skip
 
 
 class GridStore:
     """`timezone`: the site's, in which the tables' naive report times are local times. `groups`: the
-    site's risk groups in display order (default: every `n_<group>` column of the weekly table)."""
+    site's risk groups in display order (from site.json, else meta.json; default: every `n_<group>`
+    column of the weekly table)."""
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class GridStore:
             pl.read_parquet(path / REPORTS_FILE),
             meta,
             timezone,
-            _site_groups(path / SITE_FILE),
+            _site_groups(path / SITE_FILE) or meta.get("groups"),
         )
 
     # ---- answers ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from batch.dashboard_tables import build_dashboard_tables, site_description
 from core.tables import GRIDS_FILE, REPORTS_FILE, SITE_FILE, WEEKLY_FILE
 from serving.deps import get_resources
 from serving.forecast_store import ForecastStore
@@ -194,3 +195,27 @@ def test_the_activity_counts_the_sites_groups_in_its_order(serve):
     assert client.get("/v1/grids").json()["groups"] == ["flood", "noise"]
     row = client.get("/v1/grids/weekly?weeks=1").json()["grids"][0]
     assert list(row["groups"]) == ["flood", "noise"] and row["dispute"] is None
+
+
+def test_tables_of_the_batch_step_for_a_one_group_log_without_texts_are_served(app, settings, api_keys):
+    events = pl.DataFrame(
+        {"event_id": ["E1", "E2", "E3"], "grid_id": ["C1", "C1", "C2"],
+         "reported_at": [datetime(2026, 1, 5, 9), datetime(2026, 1, 6, 9), datetime(2026, 1, 7, 9)],
+         "category_l1": ["THEFT"] * 3, "category_l2": ["THEFT"] * 3, "category_l3": ["RETAIL THEFT"] * 3,
+         "leaf_id": ["THEFT/RETAIL THEFT"] * 3, "department": ["Police"] * 3, "risk_group": ["crime"] * 3,
+         "text": [""] * 3}
+    )  # fmt: skip
+    grids = pl.DataFrame({"grid_id": GRIDS, "x_m": [0.0, 1e3, 2e3], "y_m": [0.0] * 3})
+    site = site_description("chicago", "en", ["crime"])
+    build_dashboard_tables(events, grids, None, weeks=4, site=site).write(settings.dashboard_tables_dir)
+    loaded = Resources.fixed(registry=FakeRegistry(), forecast_store=ForecastStore(forecasts(["crime"])))
+    app.dependency_overrides[get_resources] = lambda: loaded
+    client = TestClient(app, headers={"X-API-Key": api_keys["supervisor"]})
+
+    assert client.get("/v1/site").json() == {**site, "source": "file"}
+    assert client.get("/v1/grids/C1/activity").json()["groups"] == {"crime": [0, 0, 0, 2]}
+    reports = client.get("/v1/grids/C1/reports").json()
+    assert reports["model"] is None  # no text model classified them
+    report = reports["reports"][0]
+    assert (report["confidence"], report["category_source"], report["risk_group"]) == (None, "log", "crime")
+    app.dependency_overrides.clear()
