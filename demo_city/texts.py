@@ -60,6 +60,13 @@ NO_TITLE_SHARE = 0.12
 GENERIC_TITLE_SHARE = 0.3
 # Slots that name where something is: a body that starts with one needs no place added in front.
 LOCATION_SLOTS = frozenset({"community", "district", "estate", "building", "room", "road", "place"})
+# Slots that identify an incident's spot or object: the same for every report of one incident.
+ANCHORED_SLOTS = frozenset({
+    "estate", "building", "room", "floor", "road", "place", "shop", "company", "plate", "device", "vehicle",
+    "brand", "eatery", "store", "seller", "hospital", "clinic", "school", "office", "institute", "nursery",
+    "river", "neighbour",
+})
+PREFERRED_SHARE = 0.6  # a repeat report reuses its incident's first body template this often
 ALARM_SITES = frozenset({"community", "estate", "road", "place"})  # enough to find an alarm's device
 FIRST_PERSON = re.compile(r"^(我|咱|家里|楼上|楼下|隔壁|对门|邻居)")
 CLAUSE_END = re.compile(r"[，。！？；]")
@@ -110,6 +117,10 @@ class TextEngine:
         self.late_from = late_from  # None: late templates are used from the start
         self.rng = random.Random(seed)
         self.fallback_count = 0
+        # While set, slots that name a spot (ANCHORED_SLOTS) are drawn from a generator seeded by the
+        # anchor, so every report of one incident names the same estate, building, road, shop ...
+        self.anchor: str | None = None
+        self.preferred: str | None = None  # a template id _body picks PREFERRED_SHARE of the time
 
     @property
     def sensed_leaves(self) -> frozenset[str]:
@@ -150,7 +161,9 @@ class TextEngine:
         if allow_vague and rng.random() < VAGUE_SHARE:
             template = rng.choice(self._vague(leaf))
         elif leaf.id in self.templates:
-            template = rng.choice(self._usable(self.templates[leaf.id].templates, when))
+            usable = self._usable(self.templates[leaf.id].templates, when)
+            preferred = [t for t in usable if self.preferred is not None and t.id == self.preferred]
+            template = preferred[0] if preferred and rng.random() < PREFERRED_SHARE else rng.choice(usable)
         else:
             self.fallback_count += 1
             template = Template(rng.choice(styles.FALLBACKS))
@@ -267,14 +280,21 @@ class TextEngine:
         self, template: Template, leaf: Leaf | None, place: Place, when: datetime, body: str = ""
     ) -> str:
         """Expand alternatives and slots (values may contain slots too: up to three rounds)."""
-        rng = self.rng
         names = {"l1": leaf.l1, "l2": leaf.l2, "l3": leaf.l3} if leaf else {}
         style = _style_slots(leaf)
+        seen: dict[str, int] = {}
 
         def slot(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "body":
                 return body
+            rng = self.rng
+            if self.anchor is not None and name in ANCHORED_SLOTS:
+                seen[name] = seen.get(name, 0) + 1
+                rng = random.Random(f"{self.anchor}:{name}:{seen[name]}")
+                if name in template.slots:  # expand the value's alternatives with the anchored draw too
+                    value = rng.choice(template.slots[name])
+                    return ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), value)
             if name in template.slots:
                 return rng.choice(template.slots[name])
             if name in style:
@@ -288,7 +308,7 @@ class TextEngine:
 
         text = template.text
         for _ in range(3):
-            text = ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), text)
+            text = ALTERNATIVES.sub(lambda m: self.rng.choice(m.group(1).split("|")), text)
             if "{" not in text:
                 break
             text = SLOT.sub(slot, text)

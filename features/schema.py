@@ -77,6 +77,26 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in EVENT_COLUMNS)
 
+# Why a report is invalid (not actionable): the values of the optional ``invalid_reason`` column and the
+# reasons the invalid-report model predicts.
+INVALID_REASONS: tuple[str, ...] = (
+    "empty",
+    "gibberish",
+    "test",
+    "advertising",
+    "abuse",
+    "thanks",
+    "out_of_scope",
+)
+# Optional ground-truth columns (the demo city writes them; a real log may): never required, never added
+# when missing, passed through by the loader like any column outside the schema. Invalid reports carry a
+# leaf (a labelled log needs one) but never become text-training rows (``features.text_dataset``).
+GROUND_TRUTH_COLUMNS: tuple[Column, ...] = (
+    Column("incident_id", pl.String(), False, "shared by the reports of one incident; null for invalid ones"),
+    Column("reporter_id", pl.String(), False, "who reported (a pseudonymous id)"),
+    Column("invalid_reason", pl.String(), False, "null when valid, else one of INVALID_REASONS"),
+)
+
 # Typed frame returned by the loader: the schema columns plus the labels derived from the taxonomy.
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     **{column.name: column.dtype for column in EVENT_COLUMNS},

@@ -52,6 +52,8 @@ def build_text_dataset(
     title = "title" if "title" in events.columns else None
     if "text" not in events.columns:  # a log without report texts (e.g. crime records)
         events = events.with_columns(pl.lit(None, dtype=pl.String).alias("text"))
+    if "invalid_reason" in events.columns:  # invalid reports (tests, ads ...) teach no leaf
+        events = events.filter(pl.col("invalid_reason").is_null() | (pl.col("invalid_reason") == ""))
     labelled = (
         events.filter(pl.col("leaf_id").is_not_null())
         .with_columns(text_group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text"))

@@ -298,6 +298,7 @@ def test_disputes_excite_more_disputes(big_run) -> None:
 
 # ---- texts -------------------------------------------------------------------------------------
 def test_texts_vary_in_length_style_and_carry_some_pii(events: pl.DataFrame) -> None:
+    events = events.filter(pl.col("invalid_reason").is_null())  # valid reports: invalid ones are tested below
     lengths = events["text"].str.len_chars()
     assert 10 <= lengths.min() <= 15 and lengths.max() <= 300
     assert (lengths >= 200).sum() >= 5 and (lengths < 20).mean() > 0.02
@@ -313,7 +314,8 @@ def test_texts_vary_in_length_style_and_carry_some_pii(events: pl.DataFrame) -> 
 
 
 def test_compound_reports_are_a_small_share(events: pl.DataFrame) -> None:
-    share = events["secondary_leaf_id"].is_not_null().mean()
+    first_reports = events.filter(pl.col("incident_id").is_not_null()).unique("incident_id", keep="first")
+    share = first_reports["secondary_leaf_id"].is_not_null().mean()
     assert 0.05 <= share <= 0.10
 
 
@@ -518,3 +520,91 @@ def test_a_place_is_named_once(rendered: pl.DataFrame) -> None:
     assert texts.str.contains("文晖路文晖路|丰潭巷丰潭巷|附近的问题：桂花").sum() == 0
     assert texts.str.contains("交叉口(这个|那个)?路口").sum() == 0
     assert texts.str.contains("^桂花").mean() > 0.02  # places are still named
+
+
+# ---- repeats and invalid reports (ground truth) ---------------------------------------------------
+def test_repeats_and_invalid_reports_come_at_the_plans_rates(events: pl.DataFrame, city: DemoCity) -> None:
+    valid = events.filter(pl.col("incident_id").is_not_null())
+    invalid = events.filter(pl.col("invalid_reason").is_not_null())
+    assert valid.height + invalid.height == events.height
+    repeats = valid.height - valid["incident_id"].n_unique()
+    assert abs(repeats / events.height - 0.45) < 0.04
+    assert abs(invalid.height / events.height - 0.23) < 0.02
+    assert (city.n_incidents, city.n_repeats, city.n_invalid) == (
+        valid["incident_id"].n_unique(),
+        repeats,
+        invalid.height,
+    )
+    sizes = valid.group_by("incident_id").len()["len"]
+    assert (sizes == 1).mean() > 0.3 and sizes.max() >= 8  # most once, some in bursts
+    assert events["reporter_id"].null_count() == 0
+
+
+def test_repeat_reports_share_the_grid_and_leaf_and_come_later_from_others(events: pl.DataFrame) -> None:
+    valid = events.filter(pl.col("incident_id").is_not_null())
+    per_incident = valid.group_by("incident_id").agg(
+        pl.col("grid_id").n_unique().alias("grids"),
+        pl.col("category_l3").n_unique().alias("leaves"),
+        pl.col("reporter_id").n_unique().alias("reporters"),
+        pl.col("channel").n_unique().alias("channels"),
+        pl.col("text").n_unique().alias("texts"),
+        pl.len().alias("reports"),
+    )
+    assert (per_incident["grids"] == 1).all() and (per_incident["leaves"] == 1).all()
+    many = per_incident.filter(pl.col("reports") > 1)
+    assert (many["reporters"] > 1).mean() > 0.6
+    assert (many["channels"] > 1).mean() > 0.4
+    assert (many["texts"] == many["reports"]).mean() > 0.95  # other wording
+    assert valid["secondary_leaf_id"].is_not_null().any()
+
+
+def test_invalid_reports_have_every_reason_the_catch_all_leaf_and_late_templates(
+    events: pl.DataFrame, city: DemoCity
+) -> None:
+    from demo_city.invalid import is_late_template
+    from features.schema import INVALID_REASONS
+
+    invalid = events.filter(pl.col("invalid_reason").is_not_null())
+    assert set(invalid["invalid_reason"]) == set(INVALID_REASONS)
+    assert set(invalid["category_l1"]) == {"其他"}
+    assert invalid["lat"].null_count() == invalid.height
+    late = invalid.with_columns(
+        pl.col("template_id").map_elements(is_late_template, return_dtype=pl.Boolean).alias("late")
+    )
+    assert late.filter(pl.col("late"))["reported_at"].min() >= city.late_from
+    assert late["late"].any()
+
+
+def test_shares_are_options(tmp_path: Path) -> None:
+    clean = generate_demo_city(tmp_path, seed=2, n_grids=30, weeks=6, duplicate_share=0.0, invalid_share=0.0)
+    events = pl.read_parquet(clean.events_path)
+    assert events["invalid_reason"].null_count() == events.height
+    assert events["incident_id"].n_unique() == events.height == clean.n_incidents
+    with pytest.raises(ValueError, match="below 0.95"):
+        generate_demo_city(tmp_path, n_grids=30, weeks=6, duplicate_share=0.6, invalid_share=0.4)
+
+
+def test_invalid_reports_never_become_text_training_rows(events: pl.DataFrame) -> None:
+    from features.events import load_events
+    from features.text_dataset import build_text_dataset
+
+    loaded = load_events(events, load_taxonomy())
+    text = build_text_dataset(loaded.events)
+    valid = events.filter(pl.col("invalid_reason").is_null())
+    assert text.height == valid.height
+    assert not set(text["event_id"]) & set(events.filter(pl.col("invalid_reason").is_not_null())["event_id"])
+
+
+def test_an_anchored_engine_names_the_same_spot_for_one_incident() -> None:
+    engine = TextEngine(load_taxonomy(), seed=1)
+    place = Place(community="桂花新村社区", district="东城区", roads=("文晖路", "丰潭街"))
+    when = datetime(2024, 3, 1, 9)
+    spot = Template("{estate}{building}{road}")
+    engine.anchor = "incident-1"
+    first = {engine.fill(spot, None, place, when) for _ in range(5)}
+    engine.anchor = "incident-2"
+    other = {engine.fill(spot, None, place, when) for _ in range(5)}
+    engine.anchor = None
+    free = {engine.fill(spot, None, place, when) for _ in range(20)}
+    assert len(first) == 1 and len(other) == 1 and first != other
+    assert len(free) > 1
