@@ -117,6 +117,14 @@ def test_chicago_cells_groups_and_rejects():
     assert by_id["r1"]["parent_area"] == by_id["r3"]["parent_area"] == "b0_0"
 
 
+def test_a_one_group_adapters_panel_labels_that_group_only():
+    from features.panel import panel_groups
+
+    panel = panel_from_log(chicago.from_frame(load_adapter_config("chicago"), chicago_frame()))
+    assert panel_groups(panel) == ("dispute",)
+    assert not [c for c in panel.columns if "hazard" in c or c.startswith("co_")]
+
+
 def test_cell_size_is_configurable_and_units_sit_at_cell_centres():
     config = load_adapter_config("chicago").with_cell_size(2000)
     log = chicago.from_frame(config, chicago_frame())
