@@ -150,7 +150,9 @@ def _plots(out_dir: Path, summary: dict[str, Any], reference: DriftReference) ->
     ):
         bins = np.arange(len(shares_ref))
         axis.bar(bins - 0.2, shares_ref, width=0.4, label="reference")
-        axis.bar(bins + 0.2, focus[name]["detail"]["bin_shares"], width=0.4, label="window")
+        window_shares = focus[name]["detail"].get("bin_shares")
+        if window_shares is not None:  # None: not measured in this window
+            axis.bar(bins + 0.2, window_shares, width=0.4, label="window")
         axis.set_title(f"{name}: share per reference decile bin")
         axis.set_xlabel("bin (reference deciles)")
         axis.legend()

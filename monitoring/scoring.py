@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from features.text import prepare_texts
 from models.text_ngrams import ngram_keys
@@ -24,8 +25,8 @@ class ScoredReports:
     leaf_id: np.ndarray  # str
     confidence: np.ndarray  # float, the leaf probability
     needs_review: np.ndarray  # bool
-    length: np.ndarray  # int, characters of the model input
-    unseen_share: np.ndarray  # float in [0, 1]; nan when the model has no n-gram vocabulary
+    length: np.ndarray  # characters of the model input (nan: not measured, the API measures a sample)
+    unseen_share: np.ndarray  # in [0, 1]; nan: not measured, or the model has no n-gram vocabulary
     corrected: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -38,28 +39,24 @@ class ScoredReports:
         return ScoredReports(*(cut(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-def training_vocabulary(classifier: object) -> np.ndarray | None:
-    """The sorted character n-gram keys the text model learned (`models.text_ngrams` keys), from a TF-IDF
-    classifier or the fast model of a cascade; None for a model without such a vocabulary."""
+def training_vocabulary(classifier: object) -> pd.Index | None:
+    """The character n-gram keys the text model learned (`models.text_ngrams` keys) as a hashed index, from
+    a TF-IDF classifier or the fast model of a cascade; None for a model without such a vocabulary."""
     model = getattr(classifier, "fast", classifier)
     pipeline = getattr(model, "pipeline_", None)
     features = pipeline.named_steps.get("tfidf") if pipeline is not None else None
     if features is not None and hasattr(features, "transformer_list"):
         features = dict(features.transformer_list).get("text")
     keys = getattr(features, "vocabulary_keys_", None)
-    return None if keys is None else np.sort(np.asarray(keys, dtype=np.uint64))
+    return None if keys is None else pd.Index(np.unique(np.asarray(keys, dtype=np.uint64)))
 
 
-def unseen_ngram_share(prepared: Sequence[str], vocabulary: np.ndarray | None) -> np.ndarray:
+def unseen_ngram_share(prepared: Sequence[str], vocabulary: pd.Index | None) -> np.ndarray:
     """Per text, the share of its character 2- and 3-gram occurrences that are not in `vocabulary`."""
     if vocabulary is None:
         return np.full(len(prepared), np.nan)
     keys, owners = ngram_keys(list(prepared), UNSEEN_NGRAM_RANGE)
-    if len(vocabulary):
-        position = np.minimum(np.searchsorted(vocabulary, keys), len(vocabulary) - 1)
-        unseen = vocabulary[position] != keys
-    else:
-        unseen = np.ones(len(keys), dtype=bool)
+    unseen = vocabulary.get_indexer(keys) < 0  # a hash look-up, as the model's own vectorizer does
     total = np.bincount(owners, minlength=len(prepared))
     missing = np.bincount(owners, weights=unseen, minlength=len(prepared))
     return np.divide(missing, total, out=np.zeros(len(prepared)), where=total > 0)

@@ -29,6 +29,16 @@ MIN_CORRECTION_REPORTS = 20  # a category needs this many reviewed reports befor
 SIGNALS = ("category_mix", "confidence", "needs_review", "unseen_ngrams", "text_length", "correction_rate")
 
 
+THRESHOLD_FIELDS = {  # signal -> its field of DriftThresholds (and `drift_<field>` of core.settings)
+    "category_mix": "category_psi",
+    "confidence": "confidence_psi",
+    "needs_review": "needs_review_increase",
+    "unseen_ngrams": "unseen_ngram_increase",
+    "text_length": "length_psi",
+    "correction_rate": "correction_rate",
+}
+
+
 @dataclass(frozen=True)
 class DriftThresholds:
     category_psi: float = 0.2
@@ -41,6 +51,9 @@ class DriftThresholds:
     @classmethod
     def from_settings(cls, settings: Any) -> DriftThresholds:
         return cls(**{name: getattr(settings, f"drift_{name}") for name in cls.__dataclass_fields__})
+
+    def of(self, signal: str) -> float:
+        return getattr(self, THRESHOLD_FIELDS[signal])
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,9 @@ def _binned(
     name: str, edges: list[float], shares: list[float], reference_n: int, values: np.ndarray, threshold: float
 ) -> Signal:
     edges_array = np.asarray(edges, dtype=float)
+    values = values[~np.isnan(values)]  # not measured
+    if len(values) == 0:
+        return Signal(name, None, threshold, detail={"why": "not measured"})
     current = bin_shares(values, edges_array)
     return Signal(
         name,

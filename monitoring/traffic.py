@@ -89,11 +89,13 @@ def load_drift_log(path: Path) -> ScoredReports:
         leaf_id=np.array([row.get("leaf_id", "") for row in rows], dtype=object),
         confidence=np.array([row.get("confidence", np.nan) for row in rows], dtype=float),
         needs_review=np.array([bool(row.get("needs_review")) for row in rows], dtype=bool),
-        length=np.array([int(row.get("length", 0)) for row in rows], dtype=int),
-        unseen_share=np.array(
-            [np.nan if row.get("unseen_share") is None else row["unseen_share"] for row in rows], dtype=float
-        ),
+        length=np.array([_number(row.get("length")) for row in rows], dtype=float),
+        unseen_share=np.array([_number(row.get("unseen_share")) for row in rows], dtype=float),
     )
+
+
+def _number(value: object) -> float:
+    return np.nan if value is None else float(value)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from serving.auth import KeyFirstRoute, Permission, require
 from serving.deps import MetricsDep, RunnerDep, TextModelDep
+from serving.drift_gauges import DriftDep
 from serving.headers import set_model_headers
 from serving.schemas import (
     ERROR_RESPONSES,
@@ -56,6 +57,7 @@ async def classify(
     service: TextModelDep,
     runner: RunnerDep,
     metrics: MetricsDep,
+    drift: DriftDep,
     response: Response,
     evidence: Annotated[
         bool, Query(description="Also return the phrases that drove each decision (slower).")
@@ -64,5 +66,6 @@ async def classify(
     items = service.prepare(body, evidence)  # limits checked on the loop: cheap, and no thread for a 413
     results = await runner.predict(service, items)  # the model runs off the event loop
     metrics.observe_predictions(service.model.version, results)
+    drift.observe(service.classifier, [item.text for item in items], results)  # live drift gauges
     set_model_headers(response, service.model)
     return ClassifyResponse(model=service.model, results=results)
