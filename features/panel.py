@@ -28,6 +28,7 @@ import polars as pl
 from core.errors import DataFileError, PanelSpanError
 from features import panel_signals as signals
 from features.calendar import WEEK, calendar_features, monday, week_start
+from features.taxonomy import NO_RISK, check_group_id
 
 PANEL_KEYS: tuple[str, ...] = ("grid_id", "week_start")
 # The risk groups of a taxonomy without a ``risk_groups:`` block (the demo city). A panel labels the groups
@@ -121,8 +122,6 @@ def panel_groups(panel: pl.DataFrame | Sequence[str]) -> tuple[str, ...]:
 def risk_groups_of(events: pl.DataFrame, groups: Sequence[str] | None = None) -> tuple[str, ...]:
     """The groups a panel of ``events`` labels: ``groups`` when given (checked), else the events' own
     ``risk_group`` values other than ``none``, sorted, else ``DEFAULT_GROUPS``."""
-    from features.taxonomy import NO_RISK, check_group_id
-
     if groups is None:
         found = events["risk_group"].drop_nulls().unique().to_list() if "risk_group" in events.columns else []
         groups = sorted(g for g in found if g != NO_RISK) or DEFAULT_GROUPS
