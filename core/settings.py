@@ -218,7 +218,7 @@ class Settings(BaseSettings):
         description="Alarm when the share of reports flagged for review exceeds the reference's by more.",
     )
     drift_unseen_ngram_increase: float = Field(
-        default=0.05,
+        default=0.03,
         ge=0.0,
         description="Alarm when the mean share of a report's character 2-/3-grams outside the model's "
         "training vocabulary exceeds the reference's by more.",

@@ -44,7 +44,7 @@ class DriftThresholds:
     category_psi: float = 0.2
     confidence_psi: float = 0.2
     needs_review_increase: float = 0.10
-    unseen_ngram_increase: float = 0.05
+    unseen_ngram_increase: float = 0.03
     length_psi: float = 0.2
     correction_rate: float = 0.2
 
