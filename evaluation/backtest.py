@@ -32,8 +32,17 @@ from models import baselines
 from models.calibration import ProbabilityCalibrator
 from models.risk_lgbm import RiskForecaster
 from models.scoring import average_precision, brier, expected_calibration_error, hit_rate, pai
+from models.served_scorer import (
+    BASELINE_NAMES,
+    ScorerChoice,
+    choose_scorer,
+    model_expected_events,
+    selection_rows,
+)
 
 MODEL = "model"
+SERVED = "served"  # per test week, the scorer chosen on the weeks before it (models.served_scorer)
+NOT_BASELINES = frozenset({MODEL, SERVED})
 BASELINES: tuple[str, ...] = (
     "last_week",
     "mean_4w",
@@ -62,6 +71,7 @@ class BacktestSpec:
     kde_bandwidth_m: float | None = None
     hotspot_half_life: float = 13
     baselines: tuple[str, ...] = BASELINES
+    served: bool = True
 
 
 @dataclass
@@ -82,6 +92,7 @@ class BacktestResult:
     models: dict[str, RiskForecaster]  # the last fold's model per group
     features: dict[str, list[str]]
     seconds: float
+    choices: list[dict] = field(default_factory=list)  # the served scorer chosen for each fold and group
 
     def metric_names(self) -> list[str]:
         return [c for c in self.weekly.columns if c not in ("week_start", "group", "scorer")]
@@ -105,14 +116,17 @@ class BacktestResult:
         return out
 
     def comparison(self) -> dict[str, dict[str, dict[str, float | str]]]:
-        """group -> metric -> best baseline (name, value), the model's value and model / baseline."""
+        """group -> metric -> best baseline (name, value), the model's value and model / baseline (and the
+        served scorer's value and ratio when the backtest ran it)."""
         summary = self.summary()
         out: dict[str, dict[str, dict[str, float | str]]] = {}
         for group, scorers in summary.items():
             out[group] = {}
             for metric, model_value in scorers[MODEL].items():
                 candidates = {
-                    n: v[metric] for n, v in scorers.items() if n != MODEL and np.isfinite(v[metric])
+                    n: v[metric]
+                    for n, v in scorers.items()
+                    if n not in NOT_BASELINES and np.isfinite(v[metric])
                 }
                 if not candidates:
                     continue
@@ -126,6 +140,10 @@ class BacktestResult:
                     "ratio": _plain(model_value / best) if best else float("nan"),
                     "better": "lower" if metric.split("_")[0] in LOWER_IS_BETTER else "higher",
                 }
+                if SERVED in scorers:
+                    served = scorers[SERVED][metric]
+                    out[group][metric]["served"] = served
+                    out[group][metric]["served_ratio"] = _plain(served / best) if best else float("nan")
         return out
 
 
@@ -170,10 +188,11 @@ def run_backtest(
     columns = list(spec.feature_columns or panel_feature_columns(panel))
     bandwidth = spec.kde_bandwidth_m or median_spacing(units)
     params = {"calibration_weeks": 8, **spec.model_params}
-    frames, fold_log, models, features = [], [], {}, {}
+    frames, fold_log, models, features, choices = [], [], {}, {}, []
     for group in spec.groups:
         group_columns = without_families(columns, spec.drop_families, group)
         features[group] = group_columns
+        scored_weeks: list[pl.DataFrame] = []  # out-of-sample rows of earlier test weeks (served choice)
         for fold_weeks in folds:
             fold_started = time.perf_counter()
             train = panel.filter((pl.col("week_start") < fold_weeks[0]) & pl.col(f"y_{group}").is_not_null())
@@ -182,6 +201,13 @@ def run_backtest(
             frames.append(_model_rows(model, test, group))
             calibration = _last_weeks(train, model.calibration_weeks)
             frames += _baseline_rows(test, calibration, group, units, bandwidth, spec)
+            if spec.served:
+                served_rows, choice, tested = _served_rows(
+                    model, test, calibration, group, scored_weeks, spec
+                )
+                frames.append(served_rows)
+                scored_weeks.append(tested)
+                choices.append({"group": group, "first_week": str(fold_weeks[0]), **choice.to_dict()})
             fold_log.append(
                 Fold(
                     fold_weeks[0],
@@ -198,7 +224,7 @@ def run_backtest(
     predictions = pl.concat(frames, how="vertical_relaxed")
     weekly = weekly_metrics(predictions, spec.shares)
     return BacktestResult(
-        predictions, weekly, fold_log, models, features, round(time.perf_counter() - started, 2)
+        predictions, weekly, fold_log, models, features, round(time.perf_counter() - started, 2), choices
     )
 
 
@@ -215,6 +241,44 @@ def median_spacing(units: pl.DataFrame) -> float:
 
 def _model_rows(model: RiskForecaster, test: pl.DataFrame, group: str) -> pl.DataFrame:
     return _rows(test, group, MODEL, model.predict_score(test)[group], model.predict_proba(test)[group])
+
+
+def _served_rows(
+    model: RiskForecaster,
+    test: pl.DataFrame,
+    calibration: pl.DataFrame,
+    group: str,
+    earlier: list[pl.DataFrame],
+    spec: BacktestSpec,
+) -> tuple[pl.DataFrame, ScorerChoice, pl.DataFrame]:
+    """The served scorer on the fold's test weeks: chosen (``models.served_scorer.choose_scorer``) on
+    weeks before them only: the earlier test weeks as they were forecast, plus the fold's calibration
+    weeks (which its booster never saw) not among those. Its probability: the model's own for the model,
+    else a calibrator fitted on the calibration weeks, as the model's is. Returns the rows, the choice
+    and this fold's test rows in the selection layout (for the next folds)."""
+    half_life = spec.hotspot_half_life
+    labelled_test = test.filter(pl.col(f"y_{group}").is_not_null())
+    tested = selection_rows(
+        model_expected_events(model, labelled_test, group), labelled_test, group, half_life
+    )
+    pool = pl.concat(earlier) if earlier else tested.clear()
+    if calibration.height:
+        seen = pool.get_column("week_start").unique()
+        cal = selection_rows(model_expected_events(model, calibration, group), calibration, group, half_life)
+        pool = pl.concat([pool, cal.filter(~pl.col("week_start").is_in(seen.implode()))])
+    choice, _ = choose_scorer(pool)
+    rates = selection_rows(model_expected_events(model, test, group), test, group, half_life)
+    score = _choice_rate(choice, rates)
+    if choice.scorer == MODEL or not calibration.height:
+        probability = model.predict_proba(test)[group]
+    else:
+        calibrator = ProbabilityCalibrator(model.calibration or "isotonic")
+        probability = calibrator.fit(_choice_rate(choice, cal), cal["y"].to_numpy()).predict(score)
+    return _rows(test, group, SERVED, score, probability), choice, tested
+
+
+def _choice_rate(choice: ScorerChoice, rows: pl.DataFrame) -> np.ndarray:
+    return choice.rate(rows[MODEL].to_numpy(), {n: rows[n].to_numpy() for n in BASELINE_NAMES})
 
 
 def _baseline_rows(
@@ -284,19 +348,25 @@ def ceilings(
 
     * ``oracle_rate``: each unit's mean count over the whole test window (perfect knowledge of every
       unit's average rate, none of the week-to-week noise): the ceiling of any forecaster of rates;
+    * ``oracle_rate_loo``: the same mean without the scored week's own counts (the other test weeks
+      only). ``oracle_rate`` ranks a week partly by that week's own events (1/T of its mean), i.e. by
+      some of the noise no forecaster can know; this one holds none of it;
     * ``oracle_actual``: the week's actual counts (perfect foresight).
 
     They are ceilings, not baselines: never eligible as "best baseline".
     """
     rows = result.predictions.filter(pl.col("scorer") == MODEL)
+    count = pl.col("n").cast(pl.Float64)
+    weeks = pl.col("week_start").n_unique().over("group")
     rate = rows.with_columns(
-        pl.col("n").cast(pl.Float64).mean().over("group", "grid_id").alias("score"),
-        pl.lit("oracle_rate").alias("scorer"),
+        count.mean().over("group", "grid_id").alias("score"), pl.lit("oracle_rate").alias("scorer")
     )
-    actual = rows.with_columns(
-        pl.col("n").cast(pl.Float64).alias("score"), pl.lit("oracle_actual").alias("scorer")
+    loo = rows.with_columns(
+        ((count.sum().over("group", "grid_id") - count) / pl.max_horizontal(weeks - 1, 1)).alias("score"),
+        pl.lit("oracle_rate_loo").alias("scorer"),
     )
-    weekly = weekly_metrics(pl.concat([rate, actual]), shares)
+    actual = rows.with_columns(count.alias("score"), pl.lit("oracle_actual").alias("scorer"))
+    weekly = weekly_metrics(pl.concat([rate, loo, actual]), shares)
     metrics = [c for c in weekly.columns if c.startswith(("hit_", "pai_")) or c == "ap"]
     means = weekly.group_by("group", "scorer").agg(pl.col(metrics).mean())
     out: dict[str, dict[str, dict[str, float]]] = {}

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evaluation.backtest import MODEL, BacktestResult, BacktestSpec, ceilings, run_backtest
+from evaluation.backtest import MODEL, SERVED, BacktestResult, BacktestSpec, ceilings, run_backtest
 
 HEADLINE = ("hit_5", "hit_10", "pai_5", "ap", "brier", "ece", "ece_pooled")
+HEADROOM_METRICS = ("hit_5", "hit_10", "ap")
 # LightGBM with one thread: OpenMP threads spin-wait, and on a busy 2-core machine two are far slower.
 BENCHMARK_MODEL_DEFAULTS: dict[str, Any] = {
     "n_jobs": 1,
@@ -202,7 +203,9 @@ def build_report(adapter, events, log, panel, spec, result: BacktestResult, timi
         "metrics": summary,
         "comparison": comparison,
         "calibration": calibration_summary(result),
-        "ceiling": ceiling_summary(result, comparison),
+        "ceiling": (ceiling := ceiling_summary(result, comparison)),
+        "headroom": headroom_summary(comparison, ceiling),
+        "served_choices": result.choices,
         "folds": [
             {**asdict(f), "weeks": [str(w) for w in f.weeks], "first_week": str(f.first_week)}
             for f in result.folds
@@ -223,6 +226,40 @@ def ceiling_summary(result: BacktestResult, comparison: dict) -> dict[str, Any]:
                 if m in comparison[group] and comparison[group][m]["baseline"]
             }
     return out
+
+
+def headroom_summary(comparison: dict, ceiling: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """group -> metric -> the best baseline, model, served and oracle-rate values, and the share of the
+    headroom each scorer captures: (scorer - best baseline) / (oracle rate - best baseline). 1 = as good
+    as knowing every unit's true rate over the test window, 0 = the best baseline, < 0 below it.
+    ``loo_share``: the same share for the leave-the-week-out oracle (``oracle_rate_loo``), i.e. how much
+    of the headroom is there without the scored week's own events."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for group, metrics in comparison.items():
+        oracle = ceiling.get(group, {}).get("oracle_rate", {})
+        loo = ceiling.get(group, {}).get("oracle_rate_loo", {})
+        out[group] = {}
+        for metric in HEADROOM_METRICS:
+            if metric not in metrics or metric not in oracle:
+                continue
+            row = metrics[metric]
+            base, top = row["baseline"], oracle[metric]["value"]
+            entry = {"best_baseline": base, "model": row["model"], "oracle_rate": top}
+            entry["model_share"] = headroom_share(row["model"], base, top)
+            if "served" in row:
+                entry["served"] = row["served"]
+                entry["served_share"] = headroom_share(row["served"], base, top)
+            if metric in loo:
+                entry["oracle_rate_loo"] = loo[metric]["value"]
+                entry["loo_share"] = headroom_share(loo[metric]["value"], base, top)
+            out[group][metric] = entry
+    return out
+
+
+def headroom_share(value: float, baseline: float, ceiling: float) -> float:
+    """(value - baseline) / (ceiling - baseline); nan when the ceiling is not above the baseline."""
+    room = ceiling - baseline
+    return float((value - baseline) / room) if room > 0 else float("nan")
 
 
 def calibration_summary(result: BacktestResult, draws: int = 20, seed: int = 0) -> dict[str, Any]:
@@ -306,15 +343,15 @@ def markdown_summary(report: dict[str, Any]) -> str:
             "",
             f"### {group}",
             "",
-            "| metric | model | best baseline | baseline | ratio |",
-            "|---|---|---|---|---|",
+            "| metric | model | served | best baseline | baseline | ratio | served ratio |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name in HEADLINE:
             if name in metrics:
-                m = metrics[name]
+                m, nan = metrics[name], float("nan")
                 lines.append(
-                    f"| {name} | {m['model']:.4f} | {m['best_baseline']} | {m['baseline']:.4f} "
-                    f"| {m['ratio']:.3f} |"
+                    f"| {name} | {m['model']:.4f} | {m.get('served', nan):.4f} | {m['best_baseline']} "
+                    f"| {m['baseline']:.4f} | {m['ratio']:.3f} | {m.get('served_ratio', nan):.3f} |"
                 )
         ceiling = report.get("ceiling", {}).get(group, {}).get("oracle_rate", {})
         if ceiling:
@@ -325,7 +362,28 @@ def markdown_summary(report: dict[str, Any]) -> str:
                     for m, v in ceiling.items()
                     if m in ("hit_5", "ap")
                 )
-                + " | | | |"
+                + " | | | | | |"
+            )
+        headroom = report.get("headroom", {}).get(group, {})
+        if headroom:
+            lines.append(
+                "| headroom captured (served / model) | "
+                + ", ".join(
+                    f"{m} {h.get('served_share', float('nan')):.0%} / {h['model_share']:.0%}"
+                    f" (oracle without the week {h.get('loo_share', float('nan')):.0%})"
+                    for m, h in headroom.items()
+                )
+                + " | | | | | |"
+            )
+        picks = [c["label"] for c in report.get("served_choices", []) if c["group"] == group]
+        if picks:
+            counts = {label: picks.count(label) for label in dict.fromkeys(picks)}
+            ece = report["metrics"][group].get(SERVED, {}).get("ece_pooled", float("nan"))
+            lines.append(
+                "| served scorer by fold | "
+                + ", ".join(f"{label} x{n}" for label, n in counts.items())
+                + f"; pooled ECE {ece:.4f}"
+                + " | | | | | |"
             )
     if "ablation" in report:
         lines += ["", markdown_ablation(report["ablation"])]

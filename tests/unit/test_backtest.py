@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from evaluation.backtest import BASELINES, MODEL, BacktestSpec, run_backtest, select_test_weeks
+from evaluation.backtest import BASELINES, MODEL, SERVED, BacktestSpec, run_backtest, select_test_weeks
 from evaluation.risk_benchmark import last_complete_week, markdown_summary
 from features.panel import PanelOptions, build_panel
 from models.scoring import area_share, hit_rate, pai
@@ -88,9 +88,10 @@ def test_backtest_trains_on_the_past_only_and_scores_every_scorer(panel_and_unit
     assert [f.first_week for f in result.folds] == weeks[::2]
     # every fold trained on weeks strictly before its first test week
     assert all(f.train_rows == N_UNITS * ((f.first_week - START).days // 7 - 1) for f in result.folds)
-    assert set(result.predictions["scorer"].unique()) == {MODEL, *BASELINES}
-    assert result.predictions.height == len(weeks) * N_UNITS * (1 + len(BASELINES))
-    assert result.weekly.height == len(weeks) * (1 + len(BASELINES))
+    assert set(result.predictions["scorer"].unique()) == {MODEL, SERVED, *BASELINES}
+    assert result.predictions.height == len(weeks) * N_UNITS * (2 + len(BASELINES))
+    assert result.weekly.height == len(weeks) * (2 + len(BASELINES))
+    assert [c["first_week"] for c in result.choices] == [str(w) for w in weeks[::2]]
     summary = result.summary()["dispute"]
     assert summary[MODEL]["hit_5"] > 0 and 0 <= summary[MODEL]["ece_pooled"] <= 1
     comparison = result.comparison()["dispute"]
@@ -98,6 +99,7 @@ def test_backtest_trains_on_the_past_only_and_scores_every_scorer(panel_and_unit
         best = comparison[metric]["best_baseline"]
         assert comparison[metric]["baseline"] == pytest.approx(summary[best][metric])
         assert comparison[metric]["ratio"] == pytest.approx(summary[MODEL][metric] / summary[best][metric])
+    assert comparison["hit_5"]["served"] == pytest.approx(summary[SERVED]["hit_5"])  # never a baseline
     others = [summary[name]["hit_5"] for name in BASELINES]
     assert comparison["hit_5"]["baseline"] == pytest.approx(max(others))
     assert comparison["brier"]["baseline"] == pytest.approx(min(summary[name]["brier"] for name in BASELINES))
@@ -141,3 +143,5 @@ def test_ceilings_bound_every_scorer(panel_and_units):
     assert bounds["oracle_actual"]["hit_5"] >= max(m["hit_5"] for m in summary.values())
     assert bounds["oracle_actual"]["ap"] == pytest.approx(1.0)  # the actual counts rank every positive first
     assert 0 < bounds["oracle_rate"]["hit_5"] <= bounds["oracle_actual"]["hit_5"]
+    # without the week's own events the oracle knows less: never above the one that has them (on average)
+    assert 0 < bounds["oracle_rate_loo"]["hit_5"] <= bounds["oracle_rate"]["hit_5"] + 1e-9
