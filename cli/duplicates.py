@@ -67,3 +67,23 @@ def benchmark_duplicates(
             f"({report['labelled_pairs']} labelled)"
         )
     print(line + f"; report: {out}")
+
+
+def benchmark_intake(
+    reports: Annotated[int, typer.Option(help="Synthetic reports in the store.")] = 1_000_000,
+    grids: Annotated[int, typer.Option(help="Grids (a 500 m lattice).")] = 360,
+    days: Annotated[int, typer.Option(help="Days the stored reports span.")] = 30,
+    queries: Annotated[int, typer.Option(help="Single-report searches timed.")] = 1000,
+    batch: Annotated[int, typer.Option(help="Reports per batch in the throughput run.")] = 64,
+    directory: Annotated[
+        Path | None, typer.Option(help="Where to build the store (default: a temp dir).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+) -> None:
+    """Duplicate search and storage speed with a full report store (classification not included)."""
+    from evaluation.intake_speed import run
+
+    result = run(reports=reports, grids=grids, days=days, queries=queries, batch=batch, directory=directory)
+    print(json.dumps(result, ensure_ascii=False))
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -45,6 +45,7 @@ SKIP_DETAILS: dict[str, str] = {
     "store_unavailable": "the recent-report store is unavailable ({error}); classification only",
 }
 PURGE_EVERY_SECONDS = 3600.0
+MIN_JACCARD = 0.05  # estimated 3-gram Jaccard below which a candidate is read only if it names the place
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class DuplicateSearch:
         params: DuplicateParams,
         neighbours: GridNeighbours | None = None,
         window_days: float = 7.0,
-        shortlist: int = 30,
+        shortlist: int = 20,
         max_candidates: int = 20_000,
         max_matches: int = 5,
     ) -> None:
@@ -156,7 +157,7 @@ class DuplicateSearch:
             full = self.store.get([c.id for c in shortlisted]) if shortlisted else []
         except StoreUnavailableError as exc:
             return _skipped("store_unavailable", error=str(exc))
-        pairs = [(c, prepare(c.title, c.text)) for c in full]
+        pairs = [(c, prepare(c.title, c.text, redact=False)) for c in full]
         pairs += [(_as_stored(p), p.report) for p in earlier if _in_scope(p, grids, places, self.neighbours)]
         matches = self._score(probe, pairs)
         best = matches[0].score if matches else 0.0
@@ -169,7 +170,11 @@ class DuplicateSearch:
             return []
         signatures = np.stack([_signature(c.features) for c in candidates])
         similarity = estimated_jaccard(probe.signature, signatures)
-        order = [i for i in np.argsort(-similarity, kind="stable")[: self.shortlist] if similarity[i] > 0]
+        order = [
+            i
+            for i in np.argsort(-similarity, kind="stable")[: self.shortlist]
+            if similarity[i] >= MIN_JACCARD
+        ]
         same_place = [
             i
             for i, c in enumerate(candidates)

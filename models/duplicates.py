@@ -80,8 +80,9 @@ class PreparedReport:
         return not (self.title or self.text)
 
 
-def _clean(value: str | None) -> str:
-    return redact_pii(unicodedata.normalize("NFKC", scrub_text(value or ""))).strip()
+def _clean(value: str | None, redact: bool = True) -> str:
+    text = unicodedata.normalize("NFKC", scrub_text(value or ""))
+    return (redact_pii(text) if redact else text).strip()
 
 
 def _ngrams(text: str, n: int) -> list[str]:
@@ -89,9 +90,10 @@ def _ngrams(text: str, n: int) -> list[str]:
     return [compact[i : i + n] for i in range(len(compact) - n + 1)] or ([compact] if compact else [])
 
 
-def prepare(title: str | None, text: str | None) -> PreparedReport:
-    """Redact, normalise and shingle one report (cheap: a few hundred microseconds)."""
-    title_clean, text_clean = _clean(title), _clean(text)[:MAX_TEXT_CHARS]
+def prepare(title: str | None, text: str | None, redact: bool = True) -> PreparedReport:
+    """Redact, normalise and shingle one report (cheap: a few hundred microseconds). `redact=False` for
+    texts redacted already (read back from the report store)."""
+    title_clean, text_clean = _clean(title, redact), _clean(text, redact)[:MAX_TEXT_CHARS]
     title_places = tuple(extract_places(title_clean))
     places = tuple(dict.fromkeys(title_places + tuple(extract_places(text_clean[:PLACE_HEAD_CHARS]))))
     joined = f"{title_clean}。{text_clean}" if title_clean and text_clean else title_clean or text_clean

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Place words, longest first (the regex alternation takes the first that matches).
 PLACE_SUFFIXES: tuple[str, ...] = tuple(
@@ -115,6 +116,7 @@ def place_key(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=65536)
 def core(name: str) -> str:
     """The name without its place word (英祥春天小区 -> 英祥春天): what tells two places apart."""
     for suffix in PLACE_SUFFIXES:
@@ -123,6 +125,7 @@ def core(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=262144)
 def name_similarity(a: str, b: str) -> float:
     """1.0 when one name contains the other, else the share of the shorter core's characters found in
     the other core (typos and variants: 金领公寓 / 金邻公寓 0.5; 英祥春天小区 / 魅力之城小区 0)."""

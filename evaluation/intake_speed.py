@@ -1,0 +1,182 @@
+"""How fast duplicate search and storage are with a full store: `gridsense benchmark intake`.
+
+Fills a fresh SQLite report store with `reports` synthetic reports (named estates, streets and problems
+over `grids` grids and `days` days; the texts come from a pool of `pool` distinct reports, so many stored
+reports resemble each other as repeats do), then measures on the newest day:
+
+- the search alone for single reports (what intake adds to a classify call), p50/p95/p99 ms;
+- search + store of single reports, p50/p99 ms;
+- search + store in batches of `batch`, reports/s;
+- the process's peak memory and the store's size on disk.
+
+Classification is not included: `gridsense benchmark serve` measures it.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from core.report_store import SpoolingReportStore, redacted
+from models.duplicate_search import DuplicateSearch, Incoming
+from models.duplicates import DuplicateParams, minhash, prepare
+from models.grid_neighbours import GridNeighbours
+
+ESTATE_HEADS = (
+    "阳光 金色 翠湖 锦绣 幸福 和平 东方 滨江 碧水 春天 丽景 紫薇 华府 星河 绿地 万象 青山 明珠 新城 枫林"
+).split()
+ESTATE_TAILS = "花园 小区 家园 新村 公寓 苑 名邸 雅居 华庭 佳园".split()
+STREETS = "人民路 建设路 解放路 中山路 和平街 文化路 胜利路 新华路 长江路 黄河路 迎宾大道 滨河路".split()
+PROBLEMS = [
+    "楼上深夜装修噪音扰民，电钻声很大",
+    "楼道堆满杂物，消防通道被堵死",
+    "小区门口占道经营，流动摊贩很多",
+    "井盖松动翘起，晚上有人差点绊倒",
+    "餐馆油烟直排，楼上住户开不了窗",
+    "垃圾三天没人清运，臭气熏天",
+    "地下车库漏水严重，墙面开裂",
+    "广场舞音响太吵，影响老人休息",
+    "电动车在楼道充电，存在火灾隐患",
+    "路灯坏了一个月，晚上一片漆黑",
+    "物业乱收停车费，业主多次投诉无果",
+    "二次供水水质差，水龙头出黄水",
+]
+DETAILS = [
+    "多次反映没有解决，请尽快处理。",
+    "希望相关部门管一管。",
+    "已经持续一周了，居民意见很大。",
+    "老人小孩出行很不安全。",
+    "拨打过12345，至今没有回复。",
+    "请社区协调处理，谢谢。",
+]
+
+
+def synthetic_report(rng: random.Random) -> tuple[str, str]:
+    estate = rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_TAILS)
+    problem = rng.choice(PROBLEMS)
+    title = f"{estate}{problem.split('，')[0]}"
+    text = (
+        f"{rng.choice(STREETS)}{estate}{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元，{problem}，"
+        f"{rng.choice(DETAILS)}{rng.choice(DETAILS)}"
+    )
+    return title, text
+
+
+def grid_table(grids: int) -> pl.DataFrame:
+    side = int(np.ceil(np.sqrt(grids)))
+    ids = [f"G{i:05d}" for i in range(grids)]
+    return pl.DataFrame(
+        {
+            "grid_id": ids,
+            "x_m": [500.0 * (i % side) for i in range(grids)],
+            "y_m": [500.0 * (i // side) for i in range(grids)],
+        }
+    )
+
+
+def fill_store(
+    store: SpoolingReportStore, reports: int, grids: int, days: int, pool: int, now: datetime, seed: int = 7
+) -> float:
+    """Write `reports` synthetic reports in batches of 10,000; returns the seconds it took."""
+    rng = random.Random(seed)
+    texts = [synthetic_report(rng) for _ in range(pool)]
+    prepared = [prepare(title, text) for title, text in texts]
+    features = [minhash(p).tobytes() for p in prepared]
+    templates = [
+        redacted("", now, text, title=title, places=p.primary_places, features=f)
+        for (title, text), p, f in zip(texts, prepared, features, strict=True)
+    ]
+    grid_ids = [f"G{i:05d}" for i in range(grids)]
+    started = time.perf_counter()
+    span = days * 86_400
+    for start in range(0, reports, 10_000):
+        batch = []
+        for index in range(start, min(start + 10_000, reports)):
+            template = templates[rng.randrange(pool)]
+            batch.append(
+                replace(
+                    template,
+                    id=f"S{index:08d}",
+                    reported_at=now - timedelta(seconds=rng.uniform(0, span)),
+                    grid_id=rng.choice(grid_ids),
+                )
+            )
+        store.inner.add(batch)
+    return time.perf_counter() - started
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    array = np.array(values) * 1000
+    return {f"p{q}": round(float(np.percentile(array, q)), 2) for q in (50, 95, 99)} | {
+        "mean": round(float(array.mean()), 2)
+    }
+
+
+def run(
+    reports: int = 1_000_000,
+    grids: int = 360,
+    days: int = 30,
+    pool: int = 20_000,
+    queries: int = 1000,
+    batch: int = 64,
+    batches: int = 30,
+    directory: Path | None = None,
+    seed: int = 11,
+) -> dict[str, Any]:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    workdir = Path(directory or tempfile.mkdtemp(prefix="gridsense-intake-speed-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "reports.sqlite"
+    store = SpoolingReportStore.sqlite(path, retention_days=None)
+    fill_seconds = fill_store(store, reports, grids, days, pool, now - timedelta(days=1))
+    search = DuplicateSearch(store, DuplicateParams.load(), GridNeighbours.from_table(grid_table(grids)))
+    rng = random.Random(seed)
+    grid_ids = [f"G{i:05d}" for i in range(grids)]
+
+    def incoming(index: int) -> Incoming:
+        title, text = synthetic_report(rng)
+        return Incoming(f"Q{index:07d}", title, text, now + timedelta(seconds=index), rng.choice(grid_ids))
+
+    candidates, search_times = [], []
+    for index in range(queries):
+        probe = search._probe(incoming(index))
+        started = time.perf_counter()
+        outcome = search._search(probe, [])
+        search_times.append(time.perf_counter() - started)
+        candidates.append(outcome.searched)
+    single_times = []
+    for index in range(queries, queries + 200):
+        item = incoming(index)
+        started = time.perf_counter()
+        search.process([item])
+        single_times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for number in range(batches):
+        search.process([incoming(10_000_000 + number * batch + i) for i in range(batch)])
+    batch_seconds = time.perf_counter() - started
+    return {
+        "stored_reports": store.count(),
+        "grids": grids,
+        "days": days,
+        "fill_seconds": round(fill_seconds, 1),
+        "candidates_per_search": {
+            "mean": round(float(np.mean(candidates)), 1),
+            "max": int(np.max(candidates)),
+        },
+        "search_ms": _percentiles(search_times),
+        "search_and_store_single_ms": _percentiles(single_times),
+        "batch_size": batch,
+        "search_and_store_batch_reports_per_s": round(batches * batch / batch_seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "store_mb": round(sum(p.stat().st_size for p in workdir.glob("reports.sqlite*")) / 2**20, 1),
+        "store_path": str(path),
+    }
