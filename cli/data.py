@@ -14,10 +14,12 @@ from cli.options import (
     NotAfterOption,
     NotBeforeOption,
     RawRejectsOption,
+    SiteOption,
     TaxonomyOption,
 )
 from core.home import DemoPaths
 from core.settings import Settings
+from core.sites import Site, load_site
 
 
 def demo_data(
@@ -52,6 +54,7 @@ def validate_events(
     not_before: NotBeforeOption = None,
     not_after: NotAfterOption = None,
     raw_rejects: RawRejectsOption = False,
+    site: SiteOption = None,
 ) -> None:
     """Check an event log (CSV or Parquet) against the contract and report accepted/rejected counts."""
     from features.events import load_events
@@ -59,7 +62,7 @@ def validate_events(
 
     loaded = load_events(
         path,
-        load_taxonomy(taxonomy),
+        load_taxonomy(taxonomy or load_site(site).taxonomy),
         require_labels=not unlabelled,
         encoding=_encoding(encoding),
         window=_date_window(not_before, not_after),
@@ -78,9 +81,10 @@ def _date_window(not_before: datetime | None, not_after: datetime | None):
     return window if not_after is None else DateWindow(window.not_before, not_after)
 
 
-def holiday_country(option: str | None) -> str | None:
-    """The --calendar option, else GRIDSENSE_CALENDAR_COUNTRY; "none" means no holiday columns."""
-    country = (option or Settings().calendar_country).strip()
+def holiday_country(option: str | None, site: Site | None = None) -> str | None:
+    """The --calendar option, else the site's calendar (GRIDSENSE_CALENDAR_COUNTRY, the site file);
+    "none" means no holiday columns."""
+    country = (option or (site or load_site()).calendar).strip()
     return None if country.lower() == "none" else country
 
 
@@ -119,9 +123,11 @@ def _mostly_unknown_paths(counts: dict) -> bool:
 
 
 def build_features(
-    events: Annotated[Path | None, typer.Option(help="Event log (default: the demo city's).")] = None,
-    grids: Annotated[Path | None, typer.Option(help="Grid attributes (default: the demo city's).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default datasets/demo/features).")] = None,
+    events: Annotated[Path | None, typer.Option(help="Event log (default: the site's).")] = None,
+    grids: Annotated[Path | None, typer.Option(help="Grid attributes (default: the site's).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the site's, datasets/demo/features).")
+    ] = None,
     taxonomy: TaxonomyOption = None,
     encoding: EncodingOption = None,
     not_before: NotBeforeOption = None,
@@ -142,9 +148,10 @@ def build_features(
         str | None,
         typer.Option(
             help="Holiday calendar of the panel: CN (with Spring Festival weeks), another ISO country code "
-            "(US, SE, ...) or none (default: GRIDSENSE_CALENDAR_COUNTRY, CN)."
+            "(US, SE, ...) or none (default: the site's; GRIDSENSE_CALENDAR_COUNTRY, CN)."
         ),
     ] = None,
+    site: SiteOption = None,
 ) -> None:
     """Validate the event log, then build the text training set and the grid x week panel."""
     from features.events import load_events
@@ -153,10 +160,11 @@ def build_features(
     from features.taxonomy import load_taxonomy
     from features.text_dataset import build_text_dataset
 
-    demo = DemoPaths.under()
-    events_path, grids_path, out_dir = events or demo.events, grids or demo.grids, out or demo.features
-    tax = load_taxonomy(taxonomy)
-    skip_panel = _panel_skipped(text_only, grids, events, demo)
+    current = load_site(site)
+    events_path, grids_path = events or current.require_events(), grids or current.grids
+    out_dir = out or current.paths.features
+    tax = load_taxonomy(taxonomy or current.taxonomy)
+    skip_panel = _panel_skipped(text_only, grids, events, current)
     grid_table = None if skip_panel else read_parquet(grids_path, "grid table", GRID_COLUMNS)  # early
     window = _date_window(not_before, not_after)
     max_weeks = max_panel_weeks or Settings().max_panel_weeks or MAX_PANEL_WEEKS
@@ -189,7 +197,7 @@ def build_features(
             loaded.events,
             grid_table,
             l1_categories=tax.level1,
-            options=PanelOptions(holiday_country=holiday_country(calendar)),
+            options=PanelOptions(holiday_country=holiday_country(calendar, current)),
             max_weeks=max_weeks,
         ),
     )
@@ -198,11 +206,14 @@ def build_features(
     _warn_events_outside_grids(events_outside_grids(loaded.events, grid_table), grids_path)
 
 
-def _panel_skipped(text_only: bool, grids: Path | None, events: Path | None, demo: DemoPaths) -> str:
-    """Why the panel is not built ("" when it is): asked for text only, or a log without a grids file."""
+def _panel_skipped(text_only: bool, grids: Path | None, events: Path | None, site: Site) -> str:
+    """Why the panel is not built ("" when it is): asked for text only, a site without a grids file, or
+    another log than the site's and no grids file."""
     if text_only:
         return "--text-only"
-    if grids is None and events is not None and not demo.grids.exists():
+    if grids is None and site.grids is None:
+        return f"site {site.name!r} has no grids file; pass --grids to build the grid x week panel too"
+    if grids is None and events is not None and not site.grids.exists():
         return "no grids file; pass --grids to build the grid x week panel too"
     return ""
 

@@ -13,9 +13,11 @@ import typer
 from rich.table import Column, Table
 
 from cli.console import console
+from cli.options import SiteOption
 from core.home import project_root
 from core.keys import KeyStoreError, Role
-from core.registry import RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME
+from core.registry import RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME, site_model_names
+from core.sites import load_site
 
 REGISTRY_LOCK_TIMEOUT_SECONDS = 900  # a promotion loads and scores two models while holding the lock
 
@@ -24,9 +26,9 @@ class ModelKind(StrEnum):
     TEXT = "text"
     RISK = "risk"
 
-    @property
-    def registered_name(self) -> str:
-        return TEXT_MODEL_NAME if self is ModelKind.TEXT else RISK_MODEL_NAME
+    def registered_name(self, site: str | None = None) -> str:
+        """This model's registered name for the site (default: GRIDSENSE_SITE)."""
+        return load_site(site).model_name(TEXT_MODEL_NAME if self is ModelKind.TEXT else RISK_MODEL_NAME)
 
 
 KindArgument = Annotated[ModelKind, typer.Argument(help="Which model: text or risk.")]
@@ -42,24 +44,26 @@ keys_app = typer.Typer(
 
 @retrain_app.command("text")
 def retrain_text(
-    data: Annotated[Path | None, typer.Option(help="Text training set (default: the demo's).")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Text training set (default: the site's).")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the site's).")] = None,
+    site: SiteOption = None,
 ) -> None:
     """Train the text model on DATA and register it as the challenger (then: `gridsense promote text`)."""
     from cli.train import train_text
 
-    train_text(data=data, taxonomy=taxonomy, alias="challenger")
+    train_text(data=data, taxonomy=taxonomy, alias="challenger", site=site)
 
 
 @retrain_app.command("risk")
 def retrain_risk(
-    data: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the demo's).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the site's).")] = None,
     test_weeks: Annotated[int, typer.Option(help="Latest labelled weeks held out for evaluation.")] = 13,
+    site: SiteOption = None,
 ) -> None:
     """Train the risk model on DATA and register it as the challenger (then: `gridsense promote risk`)."""
     from cli.train import train_risk
 
-    train_risk(panel=data, test_weeks=test_weeks, alias="challenger")
+    train_risk(panel=data, test_weeks=test_weeks, alias="challenger", site=site)
 
 
 def promote(
@@ -79,6 +83,7 @@ def promote(
             "label set changes; recorded in the audit log).",
         ),
     ] = False,
+    site: SiteOption = None,
 ) -> None:
     """Make the challenger the champion if it beats the champion on the same evaluation set."""
     from promotion.registry_ops import PromotionError, default_evaluator
@@ -86,7 +91,7 @@ def promote(
     from promotion.version_check import default_version_check
 
     client, audit, actor = _registry()
-    name = kind.registered_name
+    name = kind.registered_name(site)
     try:
         result = promote_version(
             client,
@@ -127,6 +132,7 @@ def rollback(
             "the checks). A version that was never champion is refused: promote it through the gate."
         ),
     ] = None,
+    site: SiteOption = None,
 ) -> None:
     """Point `champion` back at an earlier champion, if it passes the same version checks as a promotion
     (its stored validation sample, the champion's taxonomy)."""
@@ -136,7 +142,7 @@ def rollback(
     client, audit, actor = _registry()
     try:
         result = rollback_version(
-            client, kind.registered_name, audit, actor, to_version=to, lock=_registry_lock()
+            client, kind.registered_name(site), audit, actor, to_version=to, lock=_registry_lock()
         )
     except PromotionError as exc:
         console.print(f"[red]cannot roll back[/]: {exc}")
@@ -153,27 +159,31 @@ def models(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (every field) instead of a table.")
     ] = False,
+    site: SiteOption = None,
 ) -> None:
-    """List registered versions: aliases, key metrics, the data and taxonomy they were trained on, and
-    their promotion records."""
+    """List the site's registered versions: aliases, key metrics, the site, data and taxonomy they were
+    trained on, and their promotion records."""
     from dataclasses import asdict
 
     from promotion.registry_ops import list_versions
 
+    current = load_site(site)
     client, _, _ = _registry()
-    rows = [row for name in (TEXT_MODEL_NAME, RISK_MODEL_NAME) for row in list_versions(client, name)]
+    names = site_model_names(current.name)
+    rows = [row for name in names for row in list_versions(client, name, current.name)]
     if as_json:
         print(json.dumps([asdict(row) for row in rows], ensure_ascii=False, indent=1))
         return
-    columns = ("model", "version", "aliases", "created", "key metrics", "trained on", "promotion")
+    columns = ("site", "model", "version", "aliases", "created", "key metrics", "trained on", "promotion")
     table = Table(*(Column(name, overflow="fold") for name in columns))  # wrap, never cut
     for row in rows:
         table.add_row(
+            row.site,
             row.name,
             row.version,
             ",".join(row.aliases),
             row.created_at,
-            " ".join(f"{key}={value:.3f}" for key, value in row.metrics.items()),
+            "\n".join(f"{key}={value:.3f}" for key, value in row.metrics.items()),
             _trained_on(row.provenance),
             _promotion(row.tags),
         )

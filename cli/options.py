@@ -41,3 +41,10 @@ RawRejectsOption = Annotated[
         help="SENSITIVE: keep the original text in the rejects file (default: personal data redacted).",
     ),
 ]
+SiteOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The site to work for: its data, taxonomy, calendar, language and model names "
+        "(default: GRIDSENSE_SITE, demo; `gridsense site list`).",
+    ),
+]

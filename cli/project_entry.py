@@ -15,9 +15,10 @@ import argparse
 import os
 from pathlib import Path
 
-from core.home import DemoPaths, project_root
+from core.home import project_root
 from core.registry import RISK_EXPERIMENT, TEXT_EXPERIMENT
 from core.settings import resolve_tracking_uri, tracking_uri
+from core.sites import Site, load_site
 from training.tracking import use_local_store
 
 EXPERIMENTS = {"text": TEXT_EXPERIMENT, "risk": RISK_EXPERIMENT}
@@ -31,12 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-weeks", type=int, default=13, help="risk only: held-out weeks")
     args = parser.parse_args(argv)
 
-    root = project_root()
-    outer_run = _attach_to_store(root, EXPERIMENTS[args.kind])
+    root, site = project_root(), load_site()  # GRIDSENSE_SITE
+    outer_run = _attach_to_store(root, site.model_name(EXPERIMENTS[args.kind]))
     if args.kind == "text":
-        result = _train_text(root, args.data, args.taxonomy)
+        result = _train_text(root, site, args.data, args.taxonomy)
     else:
-        result = _train_risk(root, args.data, args.test_weeks)
+        result = _train_risk(root, site, args.data, args.test_weeks)
     if outer_run and outer_run != result.run_id:
         print(f"`mlflow run` opened run {outer_run} in another store; the training run is {result.run_id}")
     print(f"run {result.run_id}: registered version {result.model_version} as challenger")
@@ -59,25 +60,26 @@ def _attach_to_store(root: Path, experiment: str) -> str | None:
     return outer_run
 
 
-def _train_text(root: Path, data: Path | None, taxonomy_path: Path | None):
+def _train_text(root: Path, site: Site, data: Path | None, taxonomy_path: Path | None):
     import polars as pl
 
     from features.taxonomy import load_taxonomy
     from training.train_text import train_text_model
 
-    path = data or DemoPaths.under(root).text_dataset
-    return train_text_model(
-        pl.read_parquet(path), load_taxonomy(taxonomy_path), path, root, alias="challenger"
-    )
+    path = data or site.paths.text_dataset
+    taxonomy = load_taxonomy(taxonomy_path or site.taxonomy)
+    return train_text_model(pl.read_parquet(path), taxonomy, path, root, alias="challenger", site=site.name)
 
 
-def _train_risk(root: Path, data: Path | None, test_weeks: int):
+def _train_risk(root: Path, site: Site, data: Path | None, test_weeks: int):
     import polars as pl
 
     from training.train_risk import train_risk_model
 
-    path = data or DemoPaths.under(root).panel
-    return train_risk_model(pl.read_parquet(path), path, root, test_weeks=test_weeks, alias="challenger")
+    path = data or site.paths.panel
+    return train_risk_model(
+        pl.read_parquet(path), path, root, test_weeks=test_weeks, alias="challenger", site=site.name
+    )
 
 
 if __name__ == "__main__":

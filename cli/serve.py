@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cli.options import SiteOption
 from core.home import project_root
 
 
@@ -33,27 +34,25 @@ def serve(
     forecasts: Annotated[
         Path | None,
         typer.Option(
-            help="Forecast table to serve (default GRIDSENSE_FORECASTS_PATH; `gridsense forecast --out`)."
+            help="Forecast table to serve (default: the site's, GRIDSENSE_FORECASTS_PATH; "
+            "`gridsense forecast --out`)."
         ),
     ] = None,
     dashboard_tables: Annotated[
         Path | None,
-        typer.Option(help="Dashboard tables folder (default GRIDSENSE_DASHBOARD_TABLES_DIR)."),
+        typer.Option(help="Dashboard tables folder (default: the site's, GRIDSENSE_DASHBOARD_TABLES_DIR)."),
     ] = None,
+    site: SiteOption = None,
 ) -> None:
-    """Start the API (models load from the MLflow registry by alias; every route but /healthz needs a key)."""
+    """Start the API for a site (models load from the MLflow registry by alias; every route but /healthz
+    needs a key)."""
     import os
     import tempfile
 
     from serving.server import run
 
     os.environ.setdefault("GRIDSENSE_MLFLOW_TRACKING_URI", _local_uri())
-    for variable, path in (
-        ("GRIDSENSE_FORECASTS_PATH", forecasts),
-        ("GRIDSENSE_DASHBOARD_TABLES_DIR", dashboard_tables),
-    ):
-        if path is not None:  # the workers read their Settings from the environment
-            os.environ[variable] = str(path.resolve())
+    os.environ.update(site_environment(site, forecasts, dashboard_tables))  # the workers read their settings
     if workers > 1:  # /metrics aggregates the workers through a shared directory
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gridsense-metrics-"))
     if demo_keys:
@@ -61,6 +60,23 @@ def serve(
 
         print_demo_keys(port)
     run(host, port, workers, header_timeout, body_timeout)
+
+
+def site_environment(
+    site: str | None, forecasts: Path | None, dashboard_tables: Path | None
+) -> dict[str, str]:
+    """The GRIDSENSE_* variables that point the API's workers at a site: its name (which gives them its
+    model names), tables, language and time zone; --forecasts / --dashboard-tables override its tables."""
+    from core.sites import load_site
+
+    current = load_site(site)
+    return {
+        "GRIDSENSE_SITE": current.name,
+        "GRIDSENSE_FORECASTS_PATH": str((forecasts or current.forecasts).resolve()),
+        "GRIDSENSE_DASHBOARD_TABLES_DIR": str((dashboard_tables or current.dashboard_tables).resolve()),
+        "GRIDSENSE_LANGUAGE": current.language,
+        "GRIDSENSE_SITE_TIMEZONE": current.timezone,
+    }
 
 
 def _local_uri() -> str:

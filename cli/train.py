@@ -9,39 +9,45 @@ import typer
 from rich.table import Table
 
 from cli.console import console, timed
-from cli.options import (
-    AliasOption,
-    TaxonomyOption,
-)
-from core.home import DemoPaths, project_root
-from core.registry import RISK_EXPERIMENT, TEXT_EXPERIMENT
+from cli.options import AliasOption, SiteOption, TaxonomyOption
+from core.home import project_root
+from core.registry import RISK_EXPERIMENT, RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME
+from core.sites import load_site
 
 app = typer.Typer(help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True)
 
 
 @app.command("text")
 def train_text(
-    data: Annotated[Path | None, typer.Option(help="Text training set (default: the demo's).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Text training set (default: the site's).")] = None,
     taxonomy: TaxonomyOption = None,
     alias: AliasOption = "champion",
+    site: SiteOption = None,
 ) -> None:
-    """Train the TF-IDF classifier, compare it with the majority baseline, register `gridsense-text`."""
+    """Train the TF-IDF classifier, compare it with the majority baseline, register the site's text model
+    (`gridsense-text` for the demo)."""
     from features.files import read_parquet
     from features.taxonomy import load_taxonomy
     from features.text_dataset import TEXT_DATASET_COLUMNS
     from training.tracking import use_local_store
     from training.train_text import train_text_model
 
-    root = project_root()
-    path = (data or DemoPaths.under().text_dataset).resolve()  # recorded: promote re-reads it
+    root, current = project_root(), load_site(site)
+    path = (data or current.paths.text_dataset).resolve()  # recorded: promote re-reads it
+    taxonomy = taxonomy or current.taxonomy
     _refuse_raw_csv(path, taxonomy)
     dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
-    use_local_store(root, TEXT_EXPERIMENT)
+    use_local_store(root, current.model_name(TEXT_EXPERIMENT))
     result = timed(
-        "train text model", lambda: train_text_model(dataset, tax, path, root, alias=alias or None)
+        "train text model",
+        lambda: train_text_model(dataset, tax, path, root, alias=alias or None, site=current.name),
     )
     _print_metrics("text (test split)", result.metrics, result.baseline_metrics)
-    console.print(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")
+    _print_registered(result, current.model_name(TEXT_MODEL_NAME), alias)
+
+
+def _print_registered(result, name: str, alias: str) -> None:
+    console.print(f"  run {result.run_id}; registered {name} version {result.model_version} @{alias}")
 
 
 def _refuse_raw_csv(path: Path, taxonomy: Path | None) -> None:
@@ -58,23 +64,26 @@ def _refuse_raw_csv(path: Path, taxonomy: Path | None) -> None:
 
 @app.command("risk")
 def train_risk(
-    panel: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the demo's).")] = None,
+    panel: Annotated[Path | None, typer.Option(help="Grid x week panel (default: the site's).")] = None,
     test_weeks: Annotated[int, typer.Option(help="Latest labelled weeks held out for evaluation.")] = 13,
     alias: AliasOption = "champion",
+    site: SiteOption = None,
 ) -> None:
-    """Train the LightGBM forecaster, compare it with history baselines, register `gridsense-risk`."""
+    """Train the LightGBM forecaster, compare it with history baselines, register the site's risk model
+    (`gridsense-risk` for the demo)."""
+    from features.panel import read_panel
     from training.tracking import use_local_store
     from training.train_risk import train_risk_model
 
-    root = project_root()
-    path = (panel or DemoPaths.under().panel).resolve()  # recorded: promote refits on it
-    from features.panel import read_panel
-
+    root, current = project_root(), load_site(site)
+    path = (panel or current.paths.panel).resolve()  # recorded: promote refits on it
     table = read_panel(path)
-    use_local_store(root, RISK_EXPERIMENT)
+    use_local_store(root, current.model_name(RISK_EXPERIMENT))
     result = timed(
         "train risk model",
-        lambda: train_risk_model(table, path, root, test_weeks=test_weeks, alias=alias or None),
+        lambda: train_risk_model(
+            table, path, root, test_weeks=test_weeks, alias=alias or None, site=current.name
+        ),
     )
     table = Table("metric", "model", "last_week", "mean_52w", title="risk (test weeks)")
     for key in sorted(k.removeprefix("model.") for k in result.metrics if k.startswith("model.")):
@@ -82,7 +91,7 @@ def train_risk(
             key, *(_fmt(result.metrics.get(f"{who}.{key}")) for who in ("model", "last_week", "mean_52w"))
         )
     console.print(table)
-    console.print(f"  run {result.run_id}; registered gridsense-risk version {result.model_version} @{alias}")
+    _print_registered(result, current.model_name(RISK_MODEL_NAME), alias)
 
 
 def _fmt(value: float | None) -> str:
@@ -100,8 +109,8 @@ def _print_metrics(title: str, metrics: dict, baseline: dict) -> None:
 
 @app.command("transformer")
 def transformer(
-    data: Annotated[Path | None, typer.Option(help="Text training set (default: the demo's).")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Text training set (default: the site's).")] = None,
+    taxonomy: TaxonomyOption = None,
     schedule: Annotated[str, typer.Option(help="demo (fits make demo's budget) | full.")] = "demo",
     composition: Annotated[str, typer.Option(help="What to register: cascade | transformer.")] = "cascade",
     cascade_threshold: Annotated[
@@ -116,22 +125,23 @@ def transformer(
         str, typer.Option(help="Transformer inference: torch | onnx (int8; needs onnxruntime).")
     ] = "torch",
     alias: Annotated[str, typer.Option(help="Alias for the new version ('' for none).")] = "challenger",
+    site: SiteOption = None,
 ) -> None:
-    """Fine-tune the transformer (and cascade), log the run, register a new `gridsense-text` version."""
+    """Fine-tune the transformer (and cascade), log the run, register a new version of the site's text
+    model (`gridsense-text` for the demo)."""
     import polars as pl
 
-    from core.home import DemoPaths, project_root
     from features.taxonomy import load_taxonomy
     from training.tracking import use_local_store
     from training.train_transformer import registered_tfidf, train_transformer_model
 
-    root = project_root()
-    path = (data or DemoPaths.under().text_dataset).resolve()
-    use_local_store(root, TEXT_EXPERIMENT)
-    fast = registered_tfidf(reuse_tfidf) if reuse_tfidf else None
+    root, current = project_root(), load_site(site)
+    path = (data or current.paths.text_dataset).resolve()
+    use_local_store(root, current.model_name(TEXT_EXPERIMENT))
+    fast = registered_tfidf(reuse_tfidf, site=current.name) if reuse_tfidf else None
     result = train_transformer_model(
         pl.read_parquet(path),
-        load_taxonomy(taxonomy),
+        load_taxonomy(taxonomy or current.taxonomy),
         path,
         root,
         alias=alias or None,
@@ -141,10 +151,11 @@ def transformer(
         cascade_blend=cascade_blend,
         fast_model=fast,
         runtime=runtime,
+        site=current.name,
     )
     for key in ("macro_f1_l1", "macro_f1_leaf", "accuracy_leaf", "ece_leaf", "coverage"):
         typer.echo(
             f"  {key}: {result.metrics.get(key, float('nan')):.4f} "
             f"(TF-IDF {result.baseline_metrics.get(key, float('nan')):.4f})"
         )
-    typer.echo(f"  run {result.run_id}; registered gridsense-text version {result.model_version} @{alias}")
+    _print_registered(result, current.model_name(TEXT_MODEL_NAME), alias)

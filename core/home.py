@@ -14,12 +14,10 @@ def project_root() -> Path:
 
 
 @dataclass(frozen=True)
-class DemoPaths:
-    root: Path
+class DataPaths:
+    """The layout of a site's data folder (the demo's: datasets/demo; core.sites for any other)."""
 
-    @classmethod
-    def under(cls, root: Path | None = None) -> DemoPaths:
-        return cls((root or project_root()) / "datasets" / "demo")
+    root: Path
 
     @property
     def grids(self) -> Path:
@@ -48,3 +46,14 @@ class DemoPaths:
     @property
     def forecasts(self) -> Path:
         return self.root / "forecasts" / "latest.parquet"
+
+    @property
+    def dashboard_tables(self) -> Path:
+        return self.root / "serving"
+
+
+@dataclass(frozen=True)
+class DemoPaths(DataPaths):
+    @classmethod
+    def under(cls, root: Path | None = None) -> DemoPaths:
+        return cls((root or project_root()) / "datasets" / "demo")

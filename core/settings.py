@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     )
     site: str = Field(
         default="demo",
-        description="The site (a city's data, taxonomy, calendar and language) every command works for.",
+        description="The site every command works for: `demo` (no file), or a site file "
+        "<home>/sites/<name>.yaml (`gridsense site init`) that sets its data, taxonomy, calendar, language, "
+        "time zone and model names (docs/OPERATIONS.md, Sites).",
     )
     language: Literal["zh", "en"] = Field(
         default="zh", description="Language of risk drivers and dashboard labels: zh or en."
@@ -259,6 +261,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_relative_paths(self) -> Settings:
         self.home = self.home.expanduser().resolve()
+        self._apply_site()
         for name in (
             "forecasts_path",
             "dashboard_tables_dir",
@@ -270,6 +273,16 @@ class Settings(BaseSettings):
             setattr(self, name, self.home / getattr(self, name))  # an absolute path stays as it is
         self.mlflow_tracking_uri = resolve_tracking_uri(self.mlflow_tracking_uri, self.home)
         return self
+
+    def _apply_site(self) -> None:
+        """The site's tables, calendar, language, time zone and model names (core.sites), where no
+        variable or argument sets them; the demo site changes nothing."""
+        from core.sites import site_settings  # imports core.home, which imports this module
+
+        explicit = set(self.model_fields_set)
+        for name, value in site_settings(self.home, self.site).items():
+            if name not in explicit:
+                setattr(self, name, value)
 
 
 def resolve_tracking_uri(uri: str, home: Path) -> str:

@@ -23,6 +23,7 @@ Same evaluation set:
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -37,9 +38,12 @@ from core.audit import AuditLog
 from core.registry import (
     CHALLENGER,
     CHAMPION,
+    DEMO_SITE,
     RISK_MODEL_NAME,
+    SITE_TAG,
     TEXT_MODEL_NAME,
     alias_version,
+    base_model_name,
     read_versions,
     run_metrics,
 )
@@ -61,20 +65,33 @@ class PromotionRule:
     """The challenger must beat the champion on `primary` by more than `min_gain`, and may not fall
     behind on any guard metric by more than its allowed drop (all metrics: higher is better; 0.002 is
     0.2 percentage points). A routine retrain on newer data (`retrain=True`: the champion's configuration
-    refitted on the challenger's data) need only not be worse: `primary` may drop by `retrain_drop`."""
+    refitted on the challenger's data) need only not be worse: `primary` may drop by `retrain_drop`.
+    `group_guards` guard every metric of either run ending in the suffix (`.average_precision`: each risk
+    group's, whatever groups the site has); a group only one of them holds is a missing metric, a refusal."""
 
     primary: str
     min_gain: float = 0.0
     guards: dict[str, float] = field(default_factory=dict)
     retrain_drop: float = 0.002
+    group_guards: dict[str, float] = field(default_factory=dict)  # metric-name suffix -> allowed drop
 
     def decide(
         self, champion: dict[str, float], challenger: dict[str, float], retrain: bool = False
     ) -> GateDecision:
         primary = self._check_not_worse if retrain else self._check_primary
         checks = [primary(champion, challenger)]
-        checks += [self._check_guard(name, drop, champion, challenger) for name, drop in self.guards.items()]
+        guards = self.guards | self._group_guards(champion, challenger)
+        checks += [self._check_guard(name, drop, champion, challenger) for name, drop in guards.items()]
         return GateDecision(passed=all(check.passed for check in checks), checks=checks)
+
+    def _group_guards(self, champion: dict[str, float], challenger: dict[str, float]) -> dict[str, float]:
+        names = sorted(set(champion) | set(challenger))
+        return {
+            name: drop
+            for suffix, drop in self.group_guards.items()
+            for name in names
+            if name.endswith(suffix) and name != self.primary
+        }
 
     def _check_primary(self, champion: dict[str, float], challenger: dict[str, float]) -> Check:
         old, new = _metric(champion, self.primary), _metric(challenger, self.primary)
@@ -132,13 +149,21 @@ def _metric(metrics: dict[str, float], name: str) -> float:
     return float(value)
 
 
+# by model (a site's copy, `gridsense-risk-chicago`, follows its model's rule: `rule_for`)
 PROMOTION_RULES: dict[str, PromotionRule] = {
     TEXT_MODEL_NAME: PromotionRule(primary="macro_f1_leaf", guards={"macro_f1_l1": 0.002}),
     RISK_MODEL_NAME: PromotionRule(
-        primary="mean_average_precision",
-        guards={"dispute.average_precision": 0.002, "hazard.average_precision": 0.002},
+        primary="mean_average_precision", group_guards={".average_precision": 0.002}
     ),
 }
+
+
+def rule_for(name: str) -> PromotionRule:
+    """The promotion rule of a registered name, any site's."""
+    base = base_model_name(name)
+    if base not in PROMOTION_RULES:
+        raise PromotionError(f"{name} is no model GridSense promotes ({', '.join(PROMOTION_RULES)})")
+    return PROMOTION_RULES[base]
 
 
 # ---- evaluation on one set --------------------------------------------------------------------------
@@ -244,7 +269,9 @@ def _risk_view(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def default_evaluator(name: str, data: Path | None = None) -> Evaluator:
-    return compare_logged_risk_metrics if name == RISK_MODEL_NAME else evaluate_text_versions(data)
+    if base_model_name(name) == RISK_MODEL_NAME:
+        return compare_logged_risk_metrics
+    return evaluate_text_versions(data)
 
 
 # ---- operations ---------------------------------------------------------------------------------------
@@ -323,7 +350,7 @@ def _promote(
             passed, why = True, f"no champion yet: the first version becomes champion; {checked}"
         else:
             comparison = (evaluator or default_evaluator(name))(client, name, champion, challenger)
-            decision = (rule or PROMOTION_RULES[name]).decide(
+            decision = (rule or rule_for(name)).decide(
                 comparison.champion, comparison.challenger, retrain=comparison.retrain
             )
             passed, why = decision.passed, f"{decision.summary}; {checked}"
@@ -475,6 +502,7 @@ def _in_lineage_top(history: list[Entry], version: str) -> bool:
 
 @dataclass(frozen=True)
 class VersionRow:
+    site: str
     name: str
     version: str
     aliases: list[str]
@@ -484,31 +512,34 @@ class VersionRow:
     provenance: dict[str, str]  # which data and taxonomy it was trained on
 
 
+# by model: metric names, `*` standing for each risk group the run holds
 KEY_METRICS = {
     TEXT_MODEL_NAME: ("test.macro_f1_leaf", "test.macro_f1_l1", "test.ece_leaf"),
-    RISK_MODEL_NAME: (
-        "model.dispute.average_precision",
-        "model.hazard.average_precision",
-        "model.dispute.top10_share",
-        "model.hazard.top10_share",
-    ),
+    RISK_MODEL_NAME: ("model.*.average_precision", "model.*.top10_share"),
 }
 
 
-def list_versions(client: Any, name: str) -> list[VersionRow]:
-    """Every version of `name`, newest first, with aliases, key metrics and promotion tags."""
+def key_metrics(name: str, metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics `gridsense models` shows for a version of `name` (any site's), in KEY_METRICS order."""
+    wanted = KEY_METRICS.get(base_model_name(name), ())
+    return {key: metrics[key] for pattern in wanted for key in sorted(fnmatch.filter(metrics, pattern))}
+
+
+def list_versions(client: Any, name: str, site: str = DEMO_SITE) -> list[VersionRow]:
+    """Every version of `name` (a name of `site`), newest first, with aliases, key metrics, provenance and
+    promotion tags."""
     try:
         versions = read_versions(client, name)
     except Exception:  # not registered yet
         return []
-    wanted = KEY_METRICS.get(name, ())
     return [
         VersionRow(
+            site=version.tags.get(SITE_TAG, site),
             name=name,
             version=version.version,
             aliases=version.aliases,
             created_at=version.created_at.isoformat(timespec="minutes") if version.created_at else "",
-            metrics={key: version.metrics[key] for key in wanted if key in version.metrics},
+            metrics=key_metrics(name, version.metrics),
             tags=version.tags,
             provenance=version.provenance,
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.registry import TEXT_MODEL_NAME
+from core.registry import DEMO_SITE, SITE_TAG, TEXT_MODEL_NAME, site_model_name
 from features.taxonomy import Taxonomy
 from features.text_dataset import TIME_SPLIT, split_method
 from models.baselines import MostFrequentTextBaseline
@@ -53,9 +53,11 @@ def train_text_model(
     project_root: Path,
     alias: str | None = "champion",
     params: dict | None = None,
+    site: str = DEMO_SITE,
 ) -> TextTrainingResult:
     """Fit on the train split, score on the later test split against the majority baseline,
-    log everything to the active MLflow experiment and register a new `gridsense-text` version."""
+    log everything to the active MLflow experiment and register a new version of the site's text model
+    (`gridsense-text` for the demo, tagged with the site)."""
     import mlflow
 
     train = dataset.filter(pl.col("split") == "train")
@@ -92,7 +94,8 @@ def train_text_model(
         sample = text_sample(test, model)
         log_validation_sample_metrics(sample)
         model_info = log_text_model(model, sample, texts_test[:3])
-        version = register(model_info.model_uri, TEXT_MODEL_NAME, alias) if alias is not None else None
+        name, tags = site_model_name(TEXT_MODEL_NAME, site), {SITE_TAG: site}
+        version = register(model_info.model_uri, name, alias, tags=tags) if alias is not None else None
     return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
 
 

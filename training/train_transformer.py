@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from core.registry import DEMO_SITE
 from features.taxonomy import Taxonomy
 from models.pyfunc import log_text_model
 from training.train_text import TextTrainingResult
@@ -71,6 +72,7 @@ def train_transformer_model(
     params: dict | None = None,
     fast_model=None,
     runtime: str = "torch",
+    site: str = DEMO_SITE,
 ) -> TextTrainingResult:
     """One MLflow run in the active experiment; returns the served composition's test metrics (and the
     TF-IDF model's as the baseline). ``fast_model``: an already fitted TF-IDF model to reuse (e.g. the
@@ -78,7 +80,7 @@ def train_transformer_model(
     transformer through ONNX Runtime with int8 weights (needs ``onnxruntime`` and ``onnx``)."""
     import mlflow
 
-    from core.registry import TEXT_MODEL_NAME
+    from core.registry import SITE_TAG, TEXT_MODEL_NAME, site_model_name
     from models.text_cascade import CascadeTextClassifier
     from models.text_tfidf import TfidfTextClassifier
     from models.text_transformer import TransformerTextClassifier
@@ -129,7 +131,8 @@ def train_transformer_model(
         model_info = log_text_model(
             served, sample, test.get_column("text").to_list()[:3], transformer_requirements(runtime)
         )
-        version = register(model_info.model_uri, TEXT_MODEL_NAME, alias, tags=tags) if alias else None
+        name, tags = site_model_name(TEXT_MODEL_NAME, site), tags | {SITE_TAG: site}
+        version = register(model_info.model_uri, name, alias, tags=tags) if alias else None
     served_metrics = {k.removeprefix("test."): v for k, v in metrics.items() if k.startswith("test.")}
     tfidf_metrics = {k.removeprefix("tfidf."): v for k, v in metrics.items() if k.startswith("tfidf.")}
     return TextTrainingResult(run.info.run_id, version, served_metrics, tfidf_metrics)
@@ -227,15 +230,14 @@ def _on_runtime(transformer, runtime: str):
     return transformer
 
 
-def registered_tfidf(alias: str):
-    """The TF-IDF model behind ``models:/gridsense-text@alias`` (the fast stage of a cascade), or None when
-    that version is not a plain TF-IDF model."""
+def registered_tfidf(alias: str, site: str = DEMO_SITE):
+    """The TF-IDF model behind ``models:/gridsense-text@alias`` (the site's text model; the fast stage of a
+    cascade), or None when that version is not a plain TF-IDF model."""
     import mlflow
 
-    from core.registry import TEXT_MODEL_NAME
+    from core.registry import TEXT_MODEL_NAME, model_uri, site_model_name
     from models.text_tfidf import TfidfTextClassifier
 
-    classifier = (
-        mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}@{alias}").unwrap_python_model().classifier
-    )
+    uri = model_uri(site_model_name(TEXT_MODEL_NAME, site), alias)
+    classifier = mlflow.pyfunc.load_model(uri).unwrap_python_model().classifier
     return classifier if isinstance(classifier, TfidfTextClassifier) else None

@@ -30,3 +30,32 @@ def test_serve_points_the_api_at_the_given_tables(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert seen["settings"].forecasts_path == forecasts
     assert seen["settings"].dashboard_tables_dir == tables
+
+
+def test_serve_site_points_the_workers_at_the_sites_tables_names_and_language(tmp_path, monkeypatch):
+    from core.sites import SiteFile, write_site_file
+
+    seen = {}
+    monkeypatch.setattr("serving.server.run", lambda *args: seen.setdefault("settings", Settings()))
+    for variable in (
+        "GRIDSENSE_SITE",
+        "GRIDSENSE_FORECASTS_PATH",
+        "GRIDSENSE_DASHBOARD_TABLES_DIR",
+        "GRIDSENSE_LANGUAGE",
+        "GRIDSENSE_SITE_TIMEZONE",
+        "GRIDSENSE_MLFLOW_TRACKING_URI",
+    ):  # set by serve for its workers: recorded so that teardown removes them
+        monkeypatch.setenv(variable, "unset")
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("GRIDSENSE_HOME", str(tmp_path))
+    spec = SiteFile(events=tmp_path / "e.parquet", language="en", timezone="America/Chicago")
+    write_site_file(tmp_path, "chicago", spec)
+    result = CliRunner().invoke(app, ["serve", "--site", "chicago"])
+    assert result.exit_code == 0, result.output
+    settings = seen["settings"]
+    assert settings.site == "chicago" and settings.language == "en"
+    assert settings.site_timezone == "America/Chicago"
+    assert settings.forecasts_path == tmp_path / "datasets" / "chicago" / "forecasts" / "latest.parquet"
+    assert settings.dashboard_tables_dir == tmp_path / "datasets" / "chicago" / "serving"
+    assert settings.risk_model_name == "gridsense-risk-chicago"
+    assert settings.text_model_uri == "models:/gridsense-text-chicago@champion"
