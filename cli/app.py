@@ -11,7 +11,9 @@ import typer
 from cli import audit, batch, benchmarks, data, duplicates, ingest, monitor, ops, serve, taxonomy, train
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
+from cli.site import app as site_app
 from cli.text_data import build_text
+from core.registry import DEMO_SITE
 
 # UserErrorGroup: a user error (bad file, bad option) is one line on stderr and exit code 2, no traceback.
 app = typer.Typer(
@@ -32,22 +34,23 @@ def demo(
         ),
     ] = True,
 ) -> None:
-    """The whole slice: demo city -> features -> both models -> registry -> forecast -> API."""
+    """The whole slice: demo city -> features -> both models -> registry -> forecast -> API (always the
+    demo site, whatever GRIDSENSE_SITE says)."""
     started = time.perf_counter()
     data.demo_data()
-    data.build_features()
-    train.train_text()
+    data.build_features(site=DEMO_SITE)
+    train.train_text(site=DEMO_SITE)
     if transformer:
         timed(
             "transformer cascade (demo schedule) @challenger",
-            lambda: train.transformer(schedule="demo", reuse_tfidf="champion"),
+            lambda: train.transformer(schedule="demo", reuse_tfidf="champion", site=DEMO_SITE),
         )
-    train.train_risk()
-    batch.forecast()
+    train.train_risk(site=DEMO_SITE)
+    batch.forecast(site=DEMO_SITE)
     console.print(f"[bold green]demo pipeline done in {time.perf_counter() - started:.0f}s[/]")
     console.print(CURL_EXAMPLES.format(port=port), soft_wrap=True)
     if serve_api:
-        serve.serve(port=port, demo_keys=True)
+        serve.serve(port=port, demo_keys=True, site=DEMO_SITE)
 
 
 CURL_EXAMPLES = """
@@ -80,6 +83,7 @@ benchmarks.app.command("intake")(duplicates.benchmark_intake)
 train.app.command("duplicates")(duplicates.train_duplicates)
 app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")
+app.add_typer(site_app, name="site")
 ops.register(app)  # retrain, promote, rollback, models, keys
 app.add_typer(audit.app, name="audit")
 app.command()(monitor.monitor)
