@@ -71,10 +71,12 @@ def monitor(
     settings = Settings()
     thresholds = DriftThresholds.from_settings(settings)
     size = window or settings.drift_window_reports
-    import mlflow
+    loaded = None
+    if reports or reference is None:  # the API's drift log with a saved reference needs no model
+        import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(project_root()))
-    loaded = timed(f"load text model {model}", lambda: load_registered_text_model(model))
+        mlflow.set_tracking_uri(tracking_uri(project_root()))
+        loaded = timed(f"load text model {model}", lambda: load_registered_text_model(model))
     if reference is not None:
         baseline = DriftReference.from_dict(json.loads(reference.read_text(encoding="utf-8")))
     else:
@@ -112,7 +114,7 @@ def monitor(
             size,
             out,
             source=str(drift_log),
-            model_version=loaded.version,
+            model_version=loaded.version if loaded else baseline.model_version,
         )
     _print_result(result)
     if result.latest_alarms:

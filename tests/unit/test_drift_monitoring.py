@@ -172,3 +172,79 @@ def test_a_new_kind_of_report_moves_the_signals_and_the_report_names_them(classi
     assert {"signals.png", "window.png", "drift_summary.json", "reference.json"} <= {
         p.name for p in tmp_path.iterdir()
     }
+
+
+def write_drift_log(path, window: ScoredReports) -> None:
+    rows = zip(window.category_l1, window.confidence, window.needs_review, window.length, strict=True)
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"category_l1": c, "leaf_id": c, "confidence": p, "needs_review": bool(r), "length": int(n)}
+            )
+            + "\n"
+            for c, p, r, n in rows
+        )
+        + '{"category_l1": "A", "conf',  # a line torn by a crash is skipped
+        encoding="utf-8",
+    )
+
+
+def test_gridsense_monitor_reads_the_api_drift_log_and_exits_1_when_the_latest_window_alarms(
+    reference, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    saved = tmp_path / "reference.json"
+    saved.write_text(json.dumps(reference.to_dict()), encoding="utf-8")
+    stable, moved = traffic(500, seed=1), traffic(500, seed=2, mix=(0.1, 0.2, 0.3, 0.4))
+    log = tmp_path / "drift.jsonl"
+    runner = CliRunner()
+    args = ["monitor", "--drift-log", str(log), "--reference", str(saved), "--window", "250"]
+
+    write_drift_log(log, stable)
+    quiet = runner.invoke(app, [*args, "--out", str(tmp_path / "quiet")], terminal_width=300)
+    assert quiet.exit_code == 0, quiet.output
+    assert "No alarm" in (tmp_path / "quiet" / "drift_report.md").read_text(encoding="utf-8")
+
+    write_drift_log(
+        log,
+        ScoredReports(
+            *(
+                np.concatenate([a, b])
+                for a, b in zip(
+                    [
+                        stable.category_l1,
+                        stable.leaf_id,
+                        stable.confidence,
+                        stable.needs_review,
+                        stable.length,
+                        stable.unseen_share,
+                    ],
+                    [
+                        moved.category_l1,
+                        moved.leaf_id,
+                        moved.confidence,
+                        moved.needs_review,
+                        moved.length,
+                        moved.unseen_share,
+                    ],
+                    strict=True,
+                )
+            )
+        ),
+    )
+    loud = runner.invoke(app, [*args, "--out", str(tmp_path / "loud")], terminal_width=300)
+    assert loud.exit_code == 1, loud.output
+    summary = json.loads((tmp_path / "loud" / "drift_summary.json").read_text(encoding="utf-8"))
+    assert summary["first_alarm_window"] == 2 and summary["windows"][2]["alarms"] == ["category_mix"]
+
+
+def test_gridsense_monitor_needs_one_source_of_traffic(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    result = CliRunner().invoke(app, ["monitor", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--reports" in result.output
