@@ -59,7 +59,7 @@ def read_raw(spark, source: str | Path):
         return read_partitioned(spark, path)
     if path.name.lower().endswith(".parquet"):
         return spark.read.parquet(str(path))
-    return spark.createDataFrame(read_raw_events(path).to_pandas())
+    return spark.createDataFrame(spark_arrow(read_raw_events(path)))
 
 
 def load_events(

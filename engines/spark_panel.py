@@ -64,23 +64,27 @@ def to_polars_panel(frame, like: pl.DataFrame | None = None) -> pl.DataFrame:
 
 
 def _scope(events, l1_categories, options: PanelOptions) -> CityScope:
+    """The city's scope in one pass over the events: first and last report, the category and group sets."""
     from pyspark.sql import functions as F
 
-    bounds = events.agg(F.min("reported_at"), F.max("reported_at")).first()
     text = options.text_category_column
-    texts = _distinct(events, text) if text in events.columns and options.text_categories is None else None
-    if l1_categories is None:
-        l1_categories = sorted(_distinct(events, "category_l1"))
-    groups = _distinct(events, "risk_group") if "risk_group" in events.columns else None
-    return fixed_scope(_naive(bounds[0]), _naive(bounds[1]), l1_categories, options, texts, groups)
+    sets = {
+        "l1": "category_l1" if l1_categories is None else None,
+        "text": text if text in events.columns and options.text_categories is None else None,
+        "groups": "risk_group" if "risk_group" in events.columns else None,
+    }
+    row = events.agg(
+        F.min("reported_at").alias("first"),
+        F.max("reported_at").alias("last"),
+        *(F.collect_set(column).alias(name) for name, column in sets.items() if column),
+    ).first()
+    found = {name: sorted(row[name]) if column else None for name, column in sets.items()}
+    l1 = found["l1"] if l1_categories is None else l1_categories
+    return fixed_scope(_naive(row["first"]), _naive(row["last"]), l1, options, found["text"], found["groups"])
 
 
 def _naive(value):
     return None if value is None else value.replace(tzinfo=None)
-
-
-def _distinct(events, column: str) -> list[str]:
-    return sorted(row[0] for row in events.select(column).dropna().distinct().collect())
 
 
 def _panel_schema(grids, plan: ShardPlan, scope: CityScope, first_week, last_week, k, max_weeks):
@@ -119,16 +123,13 @@ def _tagged(spark, events, grids: pl.DataFrame, plan: ShardPlan, scope: CityScop
     one empty row per shard so that a shard without events still gets its (all-zero) rows."""
     from pyspark.sql import functions as F
 
-    members = spark.createDataFrame(plan.members.to_pandas())
+    members = spark.createDataFrame(spark_arrow(plan.members))
     by_grid = events.join(F.broadcast(members), on="grid_id", how="inner")
     tagged = by_grid
     if plan.parent_column is not None:
-        grid_parent = spark.createDataFrame(
-            grids.select(
-                "grid_id", pl.col(plan.parent_column).cast(pl.String).alias("_grid_parent")
-            ).to_pandas()
-        )
-        parents = spark.createDataFrame(plan.parents.rename({"parent": "_parent"}).to_pandas())
+        parent_of = pl.col(plan.parent_column).cast(pl.String).alias("_grid_parent")
+        grid_parent = spark.createDataFrame(spark_arrow(grids.select("grid_id", parent_of)))
+        parents = spark.createDataFrame(spark_arrow(plan.parents.rename({"parent": "_parent"})))
         with_parent = events.join(F.broadcast(grid_parent), on="grid_id", how="left")
         own = F.col("parent_area").cast("string") if "parent_area" in events.columns else F.lit(None)
         with_parent = with_parent.withColumn("_parent", F.coalesce(own, F.col("_grid_parent")))
