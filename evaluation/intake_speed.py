@@ -4,7 +4,9 @@ Fills a fresh SQLite report store with `reports` synthetic reports (named estate
 over `grids` grids and `days` days; the texts come from a pool of `pool` distinct reports, so many stored
 reports resemble each other as repeats do), then measures on the newest day:
 
-- the search alone for single reports (what intake adds to a classify call), p50/p95/p99 ms;
+- the search alone for single reports (what intake adds to a classify call), p50/p95/p99 ms of wall
+  time and of this thread's CPU time (the machine's load average is reported: on a shared machine the
+  wall time includes waiting for a core);
 - search + store of single reports, p50/p99 ms;
 - search + store in batches of `batch`, reports/s;
 - the process's peak memory and the store's size on disk.
@@ -14,6 +16,7 @@ Classification is not included: `gridsense benchmark serve` measures it.
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import tempfile
@@ -146,23 +149,25 @@ def run(
         title, text = synthetic_report(rng)
         return Incoming(f"Q{index:07d}", title, text, now + timedelta(seconds=index), rng.choice(grid_ids))
 
-    candidates, search_times = [], []
+    candidates, search_times, search_cpu = [], [], []
     for index in range(queries):
         probe = search._probe(incoming(index))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         outcome = search._search(probe, [])
         search_times.append(time.perf_counter() - started)
+        search_cpu.append(time.thread_time() - cpu)
         candidates.append(outcome.searched)
-    single_times = []
+    single_times, single_cpu = [], []
     for index in range(queries, queries + 200):
         item = incoming(index)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         search.process([item])
         single_times.append(time.perf_counter() - started)
-    started = time.perf_counter()
+        single_cpu.append(time.thread_time() - cpu)
+    started, cpu = time.perf_counter(), time.thread_time()
     for number in range(batches):
         search.process([incoming(10_000_000 + number * batch + i) for i in range(batch)])
-    batch_seconds = time.perf_counter() - started
+    batch_seconds, batch_cpu = time.perf_counter() - started, time.thread_time() - cpu
     return {
         "stored_reports": store.count(),
         "grids": grids,
@@ -173,9 +178,13 @@ def run(
             "max": int(np.max(candidates)),
         },
         "search_ms": _percentiles(search_times),
+        "search_cpu_ms": _percentiles(search_cpu),
         "search_and_store_single_ms": _percentiles(single_times),
+        "search_and_store_single_cpu_ms": _percentiles(single_cpu),
         "batch_size": batch,
         "search_and_store_batch_reports_per_s": round(batches * batch / batch_seconds, 1),
+        "search_and_store_batch_reports_per_cpu_s": round(batches * batch / batch_cpu, 1),
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "store_mb": round(sum(p.stat().st_size for p in workdir.glob("reports.sqlite*")) / 2**20, 1),
         "store_path": str(path),
