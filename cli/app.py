@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import audit, batch, benchmarks, data, duplicates, ingest, monitor, ops, serve, taxonomy, train
+from cli import invalid as invalid_cli
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
 from cli.site import app as site_app
@@ -81,6 +82,7 @@ app.command()(demo)
 benchmarks.app.command("duplicates")(duplicates.benchmark_duplicates)
 benchmarks.app.command("intake")(duplicates.benchmark_intake)
 train.app.command("duplicates")(duplicates.train_duplicates)
+train.app.command("invalid")(invalid_cli.train_invalid)
 app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(site_app, name="site")

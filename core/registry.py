@@ -23,6 +23,10 @@ TEXT_EXPERIMENT = TEXT_MODEL_NAME
 RISK_EXPERIMENT = RISK_MODEL_NAME
 # `gridsense benchmark risk` runs and registers apart, so a benchmark never adds a version to the served name
 RISK_BENCHMARK_NAME = "gridsense-risk-benchmark"
+# The invalid-report model (`gridsense train invalid`): registered apart from MODEL_NAMES (not a served
+# site model yet); its pyfunc takes `title`, `text` and returns `invalid`, `reason`, `confidence`.
+INVALID_MODEL_NAME = "gridsense-invalid"
+INVALID_EXPERIMENT = INVALID_MODEL_NAME
 
 
 DEMO_SITE = "demo"  # the synthetic demo city: its models keep the bare names above
