@@ -69,7 +69,9 @@ def _print_next_steps(paths: dict[str, Path]) -> None:
     taxonomy = f" --taxonomy {paths['taxonomy']}" if "taxonomy" in paths else ""
     console.print(
         f"  next: gridsense validate-events {paths['events']}{taxonomy}\n"
-        f"        gridsense build-features --events {paths['events']} --grids {paths['grids']}{taxonomy}",
+        f"        gridsense site init NAME --events {paths['events']} --grids {paths['grids']}{taxonomy} "
+        "[--calendar US --language en --timezone ...]\n"
+        "        gridsense build-features --site NAME",
         markup=False,
         soft_wrap=True,
     )
