@@ -24,6 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -42,6 +43,7 @@ REFRESH_EVERY = 256  # a batch of 64 sampled texts: prepare_texts is vectorised 
 TEXT_SAMPLE_EVERY = 4  # length and unseen n-grams of every 4th report: their preparation is the cost
 MIN_WINDOW_REPORTS = 100  # fewer reports than this: no signal is set (too noisy)
 DRIFT_LOG_MAX_BYTES = 50 * 1024 * 1024
+HISTORY_POINTS = 500  # one per refresh: the latest 128,000 reports
 
 
 class DriftGauges:
@@ -60,6 +62,8 @@ class DriftGauges:
         self._reference_stamp: float | None = None
         self._vocabulary: tuple[int, pd.Index | None] | None = None  # (id of the classifier, keys)
         self._alarms: set[str] = set()
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)  # GET /v1/drift, the dashboard
+        self.reports_seen = 0
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-gauges")
         self._last: Future | None = None
         self.signal = Gauge(
@@ -136,7 +140,19 @@ class DriftGauges:
         reference = self._current_reference()
         if reference is None or len(window) < MIN_WINDOW_REPORTS:
             return
-        for signal in compare(reference, _scored(window), self.thresholds):
+        signals = compare(reference, _scored(window), self.thresholds)
+        with self._lock:
+            self.reports_seen += len(rows)
+            self.history.append(
+                {
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "reports_seen": self.reports_seen,
+                    "window_reports": len(window),
+                    "signals": {signal.name: signal.value for signal in signals},
+                    "alarms": [signal.name for signal in signals if signal.alarm],
+                }
+            )
+        for signal in signals:
             self.signal.labels(signal.name).set(np.nan if signal.value is None else signal.value)
             self.alarm.labels(signal.name).set(1 if signal.alarm else 0)
             if signal.alarm and signal.name not in self._alarms:
@@ -149,6 +165,25 @@ class DriftGauges:
                     extra={"drift_signal": signal.name, "drift_value": signal.value},
                 )
             (self._alarms.add if signal.alarm else self._alarms.discard)(signal.name)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The reference, the thresholds and the signals' history (this worker's), for GET /v1/drift."""
+        reference = self._current_reference()
+        with self._lock:
+            history = list(self.history)
+            window = len(self.window)
+        return {
+            "reference": None
+            if reference is None
+            else {
+                "model_version": reference.model_version,
+                "reports": reference.reports,
+                "source": reference.source,
+            },
+            "thresholds": {name: self.thresholds.of(name) for name in SIGNALS},
+            "window_reports": window,
+            "history": history,
+        }
 
     def _vocabulary_of(self, classifier: Any) -> pd.Index | None:
         if self._vocabulary is None or self._vocabulary[0] != id(classifier):  # a hot swap: a new model

@@ -88,3 +88,17 @@ def test_without_a_reference_only_the_window_is_counted(client, settings):
     found = samples(client.get("/metrics").text)
     assert value(found, "gridsense_drift_window_reports") == WINDOW
     assert ("gridsense_drift_signal", frozenset({("signal", "category_mix")})) not in found
+
+
+def test_get_drift_gives_the_history_for_the_dashboard(client, settings):
+    assert client.get("/v1/drift").json()["reference"] is None
+    noise_reference(settings)
+    classify(client, NOISE_TEXTS)
+    classify(client, ["小区井盖丢了"] * REFRESH_EVERY)
+
+    body = client.get("/v1/drift").json()
+    assert body["reference"]["reports"] == 500
+    assert body["thresholds"]["category_mix"] == settings.drift_category_psi
+    first, last = body["history"]
+    assert first["alarms"] == [] and "category_mix" in last["alarms"]
+    assert last["reports_seen"] == 2 * REFRESH_EVERY and last["window_reports"] == WINDOW
