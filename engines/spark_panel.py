@@ -54,7 +54,10 @@ def build_panel_spark(
         panel = shard_panel(rows, grids, plan, shard, scope, first_week, last_week, neighbours_k, max_weeks)
         return spark_arrow(conform(panel, schema))
 
-    return tagged.groupBy(SHARD).applyInArrow(build, spark_schema(pl.DataFrame(schema=schema)))
+    # one partition per shard: the work is CPU in Python, so a size-based coalescing (AQE) of the few
+    # megabytes of events would leave cores idle
+    by_shard = tagged.repartition(plan.n_shards, SHARD)
+    return by_shard.groupBy(SHARD).applyInArrow(build, spark_schema(pl.DataFrame(schema=schema)))
 
 
 def to_polars_panel(frame, like: pl.DataFrame | None = None) -> pl.DataFrame:
