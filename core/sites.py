@@ -26,18 +26,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from core.errors import GridSenseUserError
-from core.home import DataPaths
+from core.home import DataPaths, DemoPaths
 from core.registry import DEMO_SITE, RISK_MODEL_NAME, TEXT_MODEL_NAME, model_uri, site_model_name
-
-if TYPE_CHECKING:
-    from core.settings import Settings
+from core.settings import Settings  # which imports this module only when it validates (site_settings)
 
 SITES_DIR = "sites"
 SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -231,9 +229,6 @@ def _data_paths(home: Path, name: str, spec: SiteFile) -> DataPaths:
 def load_site(name: str | None = None, settings: Settings | None = None) -> Site:
     """The site `name` (default: GRIDSENSE_SITE), resolved against the settings (which already hold the
     site's calendar, language, time zone and tables unless a variable overrides them)."""
-    from core.home import DemoPaths
-    from core.settings import Settings
-
     settings = settings or (Settings(site=name) if name else Settings())
     home, spec = settings.home, read_site_file(settings.home, settings.site)
     if spec is None:
