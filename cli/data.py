@@ -44,7 +44,7 @@ def demo_data(
 
 
 def validate_events(
-    path: Path,
+    path: Annotated[Path | None, typer.Argument(help="The event log (default: the site's).")] = None,
     taxonomy: TaxonomyOption = None,
     rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (CSV).")] = None,
     unlabelled: Annotated[
@@ -60,9 +60,11 @@ def validate_events(
     from features.events import load_events
     from features.taxonomy import load_taxonomy
 
+    current = load_site(site)
+    path = path or current.require_events()
     loaded = load_events(
         path,
-        load_taxonomy(taxonomy or load_site(site).taxonomy),
+        load_taxonomy(taxonomy or current.taxonomy),
         require_labels=not unlabelled,
         encoding=_encoding(encoding),
         window=_date_window(not_before, not_after),

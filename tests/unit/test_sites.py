@@ -159,3 +159,9 @@ def test_a_text_only_site_builds_its_text_set_under_its_own_folder(tmp_path):
     assert "next: gridsense train text --site hotline" in result.output
     line = one_line_error(invoke(tmp_path, "build-features", "--site", "hotline"))
     assert "site 'hotline' has no event log" in line and "--events" in line
+
+
+def test_validate_events_reads_the_sites_log_by_default(tmp_path):
+    assert invoke(tmp_path, "site", "init", "town", "--events", tmp_path / "missing.parquet").exit_code == 0
+    line = one_line_error(invoke(tmp_path, "validate-events", "--site", "town"))
+    assert "missing.parquet" in line
