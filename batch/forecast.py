@@ -2,8 +2,12 @@
 
 The result is a table the API reads, so serving never trains or builds features. One row per grid and
 risk group (``FORECAST_COLUMNS``): probability (calibrated), rank (1 = highest expected risk), level
-高/中/低 (``models.risk_levels``), the top-3 drivers in Chinese and as JSON, every non-zero SHAP
-contribution as JSON, and ``trend``: the grid's last ``TREND_WEEKS`` forecasts (this one included).
+高/中/低 (``models.risk_levels``), ``expected_events`` (the Poisson mean), ``relative_risk`` (expected
+events over the city's mean for the group that week), ``scorer`` (model | hotspot | mean_52w | blend:
+which served scorer answers, chosen by backtest when the model was trained, ``models.served_scorer``),
+the top-3 drivers of the LightGBM model in Chinese and as JSON, every non-zero SHAP contribution as
+JSON, and ``trend``: the grid's last ``TREND_WEEKS`` forecasts (this one included). Ranks follow the
+served score.
 
 Forecasts are also kept: ``history.parquet`` next to the table holds every week ever forecast, with what
 actually happened once the panel has that week's labels. When there is no history yet, it is seeded
@@ -25,6 +29,8 @@ from core.registry import DEMO_SITE, RISK_MODEL_NAME, site_model_name
 from core.tables import HISTORY_FILE, TREND_WEEKS
 from models.risk_explain import contributions_json, drivers_text, top_drivers
 from models.risk_levels import RiskLevels
+from models.served_scorer import MODEL as MODEL_SCORER
+from models.served_scorer import model_expected_events, served_or_model
 from models.validation_sample import check_risk
 
 DRIVERS_K = 3
@@ -57,10 +63,14 @@ def rank_forecasts(
     model_version: str,
     scores: dict | None = None,
     levels: RiskLevels | None = None,
+    expected: dict | None = None,
+    scorers: dict[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Long table: one row per grid and risk group with probability, rank (1 = highest) and level.
+    """Long table: one row per grid and risk group with probability, rank (1 = highest), level,
+    expected events (``expected``, or null), relative risk (expected events / the group's mean over the
+    rows) and the scorer's name (``scorers``, default ``model``).
 
-    Ranks follow ``scores`` (the model's ranking score) when given, else the probabilities; ties keep
+    Ranks follow ``scores`` (the served ranking score) when given, else the probabilities; ties keep
     the grid order."""
     keys = rows.select("grid_id", "week_start")
     scores = scores or probabilities
@@ -69,15 +79,29 @@ def rank_forecasts(
             group=pl.lit(group),
             probability=pl.Series(values, dtype=pl.Float64),
             score=pl.Series(np.asarray(scores[group], dtype=float), dtype=pl.Float64),
+            expected_events=pl.Series(
+                np.asarray(expected[group], dtype=float) if expected else np.full(rows.height, np.nan),
+                dtype=pl.Float64,
+            ).fill_nan(None),
+            scorer=pl.lit((scorers or {}).get(group, MODEL_SCORER), dtype=pl.String),
         )
         for group, values in probabilities.items()
     ]
+    mean = pl.col("expected_events").mean().over("group", "week_start")
     ranked = pl.concat(frames).with_columns(
         rank=pl.col("score").rank(method="ordinal", descending=True).over("group").cast(pl.Int32),
+        relative_risk=pl.when(mean > 0).then(pl.col("expected_events") / mean).otherwise(None),
         model_name=pl.lit(model_name),
         model_version=pl.lit(model_version),
     )
     return ranked.with_columns(level=(levels or RiskLevels()).expr()).sort("group", "rank")
+
+
+def expected_events(scorer, rows: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The Poisson mean per group: the served scorer's, or the forecaster's expected count."""
+    if hasattr(scorer, "expected_events"):
+        return scorer.expected_events(rows)
+    return {group: model_expected_events(scorer, rows, group) for group in scorer.models_}
 
 
 def explain_forecasts(forecaster, rows: pl.DataFrame, labels: dict[str, str] | None = None) -> pl.DataFrame:
@@ -130,7 +154,7 @@ def run_forecast(
     model_version = client.get_model_version_by_alias(name, alias)
     version = model_version.version
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
-    forecaster = loaded.forecaster
+    forecaster, served = loaded.forecaster, served_or_model(loaded)
     if getattr(loaded, "validation_sample", None) is not None:  # refuse a champion that fails its sample
         check_risk(loaded.validation_sample, forecaster.predict_proba(loaded.validation_sample.rows))
     history_path = history_path or out_path.parent / HISTORY_FILE
@@ -139,7 +163,7 @@ def run_forecast(
         history = load_history(history_path)
         if history.is_empty():
             history = seeded_history(client, model_version.run_id)
-        table = forecast_table(panel, forecaster, str(version), levels, grids)
+        table = forecast_table(panel, forecaster, str(version), levels, grids, served=served)
         history = update_history(history, table, panel)
         table = with_trend(table, history)
         # replaced whole (the API never reads half a file); the history first: the API reloads on the table
@@ -155,11 +179,22 @@ def forecast_table(
     levels: RiskLevels | None = None,
     grids: pl.DataFrame | None = None,
     labels: dict[str, str] | None = None,
+    served=None,
 ) -> pl.DataFrame:
-    """The forecast week's table without the trend (see :func:`with_trend`)."""
+    """The forecast week's table without the trend (see :func:`with_trend`). `served` (a
+    ``models.served_scorer.ServedRiskScorer``) scores and ranks; default the forecaster itself (versions
+    registered before the served scorer). The drivers explain the forecaster."""
     rows = forecast_week_rows(panel)
+    scorer = served if served is not None else forecaster
     table = rank_forecasts(
-        rows, forecaster.predict_proba(rows), RISK_MODEL_NAME, version, forecaster.predict_score(rows), levels
+        rows,
+        scorer.predict_proba(rows),
+        RISK_MODEL_NAME,
+        version,
+        scorer.predict_score(rows),
+        levels,
+        expected=expected_events(scorer, rows),
+        scorers=scorer.scorers() if hasattr(scorer, "scorers") else None,
     )
     table = table.join(
         explain_forecasts(forecaster, rows, labels or _category_labels()), on=["grid_id", "group"], how="left"

@@ -278,7 +278,9 @@ def _served_rows(
 
 
 def _choice_rate(choice: ScorerChoice, rows: pl.DataFrame) -> np.ndarray:
-    return choice.rate(rows[MODEL].to_numpy(), {n: rows[n].to_numpy() for n in BASELINE_NAMES})
+    return choice.rate(
+        rows[MODEL].to_numpy(), {n: rows[n].to_numpy() for n in BASELINE_NAMES if n in rows.columns}
+    )
 
 
 def _baseline_rows(

@@ -3,7 +3,10 @@
 
 Each wrapper keeps the estimator as a joblib artifact: ``classifier`` for the text model, ``forecaster``
 for the risk model. ``load_context`` puts it on ``self.classifier`` / ``self.forecaster``, so serving can
-``unwrap_python_model()`` and call the estimator directly. A version trained since issue 10 also carries
+``unwrap_python_model()`` and call the estimator directly. A risk version trained since issue 12 also
+carries ``served`` (``models.served_scorer.ServedRiskScorer``: the forecaster with the scorer chosen by
+backtest per group, and the baseline it needs), loaded as ``self.served`` (None for older versions);
+``predict`` and the batch forecast score with it. A version trained since issue 10 also carries
 its validation sample (artifact ``validation_sample``, see ``models.validation_sample``), loaded as
 ``self.validation_sample`` (None for older versions).
 """
@@ -27,6 +30,7 @@ from models.validation_sample import ValidationSample
 
 TEXT_ARTIFACT = "classifier"
 RISK_ARTIFACT = "forecaster"
+SERVED_ARTIFACT = "served"
 TEXT_OUTPUT_COLUMNS: tuple[str, ...] = (
     "leaf_id",
     "category_l1",
@@ -79,14 +83,18 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
 
 
 class RiskForecasterModel(mlflow.pyfunc.PythonModel):
-    """Input: panel rows with the forecaster's feature columns. Output: ``p_<group>`` per row."""
+    """Input: panel rows with the forecaster's feature columns. Output: ``p_<group>`` per row, from the
+    served scorer when the version has one."""
 
     def load_context(self, context) -> None:
         self.forecaster = load_estimator(context.artifacts[RISK_ARTIFACT])
+        served = context.artifacts.get(SERVED_ARTIFACT)
+        self.served = load_estimator(served) if served else None
         self.validation_sample = stored_sample(context)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.predict_with(self.forecaster, model_input)
+        served = getattr(self, "served", None)
+        return self.predict_with(served if served is not None else self.forecaster, model_input)
 
     @staticmethod
     def predict_with(forecaster, model_input: pd.DataFrame | pl.DataFrame) -> pd.DataFrame:
@@ -128,11 +136,17 @@ def stored_sample(context) -> ValidationSample | None:
 
 
 def model_artifacts(
-    artifact: str, estimator, directory: Path, validation_sample: ValidationSample | None = None
+    artifact: str,
+    estimator,
+    directory: Path,
+    validation_sample: ValidationSample | None = None,
+    extra: dict | None = None,
 ) -> dict[str, str]:
-    """The pyfunc ``artifacts`` of a model, written under `directory`: the estimator and, when given, its
-    validation sample."""
+    """The pyfunc ``artifacts`` of a model, written under `directory`: the estimator, any `extra` named
+    estimators and, when given, its validation sample."""
     artifacts = {artifact: str(save_estimator(estimator, directory / f"{artifact}.joblib"))}
+    for name, value in (extra or {}).items():
+        artifacts[name] = str(save_estimator(value, directory / f"{name}.joblib"))
     if validation_sample is not None:
         artifacts[VALIDATION_ARTIFACT] = str(validation_sample.save(directory / VALIDATION_ARTIFACT))
     return artifacts
@@ -147,10 +161,18 @@ def save_text_model(
 
 
 def save_risk_model(
-    forecaster, path: str | Path, validation_sample: ValidationSample | None = None, **save_kwargs
+    forecaster,
+    path: str | Path,
+    validation_sample: ValidationSample | None = None,
+    served=None,
+    **save_kwargs,
 ) -> Path:
-    """Save a fitted risk forecaster as an MLflow pyfunc model directory."""
-    return _save(RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, validation_sample, save_kwargs)
+    """Save a fitted risk forecaster (and its served scorer, when given) as an MLflow pyfunc model
+    directory."""
+    extra = {SERVED_ARTIFACT: served} if served is not None else {}
+    return _save(
+        RiskForecasterModel(), RISK_ARTIFACT, forecaster, path, validation_sample, save_kwargs, extra
+    )
 
 
 def log_text_model(
@@ -171,18 +193,24 @@ def log_text_model(
 
 
 def log_risk_model(
-    forecaster, validation_sample: ValidationSample | None, example: pl.DataFrame | None = None
+    forecaster,
+    validation_sample: ValidationSample | None,
+    example: pl.DataFrame | None = None,
+    served=None,
 ):
     """Log a fitted risk forecaster to the active MLflow run as ``model`` (as :func:`save_risk_model`),
-    with a signature inferred from `example` panel rows when given. Returns MLflow's ``ModelInfo``."""
+    with a signature inferred from `example` panel rows when given, and the served scorer (a fitted
+    ``models.served_scorer.ServedRiskScorer`` around `forecaster`) when given. Returns MLflow's
+    ``ModelInfo``."""
     kwargs: dict = {}
     if example is not None:
         from mlflow.models import infer_signature
 
         example_pd = example.cast(pl.Float64).to_pandas()  # float: the features may hold missing values
-        output = RiskForecasterModel.predict_with(forecaster, example_pd)
+        output = RiskForecasterModel.predict_with(served if served is not None else forecaster, example_pd)
         kwargs = {"signature": infer_signature(example_pd, output), "input_example": example_pd}
-    return _log(RiskForecasterModel(), RISK_ARTIFACT, forecaster, validation_sample, kwargs)
+    extra = {SERVED_ARTIFACT: served} if served is not None else {}
+    return _log(RiskForecasterModel(), RISK_ARTIFACT, forecaster, validation_sample, kwargs, extra)
 
 
 def _save(
@@ -192,9 +220,10 @@ def _save(
     path: str | Path,
     validation_sample: ValidationSample | None,
     kwargs: dict,
+    extra: dict | None = None,
 ) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
-        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample)
+        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample, extra)
         mlflow.pyfunc.save_model(str(path), python_model=wrapper, artifacts=artifacts, **_defaults(kwargs))
     return Path(path)
 
@@ -205,9 +234,10 @@ def _log(
     estimator,
     validation_sample: ValidationSample | None,
     kwargs: dict,
+    extra: dict | None = None,
 ):
     with tempfile.TemporaryDirectory() as tmp:
-        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample)
+        artifacts = model_artifacts(artifact, estimator, Path(tmp), validation_sample, extra)
         return mlflow.pyfunc.log_model(
             name="model", python_model=wrapper, artifacts=artifacts, **_defaults(kwargs)
         )

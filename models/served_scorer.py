@@ -97,11 +97,16 @@ def candidates(weights: Sequence[float] = BLEND_WEIGHTS, blend: bool = True) -> 
 
 
 def baseline_rates(panel: pl.DataFrame, group: str, half_life: float = 13) -> dict[str, np.ndarray]:
-    """The baselines' expected weekly counts per panel row (point-in-time columns, as the model sees)."""
-    return {
-        "hotspot": baselines.decayed_hotspot(panel, group, half_life),
-        "mean_52w": np.nan_to_num(baselines.mean_52w(panel, group), nan=0.0),
+    """The baselines' expected weekly counts per panel row (point-in-time columns, as the model sees);
+    a baseline whose column the panel lacks is left out (it cannot be chosen)."""
+    columns = {
+        "hotspot": (
+            f"ewm_{group}_h{half_life:g}",
+            lambda: baselines.decayed_hotspot(panel, group, half_life),
+        ),
+        "mean_52w": (f"cnt_{group}_52w", lambda: np.nan_to_num(baselines.mean_52w(panel, group), nan=0.0)),
     }
+    return {name: rate() for name, (column, rate) in columns.items() if column in panel.columns}
 
 
 # ---- choosing ------------------------------------------------------------------------------------------
@@ -141,7 +146,7 @@ def choose_scorer(
     model."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-    options = candidates(weights, blend)
+    options = [c for c in candidates(weights, blend) if c.baseline is None or c.baseline in rows.columns]
     if rows.is_empty():
         return options[0], {}
     scores = _log_share_criterion(rows, options) if criterion == "log_share" else None
@@ -157,7 +162,7 @@ def _log_share_criterion(rows: pl.DataFrame, options: list[ScorerChoice]) -> dic
     per_option: dict[str, list[float]] = {c.label: [] for c in options}
     for _, week in rows.group_by("week_start", maintain_order=True):
         counts = week["n"].to_numpy()
-        rates = {name: week[name].to_numpy() for name in BASELINE_NAMES}
+        rates = {name: week[name].to_numpy() for name in BASELINE_NAMES if name in week.columns}
         model_rate = week[MODEL].to_numpy()
         for choice in options:
             per_option[choice.label].append(log_share(choice.rate(model_rate, rates), counts))
@@ -170,7 +175,7 @@ def _ranking_criterion(
     means = {c.label: {m: [] for m in metrics} for c in options}
     for _, week in rows.group_by("week_start", maintain_order=True):
         counts, outcomes = week["n"].to_numpy(), week["y"].to_numpy()
-        rates = {name: week[name].to_numpy() for name in BASELINE_NAMES}
+        rates = {name: week[name].to_numpy() for name in BASELINE_NAMES if name in week.columns}
         model_rate = week[MODEL].to_numpy()
         for choice in options:
             values = week_metrics(choice.rate(model_rate, rates), counts, outcomes)
@@ -194,12 +199,13 @@ def _ranking_criterion(
 def selection_rows(
     model_rate: np.ndarray, panel: pl.DataFrame, group: str, half_life: float = 13
 ) -> pl.DataFrame:
-    """The frame :func:`choose_scorer` reads, for panel rows of one group scored by the model."""
+    """The frame :func:`choose_scorer` reads, for panel rows of one group scored by the model (a column
+    per baseline the panel can compute)."""
     rates = baseline_rates(panel, group, half_life)
     return panel.select(
         "week_start",
         pl.Series(MODEL, np.asarray(model_rate, dtype=float)),
-        *(pl.Series(name, rates[name]) for name in BASELINE_NAMES),
+        *(pl.Series(name, values) for name, values in rates.items()),
         pl.col(f"n_{group}").cast(pl.Float64).alias("n"),
         pl.col(f"y_{group}").cast(pl.Int8).alias("y"),
     )

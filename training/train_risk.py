@@ -5,6 +5,10 @@ the test window, side by side with the naive baselines. Ranking metrics (average
 events in the top 10% / 5%) use the model's ranking score; Brier and ECE its calibrated probability
 (a reliability plot is logged). The test-window forecasts are logged as
 ``evaluation/backtest_forecasts.parquet``: ``gridsense forecast`` seeds the forecast history with them.
+The served scorer (``models.served_scorer``) is chosen per group on the weeks the backtest model never
+saw (its calibration weeks and the test window): the model, a history baseline (decayed hotspot,
+52-week mean) or a blend of the model and a baseline. It is logged with the model (param and tag
+``served_scorer``, artifact ``served`` of the pyfunc), so the batch forecast serves the choice.
 The registered model is then refitted on every labelled week with the same parameters, so forecasts
 use the newest history. The rolling, retrain-every-week backtest on real logs is
 ``gridsense benchmark risk`` (``evaluation.risk_benchmark``).
@@ -29,6 +33,15 @@ from models.pyfunc import log_risk_model
 from models.risk_levels import RiskLevels
 from models.risk_lgbm import RiskForecaster
 from models.scoring import brier, expected_calibration_error, risk_metrics, top_share
+from models.served_scorer import (
+    ScorerChoice,
+    ServedRiskScorer,
+    choose_scorer,
+    last_weeks,
+    model_expected_events,
+    selection_rows,
+    week_metrics,
+)
 from models.validation_sample import risk_sample
 from training import plots
 from training.tracking import fingerprint, git_commit, register
@@ -108,6 +121,7 @@ def evaluate(
 def backtest_forecasts(model: RiskForecaster, test: pl.DataFrame) -> pl.DataFrame:
     """The test window's forecasts in the forecast-history layout (``batch.forecast.HISTORY_SCHEMA``)."""
     scores, probabilities = model.predict_score(test), model.predict_proba(test)
+    groups = list(probabilities)
     frames = [
         test.select(
             "grid_id",
@@ -117,7 +131,7 @@ def backtest_forecasts(model: RiskForecaster, test: pl.DataFrame) -> pl.DataFram
             pl.Series("score", scores[group], dtype=pl.Float64),
             pl.col(f"n_{group}").cast(pl.Int32).alias("actual_count"),
         )
-        for group in model.groups
+        for group in groups
     ]
     ranked = pl.concat(frames).with_columns(
         pl.col("score")
@@ -131,6 +145,32 @@ def backtest_forecasts(model: RiskForecaster, test: pl.DataFrame) -> pl.DataFram
         pl.lit(RISK_MODEL_NAME).alias("model_name"),
         pl.lit("backtest").alias("model_version"),
     ).drop("score")
+
+
+def choose_served(
+    model: RiskForecaster, train: pl.DataFrame, test: pl.DataFrame
+) -> tuple[dict[str, ScorerChoice], dict[str, float]]:
+    """Per group, the served scorer chosen on the weeks `model` (fitted on `train`) never saw: its
+    calibration weeks and the test window. Returns the choices and, per group, the chosen scorer's
+    ranking metrics on the test window (``served.<group>.<metric>``: the window the choice was made on,
+    so optimistic; the honest out-of-sample figure is ``gridsense benchmark risk``'s ``served``)."""
+    unseen = pl.concat(
+        [last_weeks(train, model.calibration_weeks if model.calibration else 0), test], how="vertical_relaxed"
+    )
+    choices, metrics = {}, {}
+    for group in model.models_:
+        rows = selection_rows(model_expected_events(model, unseen, group), unseen, group)
+        choices[group], _ = choose_scorer(rows)
+        tested = rows.filter(pl.col("week_start") >= test.get_column("week_start").min())
+        served = ServedRiskScorer(model, {group: choices[group]}).fit(train).predict_score(test)[group]
+        weekly = [
+            week_metrics(served[mask], tested["n"].to_numpy()[mask], tested["y"].to_numpy()[mask])
+            for week in tested["week_start"].unique().sort()
+            for mask in [(tested["week_start"] == week).to_numpy()]
+        ]
+        for name in weekly[0]:
+            metrics[f"served.{group}.{name}"] = float(np.nanmean([w[name] for w in weekly]))
+    return choices, metrics
 
 
 def _weekly_top_share(scores: np.ndarray, counts: np.ndarray, weeks: np.ndarray, share: float = 0.10) -> list:
@@ -170,16 +210,39 @@ def train_risk_model(
 
         backtest_model.fit(train, feature_columns=features)
         metrics, weekly = evaluate(backtest_model, test)
+        choices, served_metrics = choose_served(backtest_model, train, test)
+        metrics.update(served_metrics)
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        _log_artifacts(features, weekly, backtest_forecasts(backtest_model, test))
+        _log_served_choice(choices)
+        served_backtest = ServedRiskScorer(backtest_model, choices).fit(train)
+        _log_artifacts(features, weekly, backtest_forecasts(served_backtest, test))
 
-        final_model = RiskForecaster(**params).fit(pl.concat([train, test]), feature_columns=features)
+        labelled = pl.concat([train, test])
+        final_model = RiskForecaster(**params).fit(labelled, feature_columns=features)
+        served = ServedRiskScorer(final_model, choices).fit(labelled)
         sample = risk_sample(test, final_model)
         mlflow.log_param("validation_sample.rows", sample.rows.height)
-        model_info = log_risk_model(final_model, sample, test.select(features).head(5))
+        model_info = log_risk_model(final_model, sample, test.select(features).head(5), served=served)
         name, tags = site_model_name(RISK_MODEL_NAME, site), {SITE_TAG: site}
         version = register(model_info.model_uri, name, alias, tags=tags) if alias is not None else None
     return RiskTrainingResult(run.info.run_id, version, metrics)
+
+
+def _log_served_choice(choices: dict[str, ScorerChoice]) -> None:
+    """Param and tag ``served_scorer`` (group=label, ...), and per group its scorer, baseline and weight."""
+    import mlflow
+
+    summary = ",".join(f"{group}={choice.label}" for group, choice in choices.items())
+    mlflow.set_tag("served_scorer", summary)
+    mlflow.log_param("served_scorer", summary)
+    for group, choice in choices.items():
+        mlflow.log_params(
+            {
+                f"served_scorer.{group}": choice.scorer,
+                f"served_scorer.{group}.baseline": choice.baseline or "",
+                f"served_scorer.{group}.weight": choice.weight,
+            }
+        )
 
 
 def _log_artifacts(features: list[str], weekly: dict[str, dict[str, list]], forecasts: pl.DataFrame) -> None:
