@@ -87,3 +87,19 @@ def benchmark_intake(
     print(json.dumps(result, ensure_ascii=False))
     if out is not None:
         out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
+def benchmark_duplicates_demo(
+    events: Annotated[Path, typer.Option(help="A demo event log with incident_id (gridsense demo-data).")],
+    grids: Annotated[Path, typer.Option(help="Its grids table.")],
+    test_weeks: Annotated[int, typer.Option(help="The test period: the last this many weeks.")] = 13,
+    max_reports: Annotated[int | None, typer.Option(help="Replay at most this many test reports.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+) -> None:
+    """Duplicate pairs' precision/recall on the demo city's test period (intake's search, replayed)."""
+    from evaluation.duplicate_demo import run
+
+    result = run(events, grids, test_weeks=test_weeks, max_reports=max_reports)
+    print(json.dumps(result, ensure_ascii=False))
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1), encoding="utf-8")

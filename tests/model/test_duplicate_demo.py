@@ -1,0 +1,33 @@
+"""The demo-city duplicate benchmark replays a log with incident ids through intake's search."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from evaluation.duplicate_demo import run
+
+
+def test_repeats_of_one_incident_are_found_and_counted(tmp_path):
+    start = datetime(2026, 1, 1, 9)
+    text = "英祥春天小区3号楼楼道堆满杂物，消防通道被堵死，请尽快处理。"
+    rows = [
+        ("e1", start, "G1", "英祥春天小区楼道堆物", text, "I1", None),
+        ("e2", start + timedelta(days=20), "G1", "英祥春天小区消防通道堵塞", text, "I1", None),
+        ("e3", start + timedelta(days=21), "G1", "英祥春天小区楼道堆物", text[:-4], "I1", None),
+        ("e4", start + timedelta(days=21, hours=2), "G2", "路灯不亮", "和平路路灯坏了一个月。", "I2", None),
+        ("e5", start + timedelta(days=21, hours=3), "G1", "测试", "ceshi", None, "test"),
+    ]
+    events = tmp_path / "events.parquet"
+    pl.DataFrame(
+        rows,
+        schema=["event_id", "reported_at", "grid_id", "title", "text", "incident_id", "invalid_reason"],
+        orient="row",
+    ).write_parquet(events)
+    grids = tmp_path / "grids.parquet"
+    pl.DataFrame({"grid_id": ["G1", "G2"], "x_m": [0.0, 5000.0], "y_m": [0.0, 0.0]}).write_parquet(grids)
+    result = run(events, grids, test_weeks=1, fill_weeks=4, directory=tmp_path / "store")
+    assert result["test_reports"] == 3  # e1 fills the store; the invalid e5 is left out
+    assert result["same_issue_pairs_in_scope"] == 1  # e3 sees e2 (e1 is 20 days older)
+    assert result["precision"] == 1.0 and result["recall"] == 1.0
