@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import audit, batch, benchmarks, data, duplicates, ingest, monitor, ops, serve, taxonomy, train
+from cli import hot_issues as hot_issues_cli
 from cli import invalid as invalid_cli
 from cli.console import console, timed
 from cli.errors import UserErrorGroup
@@ -84,6 +85,8 @@ benchmarks.app.command("intake")(duplicates.benchmark_intake)
 benchmarks.app.command("duplicates-demo")(duplicates.benchmark_duplicates_demo)
 train.app.command("duplicates")(duplicates.train_duplicates)
 train.app.command("invalid")(invalid_cli.train_invalid)
+benchmarks.app.command("hot-issues")(hot_issues_cli.benchmark_hot_issues)
+app.command("hot-issues")(hot_issues_cli.hot_issues)
 app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(site_app, name="site")

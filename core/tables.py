@@ -16,3 +16,5 @@ WEEKLY_FILE = "grid_weekly.parquet"
 REPORTS_FILE = "recent_reports.parquet"
 RAW_REPORTS_FILE = "recent_reports_raw.parquet"  # personal data: written only on request, mode 0600
 SITE_FILE = "site.json"  # the site: name, language, risk groups with their labels, map metric
+HOT_ISSUES_FILE = "hot_issues.parquet"  # `gridsense hot-issues`: issues ranked by heat (GET /v1/hot-issues)
+HOT_ISSUE_REPORTS_FILE = "hot_issue_reports.parquet"  # their member reports, redacted (drill-down)
