@@ -17,15 +17,28 @@ app = typer.Typer(help="Measure models and the API; print and write a JSON repor
 @app.command("panel")
 def panel(
     events: Annotated[int, typer.Option(help="Events in the synthetic log.")] = 1_000_000,
-    units: Annotated[int, typer.Option(help="Units (cells).")] = 650,
+    units: Annotated[int, typer.Option("--units", "--grids", help="Units (cells, grids).")] = 650,
     weeks: Annotated[int, typer.Option(help="Weeks of log.")] = 156,
     repeats: Annotated[int, typer.Option(help="Runs; the fastest is reported.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="polars | spark: time the whole job (read the log, panel, partitioned Parquet) in a child "
+            "process, with its peak memory (evaluation/engine_speed.py); default: the panel alone, in memory."
+        ),
+    ] = None,
 ) -> None:
     """Time the grid x week panel on a large synthetic event log."""
     from evaluation.panel_speed import time_panel
 
-    result = time_panel(events, units, weeks, repeats)
+    if engine is not None:
+        from engines import resolve_engine
+        from evaluation.engine_speed import time_engine_panel
+
+        result = time_engine_panel(resolve_engine(engine), events, units, weeks)
+    else:
+        result = time_panel(events, units, weeks, repeats)
     print(json.dumps(result))
     if out is not None:
         out.write_text(json.dumps(result, indent=1), encoding="utf-8")

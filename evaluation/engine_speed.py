@@ -1,0 +1,158 @@
+"""`gridsense benchmark panel --engine polars|spark`: the panel job on each engine, wall time and peak memory.
+
+The seeded synthetic log of ``evaluation.panel_speed`` (grids on a lattice, jittered by up to a metre so
+that nearest neighbours have no distance ties, a district per 25 grids) is written as Parquet first (not
+timed). The timed job then runs in a child process, as a batch job would: read the log, build the panel
+with every feature family, write it as partitioned Parquet (site, month). The parent samples the resident
+memory of the child and all its descendants (the JVM and Spark's Python workers included) every 0.2 s,
+and stops the child when it exceeds the cap (reported as ``"status": "over memory cap"``), so a run never
+takes the shared machine's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def write_synthetic(events: int, grids: int, weeks: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    from evaluation.panel_speed import synthetic_log
+
+    folder.mkdir(parents=True, exist_ok=True)
+    log, table = synthetic_log(events, grids, weeks, seed)
+    jitter = np.random.default_rng(seed + 1).uniform(-1.0, 1.0, (2, table.height))
+    table = table.with_columns(pl.col("x_m") + jitter[0], pl.col("y_m") + jitter[1])
+    log.write_parquet(folder / "log.parquet")
+    table.write_parquet(folder / "grids.parquet")
+    return folder / "log.parquet", folder / "grids.parquet"
+
+
+def time_engine_panel(
+    engine: str,
+    events: int,
+    grids: int,
+    weeks: int = 156,
+    folder: Path | None = None,
+    memory_cap_gib: float = 8.0,
+    spark_driver_memory: str = "2g",
+    shard_grids: int = 1_000,
+) -> dict:
+    """Wall time and peak resident memory (process tree) of the panel job on ``engine``."""
+    if folder is None:  # the log and the panel in a folder removed afterwards
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="gridsense-engine-bench-") as tmp:
+            return time_engine_panel(
+                engine, events, grids, weeks, Path(tmp), memory_cap_gib, spark_driver_memory, shard_grids
+            )
+    folder = Path(folder)
+    log_path, grids_path = write_synthetic(events, grids, weeks, folder / f"log-{events}-{grids}-{weeks}")
+    out = folder / f"panel-{engine}"
+    command = [
+        sys.executable,
+        "-m",
+        "evaluation.engine_speed",
+        engine,
+        str(log_path),
+        str(grids_path),
+        str(out),
+        spark_driver_memory,
+        str(shard_grids),
+    ]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    peak, status = 0, "ok"
+    while child.poll() is None:
+        peak = max(peak, tree_rss(child.pid))
+        if peak > memory_cap_gib * 2**30:
+            os.killpg(child.pid, signal.SIGKILL)
+            status = "over memory cap"
+            break
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    stdout = child.communicate()[0]
+    result = json.loads(stdout.strip().splitlines()[-1]) if status == "ok" and child.returncode == 0 else {}
+    if status == "ok" and child.returncode != 0:
+        status = f"failed (exit {child.returncode})"
+    return {
+        "engine": engine,
+        "events": events,
+        "grids": grids,
+        "weeks": weeks,
+        "status": status,
+        "seconds": round(wall, 1),
+        "peak_rss_gib": round(peak / 2**30, 2),
+        "memory_cap_gib": memory_cap_gib,
+        **(
+            {"spark_driver_memory": spark_driver_memory, "shard_grids": shard_grids}
+            if engine == "spark"
+            else {}
+        ),
+        **result,
+    }
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21]) * PAGE
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+def _run(engine: str, log_path: str, grids_path: str, out: str, driver_memory: str, shard_grids: str) -> dict:
+    """The timed job (in the child process)."""
+    grids = pl.read_parquet(grids_path)
+    if engine == "polars":
+        from engines.partitions import write_partitioned
+        from features.panel import build_panel
+
+        panel = build_panel(pl.read_parquet(log_path), grids)
+        written = write_partitioned(panel, Path(out), "bench", "week_start")
+        rows, columns = panel.height, panel.width
+    else:
+        from engines.spark_io import write_partitioned
+        from engines.spark_panel import build_panel_spark
+        from engines.spark_session import get_spark
+
+        spark = get_spark(driver_memory=driver_memory, shuffle_partitions=16, local_dir=f"{out}-spark-tmp")
+        spark.sparkContext.setLogLevel("ERROR")
+        n_shards = -(-grids.height // int(shard_grids))
+        panel = build_panel_spark(spark, spark.read.parquet(log_path), grids, n_shards=n_shards)
+        written = write_partitioned(panel, Path(out), "bench", "week_start")
+        rows, columns = None, len(panel.columns) - 0
+    scanned = pl.scan_parquet([str(p / "*.parquet") for p in written]).select(pl.len()).collect().item()
+    return {
+        "rows": rows if rows is not None else scanned,
+        "rows_written": scanned,
+        "columns": columns,
+        "partitions": len(written),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(_run(*sys.argv[1:7])))
