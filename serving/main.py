@@ -31,6 +31,7 @@ from serving.rate_limit import RateLimiter
 from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
 from serving.routers import admin, classify, drift, grids, health, intake, metrics, models, risk, site
+from serving.routers import hot_issues as hot_issues_router
 from serving.schemas import ERROR_RESPONSES
 from serving.telemetry import ServingMetrics
 from serving.validation import BodyLimitMiddleware, check_query_encoding
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(drift.router)
     app.include_router(site.router)
+    app.include_router(hot_issues_router.router)
     app.include_router(dashboard_router)
     app.include_router(api_docs.router)
     return app
