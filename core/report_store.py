@@ -94,6 +94,18 @@ class StoreStatus:
     spooled: int = 0  # reports waiting in the spool for the store to come back
 
 
+@dataclass(frozen=True)
+class CandidateFeatures:
+    """Stored reports as columns: ids, their place keys joined by PLACE_SEPARATOR, their feature blobs."""
+
+    ids: list[str]
+    places: list[str]
+    features: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 class StoreUnavailableError(RuntimeError):
     """The store cannot be read or written now (missing directory, locked, corrupt)."""
 
@@ -118,6 +130,18 @@ class ReportStore(Protocol):
         """Reports made in [since, until) in one of `grid_ids`, or naming one of `places` (either list
         may be empty), newest first, at most `limit`; without `with_text`, title and text are left empty
         (a first look at many candidates reads only their places and features)."""
+        ...
+
+    def candidate_features(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        grid_ids: Sequence[str] = (),
+        places: Sequence[str] = (),
+        limit: int = 20_000,
+    ) -> CandidateFeatures:
+        """The same reports as `candidates`, as columns and without texts (the first look at thousands
+        of candidates; in no particular order)."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[StoredReport]: ...
@@ -152,6 +176,15 @@ CREATE TABLE IF NOT EXISTS report_places (
 );
 CREATE INDEX IF NOT EXISTS report_places_key ON report_places (place, reported_at);
 CREATE INDEX IF NOT EXISTS report_places_report ON report_places (report_id);
+CREATE TABLE IF NOT EXISTS report_grid_features (
+    grid_id TEXT NOT NULL,
+    reported_at REAL NOT NULL,
+    id TEXT NOT NULL,
+    places TEXT NOT NULL,
+    features BLOB,
+    PRIMARY KEY (grid_id, reported_at, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS report_grid_features_id ON report_grid_features (id);
 """
 COLUMNS = "id, reported_at, grid_id, place, title, text, leaf_id, places, features"
 LIGHT_COLUMNS = "id, reported_at, grid_id, place, NULL, '', leaf_id, places, features"
@@ -217,15 +250,18 @@ class SqliteReportStore:
             for place in report.places
         ]
         ids = [(report.id,) for report in reports]
+        grid_rows = [(row[2], row[1], row[0], row[7], row[8]) for row in rows if row[2] is not None]
 
         def write(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("DELETE FROM report_places WHERE report_id = ?", ids)
+                conn.executemany("DELETE FROM report_grid_features WHERE id = ?", ids)
                 conn.executemany(
                     f"INSERT OR REPLACE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
                 )
                 conn.executemany("INSERT INTO report_places VALUES (?,?,?)", place_rows)
+                conn.executemany("INSERT INTO report_grid_features VALUES (?,?,?,?,?)", grid_rows)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -269,6 +305,39 @@ class SqliteReportStore:
         )
         return self._run(lambda conn: [_report(row) for row in conn.execute(query, [*params, limit])])
 
+    def candidate_features(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        grid_ids: Sequence[str] = (),
+        places: Sequence[str] = (),
+        limit: int = 20_000,
+    ) -> CandidateFeatures:
+        start = as_utc(since).timestamp()
+        end = as_utc(until).timestamp() if until is not None else float("inf")
+        grid_ids, places = list(dict.fromkeys(grid_ids)), list(dict.fromkeys(places))
+        if grid_ids:  # the common case: one range of a table clustered by (grid_id, reported_at)
+            marks = ",".join("?" * len(grid_ids))
+            query = (
+                f"SELECT id, places, features FROM report_grid_features WHERE grid_id IN ({marks}) "
+                "AND reported_at >= ? AND reported_at < ? LIMIT ?"
+            )
+            params: list = [*grid_ids, start, end, limit]
+        elif places:
+            marks = ",".join("?" * len(places))
+            query = (
+                "SELECT id, places, features FROM reports WHERE id IN (SELECT report_id FROM report_places "
+                f"WHERE place IN ({marks}) AND reported_at >= ? AND reported_at < ?) LIMIT ?"
+            )
+            params = [*places, start, end, limit]
+        else:
+            return CandidateFeatures([], [], [])
+        rows = self._run(lambda conn: conn.execute(query, params).fetchall())
+        if not rows:
+            return CandidateFeatures([], [], [])
+        ids, joined, features = zip(*rows, strict=True)
+        return CandidateFeatures(list(ids), list(joined), [f or b"" for f in features])
+
     def get(self, ids: Sequence[str]) -> list[StoredReport]:
         if not ids:
             return []
@@ -286,6 +355,7 @@ class SqliteReportStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM report_places WHERE reported_at < ?", (cutoff,))
+                conn.execute("DELETE FROM report_grid_features WHERE reported_at < ?", (cutoff,))
                 deleted = conn.execute("DELETE FROM reports WHERE reported_at < ?", (cutoff,)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
@@ -425,6 +495,11 @@ class SpoolingReportStore:
         except StoreUnavailableError as exc:
             self._last_error = str(exc)
             raise
+
+    def candidate_features(
+        self, since, until=None, grid_ids=(), places=(), limit=20_000
+    ) -> CandidateFeatures:
+        return self.inner.candidate_features(since, until, grid_ids, places, limit)
 
     def get(self, ids: Sequence[str]) -> list[StoredReport]:
         return self.inner.get(ids)

@@ -18,7 +18,14 @@ from typing import Literal
 
 import numpy as np
 
-from core.report_store import ReportStore, StoredReport, StoreUnavailableError, as_utc, redacted
+from core.report_store import (
+    CandidateFeatures,
+    ReportStore,
+    StoredReport,
+    StoreUnavailableError,
+    as_utc,
+    redacted,
+)
 from models.duplicates import (
     MINHASH_SIZE,
     Decision,
@@ -32,7 +39,7 @@ from models.duplicates import (
     prepare,
 )
 from models.grid_neighbours import GridNeighbours
-from models.places import name_similarity
+from models.places import core
 
 logger = logging.getLogger(__name__)
 
@@ -144,17 +151,11 @@ class DuplicateSearch:
         grids, places = scope
         at = probe.item.reported_at
         try:
-            light = self.store.candidates(
-                at - self.window,
-                at + timedelta(seconds=1),
-                grids,
-                places,
-                self.max_candidates,
-                with_text=False,
+            light = self.store.candidate_features(
+                at - self.window, at + timedelta(seconds=1), grids, places, self.max_candidates
             )
-            light = [c for c in light if c.id != probe.item.id]
-            shortlisted = self._shortlist(probe, light)
-            full = self.store.get([c.id for c in shortlisted]) if shortlisted else []
+            shortlisted = [i for i in self._shortlist(probe, light) if light.ids[i] != probe.item.id]
+            full = self.store.get([light.ids[i] for i in shortlisted]) if shortlisted else []
         except StoreUnavailableError as exc:
             return _skipped("store_unavailable", error=str(exc))
         pairs = [(c, prepare(c.title, c.text, redact=False)) for c in full]
@@ -165,27 +166,20 @@ class DuplicateSearch:
             decision=decide(best, self.params), matches=matches, searched=len(light) + len(earlier)
         )
 
-    def _shortlist(self, probe: _Probe, candidates: Sequence[StoredReport]) -> list[StoredReport]:
-        if not candidates:
+    def _shortlist(self, probe: _Probe, candidates: CandidateFeatures) -> list[int]:
+        """Positions of the candidates worth reading in full: the most similar MinHash signatures, and
+        those whose stored places contain the distinctive part of a place this report is about."""
+        if not len(candidates):
             return []
-        signatures = np.stack([_signature(c.features) for c in candidates])
-        similarity = estimated_jaccard(probe.signature, signatures)
-        order = [
-            i
-            for i in np.argsort(-similarity, kind="stable")[: self.shortlist]
-            if similarity[i] >= MIN_JACCARD
-        ]
+        similarity = estimated_jaccard(probe.signature, _signatures(candidates.features))
+        top = np.argsort(-similarity, kind="stable")[: self.shortlist]
+        order = [int(i) for i in top if similarity[i] >= MIN_JACCARD]
+        cores = [c for c in (core(place) for place in probe.report.primary_places) if len(c) >= 2]
         same_place = [
-            i
-            for i, c in enumerate(candidates)
-            if c.places
-            and probe.report.primary_places
-            and max(name_similarity(a, b) for a in probe.report.primary_places for b in c.places) >= 0.75
+            i for i, joined in enumerate(candidates.places) if joined and any(c in joined for c in cores)
         ]
-        chosen = list(
-            dict.fromkeys(order + sorted(same_place, key=lambda i: -similarity[i])[: self.shortlist])
-        )
-        return [candidates[i] for i in chosen]
+        same_place = sorted(same_place, key=lambda i: -similarity[i])[: self.shortlist]
+        return list(dict.fromkeys(order + same_place))
 
     def _score(self, probe: _Probe, pairs: Sequence[tuple[StoredReport, PreparedReport]]) -> list[Match]:
         if not pairs:
@@ -231,10 +225,17 @@ def _skipped(reason: SkipReason, **values: str) -> Outcome:
     return Outcome(skipped=reason, detail=SKIP_DETAILS[reason].format(**values))
 
 
-def _signature(features: bytes) -> np.ndarray:
-    if len(features) == MINHASH_SIZE * 4:
-        return np.frombuffer(features, dtype=np.uint32)
-    return np.zeros(MINHASH_SIZE, dtype=np.uint32)  # stored by another writer without a signature
+def _signatures(features: Sequence[bytes]) -> np.ndarray:
+    """n x 64 signatures; a blob of another size (a writer without signatures) becomes zeros."""
+    size = MINHASH_SIZE * 4
+    if all(len(blob) == size for blob in features):
+        return np.frombuffer(b"".join(features), dtype=np.uint32).reshape(len(features), MINHASH_SIZE)
+    return np.stack(
+        [
+            np.frombuffer(blob, dtype=np.uint32) if len(blob) == size else np.zeros(MINHASH_SIZE, np.uint32)
+            for blob in features
+        ]
+    )
 
 
 def _as_stored(probe: _Probe) -> StoredReport:

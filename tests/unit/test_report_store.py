@@ -120,3 +120,17 @@ def test_locked_store_spools(tmp_path):
         blocker.close()
     assert store.replay() == 1
     assert store.count() == 2
+
+
+def test_candidate_features_are_the_candidates_as_columns(tmp_path):
+    store = SqliteReportStore(tmp_path / "r.sqlite")
+    store.add(
+        [report(1, "G1", 1, places=("甲小区",)), report(2, "G2", 1), report(3, "G1", 9), report(4, None, 1)]
+    )
+    since = NOW - timedelta(days=7)
+    by_grid = store.candidate_features(since, NOW, grid_ids=["G1", "G2"])
+    assert sorted(by_grid.ids) == ["r1", "r2"] and len(by_grid) == 2
+    assert by_grid.places[by_grid.ids.index("r1")] == "甲小区"
+    assert store.candidate_features(since, NOW, places=["甲小区"]).ids == ["r1"]
+    store.add([report(1, "G3", 1)])  # moved to another grid: its old row goes
+    assert store.candidate_features(since, NOW, grid_ids=["G1"]).ids == []
