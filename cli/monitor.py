@@ -60,6 +60,7 @@ def monitor(
     unseen n-grams, text length, corrections); log an alert for each crossed threshold; write a report.
     Exit code 1 when the latest window alarms."""
     from core.errors import GridSenseUserError
+    from core.registry import TEXT_MODEL_NAME, site_model_name
     from core.settings import tracking_uri
     from monitoring.job import build_reference, load_registered_text_model, monitor_reports, run_monitor
     from monitoring.signals import DriftReference, DriftThresholds
@@ -76,7 +77,8 @@ def monitor(
         import mlflow
 
         mlflow.set_tracking_uri(tracking_uri(project_root()))
-        loaded = timed(f"load text model {model}", lambda: load_registered_text_model(model))
+        name = site_model_name(TEXT_MODEL_NAME, settings.site)  # GRIDSENSE_SITE's text model
+        loaded = timed(f"load {name} {model}", lambda: load_registered_text_model(model, name))
     if reference is not None:
         baseline = DriftReference.from_dict(json.loads(reference.read_text(encoding="utf-8")))
     else:

@@ -150,26 +150,26 @@ class MonitoredModel:
     data_path: Path | None  # the text set the version was trained on (its run's `data.path`)
 
 
-def load_registered_text_model(alias_or_version: str = "champion") -> MonitoredModel:
-    """A registered text model (by alias or version number) with the path of its training data."""
+def load_registered_text_model(alias_or_version: str = "champion", name: str | None = None) -> MonitoredModel:
+    """A registered text model (by alias or version number; `name` defaults to the demo's) with the path of
+    its training data."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     from core.errors import GridSenseUserError
     from core.registry import TEXT_MODEL_NAME, alias_version
 
+    name = name or TEXT_MODEL_NAME
     client = MlflowClient()
     version = (
-        alias_or_version
-        if alias_or_version.isdigit()
-        else alias_version(client, TEXT_MODEL_NAME, alias_or_version)
+        alias_or_version if alias_or_version.isdigit() else alias_version(client, name, alias_or_version)
     )
     if version is None:
         raise GridSenseUserError(
-            f"{TEXT_MODEL_NAME}@{alias_or_version} is not registered",
+            f"{name}@{alias_or_version} is not registered",
             "train a text model first (gridsense train text)",
         )
-    run_id = client.get_model_version(TEXT_MODEL_NAME, version).run_id
+    run_id = client.get_model_version(name, version).run_id
     data = client.get_run(run_id).data.params.get("data.path") if run_id else None
-    model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL_NAME}/{version}").unwrap_python_model()
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
     return MonitoredModel(model.classifier, str(version), Path(data) if data else None)
