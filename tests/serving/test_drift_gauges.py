@@ -102,3 +102,16 @@ def test_get_drift_gives_the_history_for_the_dashboard(client, settings):
     first, last = body["history"]
     assert first["alarms"] == [] and "category_mix" in last["alarms"]
     assert last["reports_seen"] == 2 * REFRESH_EVERY and last["window_reports"] == WINDOW
+
+
+def test_an_empty_drift_log_path_turns_the_log_off(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from serving.drift_gauges import DriftGauges
+
+    gauges = DriftGauges(Settings(home=tmp_path, drift_log_path=""), CollectorRegistry())
+    assert gauges.log_path is None
+    assert (
+        DriftGauges(Settings(home=tmp_path), CollectorRegistry()).log_path
+        == tmp_path / ".gridsense/drift.jsonl"
+    )
