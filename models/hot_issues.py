@@ -56,6 +56,10 @@ ISSUE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 MEMBER_COLUMNS: tuple[str, ...] = ("issue_id", "event_id", "reported_at", "title", "text")
 MEMBER_TEXT_CHARS = 160
+# A title that says only how the report came in (随手拍, 市民来电反映问题, 网格巡查上报): the text says more.
+GENERIC_TITLE = re.compile(
+    r".{0,4}|.{0,6}(上报|来电|反映|诉求|工单|巡查|发现|随手拍|求助|投诉|问题|告警|异常)"
+)
 # The report's category, finest first, when the log has one (a labelled log, or the classifier's output).
 CATEGORY_COLUMNS: tuple[str, ...] = ("leaf_id", "category_l3", "category_l2", "category_l1")
 
@@ -233,7 +237,11 @@ def _representative(titles: list[str | None], texts: list[str]) -> str:
     """The phrase most like the others: the title (else the first clause) sharing most character
     bigrams with the rest, at most 40 characters."""
     candidates = [
-        (title or re.split(r"[，。！？；,.!?;]", text, maxsplit=1)[0] or text).strip()[:40]
+        (
+            title
+            if title and not GENERIC_TITLE.fullmatch(title)
+            else re.split(r"[，。！？；,.!?;]", text, maxsplit=1)[0] or text
+        ).strip()[:40]
         for title, text in zip(titles, texts, strict=True)
     ]
     grams = [{c[i : i + 2] for i in range(len(c) - 1)} for c in candidates]
