@@ -209,8 +209,9 @@ def conform(panel: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     without parent areas has none; the whole-city panel has zeros for such grids)."""
     missing = [name for name in schema if name not in panel.columns]
     unexpected = [name for name in missing if not name.startswith("parent_")]
+    unexpected += [name for name in panel.columns if name not in schema]
     if unexpected:
-        raise ValueError(f"shard panel lacks columns {unexpected}")
+        raise ValueError(f"shard panel and panel schema differ in columns {unexpected}")
     return panel.with_columns(pl.lit(0).cast(schema[name]).alias(name) for name in missing).select(
         pl.col(name).cast(dtype) for name, dtype in schema.items()
     )

@@ -44,7 +44,7 @@ def build_panel_spark(
     options = options or PanelOptions()
     plan = plan_shards(grids, n_shards, neighbours_k, options)
     scope = _scope(events, l1_categories, options)
-    schema = _panel_schema(grids, plan, scope, first_week, last_week, neighbours_k, max_weeks)
+    schema = _panel_schema(events, grids, plan, scope, first_week, last_week, neighbours_k, max_weeks)
     tagged = _tagged(spark, events, grids, plan, scope)
 
     def build(table):
@@ -90,18 +90,11 @@ def _naive(value):
     return None if value is None else value.replace(tzinfo=None)
 
 
-def _panel_schema(grids, plan: ShardPlan, scope: CityScope, first_week, last_week, k, max_weeks):
+def _panel_schema(events, grids, plan: ShardPlan, scope: CityScope, first_week, last_week, k, max_weeks):
     """The panel's columns and types, from a panel of a few grids and the span markers only."""
     with_parent = grids.sort(pl.col(plan.parent_column).is_null()) if plan.parent_column else grids
     probe_grids = with_parent.head(max(k * max(scope.options.wide_neighbour_factor, 1) + 2, 2))
-    empty = pl.DataFrame(
-        schema={
-            "reported_at": pl.Datetime("us"),
-            "grid_id": pl.String,
-            "category_l1": pl.String,
-            "risk_group": pl.String,
-        }
-    )
+    empty = pl.from_arrow(events.limit(0).toArrow())  # the events' own columns (text category ...)
     probe = build_panel(
         with_span_markers(empty, scope),
         probe_grids,

@@ -25,7 +25,10 @@ def city(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("spark-city")
     made = generate_demo_city(root, seed=5, n_grids=60, weeks=30, start=date(2024, 1, 1))
-    events = pl.read_parquet(made.events_path).with_columns(pl.col("reported_at").cast(pl.String))
+    events = pl.read_parquet(made.events_path).with_columns(
+        pl.col("reported_at").cast(pl.String),
+        pl.col("category_l2").alias("text_category"),  # a text-classified category: the cnt_txt_* family
+    )
     bad = events.head(6).with_columns(
         pl.Series("reported_at", ["not a date", "2024-02-30 10:00", None, "1999-01-01", "2024-03-01", "x"]),
         pl.Series("channel", ["app", "fax", "app", "app", "app", "app"]),
