@@ -59,9 +59,11 @@ def run_monitor(
     source: str,
     model_version: str | None = None,
     unseen_ngrams: Any = None,
+    times: list[str | None] | None = None,
 ) -> MonitorResult:
     """Compare each window of `traffic` with `reference` and write the report to `out_dir`.
-    `unseen_ngrams(start, stop)` may list the new n-grams of a window (it needs the texts)."""
+    `unseen_ngrams(start, stop)` may list the new n-grams of a window (it needs the texts); `times` (one
+    per report, in traffic order) give each window its first and last date."""
     summaries = []
     for window in windows(len(traffic), window_size):
         signals = compare(reference, traffic.slice(window.start, window.stop), thresholds)
@@ -74,6 +76,7 @@ def run_monitor(
                 "index": window.index,
                 "start": window.start,
                 "stop": window.stop,
+                **_dates(times, window.start, window.stop),
                 "alarms": alarms,
                 "signals": {signal.name: signal.to_dict() for signal in signals},
             }
@@ -123,7 +126,13 @@ def monitor_reports(
         source=source,
         model_version=model_version,
         unseen_ngrams=unseen,
+        times=reports.get_column("reported_at").to_list() if "reported_at" in reports.columns else None,
     )
+
+
+def _dates(times: list[str | None] | None, start: int, stop: int) -> dict[str, str]:
+    known = sorted(time for time in (times or [])[start:stop] if time)
+    return {"from": known[0][:10], "to": known[-1][:10]} if known else {}
 
 
 def _titles(reports: pl.DataFrame) -> list[str | None] | None:

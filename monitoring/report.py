@@ -62,8 +62,11 @@ def _markdown(summary: dict[str, Any], reference: DriftReference, plots: dict[st
             signal = window["signals"][name]
             value = "n/a" if signal["value"] is None else f"{signal['value']:.3f}"
             cells.append(f"**{value}**" if signal["alarm"] else value)
+        dates = f" ({window['from']} to {window['to']})" if "from" in window else ""
         lines.append(
-            f"| {window['index']} | {window['start']:,}-{window['stop'] - 1:,} | " + " | ".join(cells) + " |"
+            f"| {window['index']} | {window['start']:,}-{window['stop'] - 1:,}{dates} | "
+            + " | ".join(cells)
+            + " |"
         )
     thresholds = ", ".join(f"{name} {value}" for name, value in summary["thresholds"].items())
     lines += ["", f"Thresholds: {thresholds} (bold: crossed).", ""]

@@ -28,7 +28,8 @@ CORRECTION_COLUMN = "corrected_leaf_id"
 def load_reports(
     paths: Sequence[Path], split: str | None = None, shuffle_seed: int | None = None
 ) -> pl.DataFrame:
-    """`title`, `text`, `corrected_leaf_id` (null where absent) of every report, in traffic order.
+    """`title`, `text`, `reported_at` (as text), `corrected_leaf_id` (null where absent) of every report, in
+    traffic order.
     `shuffle_seed` shuffles the rows of each file (the files stay in order): an undated labelled set is
     often sorted by label, and its windows would differ from each other for that reason alone."""
     frames = [_one_file(Path(path), split) for path in paths]
@@ -51,7 +52,7 @@ def _one_file(path: Path, split: str | None) -> pl.DataFrame:
         frame = frame.filter(pl.col("split") == split)
     if "reported_at" in frame.columns and frame.height and frame.get_column("reported_at").null_count() == 0:
         frame = frame.sort("reported_at", maintain_order=True)
-    columns = {"title": pl.String, "text": pl.String, CORRECTION_COLUMN: pl.String}
+    columns = {"title": pl.String, "text": pl.String, "reported_at": pl.String, CORRECTION_COLUMN: pl.String}
     return frame.select(
         [
             pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)

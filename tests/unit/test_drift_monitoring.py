@@ -4,6 +4,7 @@ on traffic that is not; the job writes a report a data scientist can open."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -112,13 +113,25 @@ def test_windows_keep_a_last_window_of_at_least_half_the_size():
 
 def test_traffic_files_keep_their_order_and_the_split_filter(tmp_path):
     first = tmp_path / "a.parquet"
-    pl.DataFrame({"text": ["一", "二", "三"], "split": ["test", "train", "test"]}).write_parquet(first)
+    pl.DataFrame(
+        {
+            "text": ["三", "二", "一"],
+            "split": ["test", "train", "test"],
+            "reported_at": [datetime(2025, 3, 1), datetime(2025, 2, 1), datetime(2025, 1, 1)],
+        }
+    ).write_parquet(first)
     second = tmp_path / "b.csv"
     second.write_text("text,corrected_leaf_id\n四,X\n五,\n", encoding="utf-8")
 
     reports = load_reports([first, second], split="test")
     assert reports.get_column("text").to_list() == ["一", "三", "四", "五"]
     assert reports.get_column("corrected_leaf_id").to_list() == [None, None, "X", None]
+    assert [time and time[:10] for time in reports.get_column("reported_at").to_list()] == [
+        "2025-01-01",
+        "2025-03-01",
+        None,
+        None,
+    ]
 
 
 NOISE = ["噪音很大", "半夜吵闹", "装修声音", "音响扰民"]
