@@ -71,19 +71,22 @@ def time_engine_panel(
     ]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    peak, status = 0, "ok"
-    while child.poll() is None:
+    peak, status, returncode, cpu = 0, "ok", None, None
+    while returncode is None:
+        pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:  # reaped here: the CPU time of the child and every descendant it reaped (JVM, workers)
+            returncode, cpu = os.waitstatus_to_exitcode(wait_status), usage.ru_utime + usage.ru_stime
+            break
         peak = max(peak, tree_rss(child.pid))
         if peak > memory_cap_gib * 2**30:
             os.killpg(child.pid, signal.SIGKILL)
             status = "over memory cap"
-            break
         time.sleep(0.2)
     wall = time.perf_counter() - started
-    stdout = child.communicate()[0]
-    result = json.loads(stdout.strip().splitlines()[-1]) if status == "ok" and child.returncode == 0 else {}
-    if status == "ok" and child.returncode != 0:
-        status = f"failed (exit {child.returncode})"
+    stdout = child.stdout.read()
+    result = json.loads(stdout.strip().splitlines()[-1]) if status == "ok" and returncode == 0 else {}
+    if status == "ok" and returncode != 0:
+        status = f"failed (exit {returncode})"
     return {
         "engine": engine,
         "events": events,
@@ -91,6 +94,8 @@ def time_engine_panel(
         "weeks": weeks,
         "status": status,
         "seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1) if cpu is not None else None,
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_rss_gib": round(peak / 2**30, 2),
         "memory_cap_gib": memory_cap_gib,
         **(
