@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.console import console
-from core.audit import CHAIN_START_ACTION, AuditLog, cli_actor, verify_chain
+from core.audit import CHAIN_START_ACTION, AuditLog, cli_actor, find_hash, verify_chain
 from core.errors import require_file
 from core.settings import Settings
 
@@ -22,9 +22,16 @@ PathOption = Annotated[
 
 
 @app.command()
-def verify(path: PathOption = None) -> None:
+def verify(
+    path: PathOption = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(help="A head hash noted earlier: fail unless the chain still holds that record."),
+    ] = None,
+) -> None:
     """Walk the hash chain; name the first record edited, removed or reordered (exit code 1), or say
-    that the log has no chain yet (exit code 3)."""
+    that the log has no chain yet (exit code 3). With --expect, records cut off the end or a log
+    rewritten with fresh hashes are caught too."""
     path = require_file(path or Settings().audit_log_path, "audit log")
     report = verify_chain(path)
     if report.torn_lines:
@@ -42,6 +49,13 @@ def verify(path: PathOption = None) -> None:
             soft_wrap=True,
         )
         raise typer.Exit(UNCHAINED_EXIT_CODE)
+    if expect is not None and report.ok and find_hash(path, expect) is None:
+        console.print(
+            f"[bold red]audit log {path} was tampered with:[/] the record with hash {expect} noted earlier "
+            "is gone: records were cut off its end, or the log was rewritten with fresh hashes",
+            soft_wrap=True,
+        )
+        raise typer.Exit(BROKEN_EXIT_CODE)
     sealed = f", {report.legacy_records} older unchained records sealed" if report.legacy_records else ""
     console.print(
         f"[green]audit log {path} intact:[/] {report.chained_records} chained records{sealed}; "

@@ -279,6 +279,14 @@ def _describe(line: int, entry: dict[str, Any]) -> str:
     return f"line {line} (seq {entry.get('seq')}, {entry.get('action')} at {entry.get('ts')})"
 
 
+def find_hash(path: Path, record_hash_: str) -> tuple[int, int | None] | None:
+    """(line, seq) of the chained record whose hash is `record_hash_` (an anchor noted earlier), else None."""
+    for line, entry in _numbered_records(path):
+        if entry is not None and entry.get("hash") == record_hash_:
+            return line, entry.get("seq")
+    return None
+
+
 def cli_actor() -> str:
     """Who runs a CLI command: the OS user (admin actions from the CLI have no API key)."""
     try:

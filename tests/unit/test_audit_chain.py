@@ -148,3 +148,15 @@ def test_concurrent_writers_form_one_chain(tmp_path):
 
     report = verify_chain(audit.path)
     assert report.ok and report.chained_records == 60
+
+
+def test_an_anchor_noted_earlier_catches_records_cut_off_the_end(log):
+    anchor = log.read()[-1]["hash"]
+    log.record("key.revoke", "user:test", key_id="k1")
+    args = ["audit", "verify", "--path", str(log.path), "--expect", anchor]
+    assert CliRunner().invoke(app, args).exit_code == 0
+
+    write(log, lines(log)[:-2])  # the last two records cut off: the chain itself is still whole
+    assert verify(log.path)[0] == 0
+    cut = CliRunner().invoke(app, args, terminal_width=300)
+    assert cut.exit_code == 1 and "cut off" in cut.output
