@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_synthetic(events: int, grids: int, weeks: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -71,13 +72,16 @@ def time_engine_panel(
     ]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    peak, status, returncode, cpu = 0, "ok", None, None
+    peak, status, returncode, ticks = 0, "ok", None, {}
     while returncode is None:
-        pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:  # reaped here: the CPU time of the child and every descendant it reaped (JVM, workers)
-            returncode, cpu = os.waitstatus_to_exitcode(wait_status), usage.ru_utime + usage.ru_stime
-            break
-        peak = max(peak, tree_rss(child.pid))
+        pid, wait_status, _ = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            returncode = os.waitstatus_to_exitcode(wait_status)  # (its rusage would count reaped
+            break  # descendants twice: the samples below already have each process's own ticks)
+        rss, seen = tree_usage(child.pid)
+        peak = max(peak, rss)
+        for each, used in seen.items():  # CPU of every process of the tree, as last seen alive
+            ticks[each] = max(ticks.get(each, 0), used)
         if peak > memory_cap_gib * 2**30:
             os.killpg(child.pid, signal.SIGKILL)
             status = "over memory cap"
@@ -94,7 +98,7 @@ def time_engine_panel(
         "weeks": weeks,
         "status": status,
         "seconds": round(wall, 1),
-        "cpu_seconds": round(cpu, 1) if cpu is not None else None,
+        "cpu_seconds": round(sum(ticks.values()) / TICKS, 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_rss_gib": round(peak / 2**30, 2),
         "memory_cap_gib": memory_cap_gib,
@@ -107,10 +111,11 @@ def time_engine_panel(
     }
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (from /proc)."""
+def tree_usage(pid: int) -> tuple[int, dict[int, int]]:
+    """Resident bytes of ``pid`` and all its descendants, and each one's CPU clock ticks so far (/proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -121,12 +126,14 @@ def tree_rss(pid: int) -> int:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))
         rss[int(entry)] = int(fields[21]) * PAGE
-    total, stack = 0, [pid]
+        cpu[int(entry)] = int(fields[11]) + int(fields[12])
+    total, used, stack = 0, {}, [pid]
     while stack:
         current = stack.pop()
         total += rss.get(current, 0)
+        used[current] = cpu.get(current, 0)
         stack.extend(children.get(current, []))
-    return total
+    return total, used
 
 
 def _run(engine: str, log_path: str, grids_path: str, out: str, driver_memory: str, shard_grids: str) -> dict:
