@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.registry import DEMO_SITE
 from core.settings import Settings
 
 
 def project_root() -> Path:
-    """The GridSense home: GRIDSENSE_HOME if set, else the current directory (`Settings.home`)."""
-    return Settings().home
+    """The GridSense home: GRIDSENSE_HOME if set, else the current directory (`Settings.home`). Read
+    without the site: `gridsense site init chicago` must work while GRIDSENSE_SITE already names chicago,
+    and `--site` must override a GRIDSENSE_SITE whose file is broken."""
+    return Settings(site=DEMO_SITE).home
 
 
 @dataclass(frozen=True)

@@ -165,3 +165,16 @@ def test_validate_events_reads_the_sites_log_by_default(tmp_path):
     assert invoke(tmp_path, "site", "init", "town", "--events", tmp_path / "missing.parquet").exit_code == 0
     line = one_line_error(invoke(tmp_path, "validate-events", "--site", "town"))
     assert "missing.parquet" in line
+
+
+def test_site_init_works_while_gridsense_site_already_names_the_new_site(tmp_path):
+    result = invoke(
+        tmp_path, "site", "init", "chicago", "--language", "en", env={"GRIDSENSE_SITE": "chicago"}
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads(invoke(tmp_path, "site", "show", "--json", env={"GRIDSENSE_SITE": "chicago"}).stdout)[
+            "language"
+        ]
+        == "en"
+    )
