@@ -163,7 +163,7 @@ def run_forecast(
         history = load_history(history_path)
         if history.is_empty():
             history = seeded_history(client, model_version.run_id)
-        table = forecast_table(panel, forecaster, str(version), levels, grids, served=served)
+        table = forecast_table(panel, forecaster, str(version), levels, grids, served=served, model_name=name)
         history = update_history(history, table, panel)
         table = with_trend(table, history)
         # replaced whole (the API never reads half a file); the history first: the API reloads on the table
@@ -180,16 +180,18 @@ def forecast_table(
     grids: pl.DataFrame | None = None,
     labels: dict[str, str] | None = None,
     served=None,
+    model_name: str = RISK_MODEL_NAME,
 ) -> pl.DataFrame:
     """The forecast week's table without the trend (see :func:`with_trend`). `served` (a
     ``models.served_scorer.ServedRiskScorer``) scores and ranks; default the forecaster itself (versions
-    registered before the served scorer). The drivers explain the forecaster."""
+    registered before the served scorer). The drivers explain the forecaster. `model_name`: the
+    registered name the table names (the site's, `run_forecast`)."""
     rows = forecast_week_rows(panel)
     scorer = served if served is not None else forecaster
     table = rank_forecasts(
         rows,
         scorer.predict_proba(rows),
-        RISK_MODEL_NAME,
+        model_name,
         version,
         scorer.predict_score(rows),
         levels,
