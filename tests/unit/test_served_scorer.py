@@ -202,3 +202,30 @@ def test_the_report_scores_served_and_its_headroom_share():
     }
     text = markdown_summary(report)
     assert "hit_5 50% / -50%" in text and "hotspot x1, model x1" in text and "0.0100" in text
+
+
+@pytest.mark.slow
+def test_train_risk_logs_the_served_choice_with_the_model(tmp_path):
+    import mlflow
+
+    from core.registry import RISK_EXPERIMENT
+    from evaluation.panel_speed import synthetic_log
+    from features.panel import PanelOptions, build_panel
+    from training.tracking import use_local_store
+    from training.train_risk import train_risk_model
+
+    log, grids = synthetic_log(events=4_000, units=30, weeks=40, seed=5)
+    panel = build_panel(log, grids, options=PanelOptions(holiday_country=None))
+    use_local_store(tmp_path, RISK_EXPERIMENT)
+    result = train_risk_model(
+        panel, tmp_path / "panel.parquet", tmp_path, test_weeks=6, alias=None, params={"n_estimators": 30}
+    )
+    run = mlflow.get_run(result.run_id)
+    groups = [g for g in ("dispute", "hazard") if f"model.{g}.average_precision" in result.metrics]
+    assert run.data.tags["served_scorer"] == run.data.params["served_scorer"]
+    for group in groups:
+        assert run.data.params[f"served_scorer.{group}"] in ("model", "hotspot", "mean_52w", "blend")
+        assert 0.0 <= float(run.data.params[f"served_scorer.{group}.weight"]) <= 1.0
+        assert f"served.{group}.hit_5" in result.metrics
+    loaded = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model").unwrap_python_model()
+    assert set(loaded.served.scorers()) == set(groups)
