@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from batch.dashboard_tables import DENSE_PROBABILITY
 from core.atomic_files import atomic_write_with, locked
 from core.registry import DEMO_SITE, RISK_MODEL_NAME, site_model_name
 from core.tables import HISTORY_FILE, TREND_WEEKS
@@ -102,6 +103,26 @@ def expected_events(scorer, rows: pl.DataFrame) -> dict[str, np.ndarray]:
     if hasattr(scorer, "expected_events"):
         return scorer.expected_events(rows)
     return {group: model_expected_events(scorer, rows, group) for group in scorer.models_}
+
+
+def default_map_metric(table: pl.DataFrame, top_share: float = 0.2, dense_share: float = 0.5) -> str:
+    """What the map draws when the site does not say, from a forecast table (``probability``,
+    ``expected_events``, ``group``): ``relative`` when the probability no longer separates the cells
+    that matter, i.e. when at least `dense_share` of each group's top `top_share` cells by expected
+    events (pooled over groups) are at or above ``DENSE_PROBABILITY``; else ``probability``.
+
+    On Chicago's 1 km cells the median probability is about 0.7 (the city's edges are quiet) but every
+    busy cell is near-certain, so a rule on all cells keeps the probability map whose busy half is one
+    dark block; the top cells are what a supervisor looks at."""
+    if table.is_empty():
+        return "probability"
+    key = "expected_events" if table.get_column("expected_events").drop_nulls().len() else "probability"
+    top = table.filter(
+        pl.col(key).rank(method="ordinal", descending=True).over("group")
+        <= (pl.len().over("group") * top_share).ceil()
+    )
+    dense = float((top.get_column("probability") >= DENSE_PROBABILITY).mean() or 0.0)
+    return "relative" if dense >= dense_share else "probability"
 
 
 def explain_forecasts(forecaster, rows: pl.DataFrame, labels: dict[str, str] | None = None) -> pl.DataFrame:

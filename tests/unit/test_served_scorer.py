@@ -229,3 +229,21 @@ def test_train_risk_logs_the_served_choice_with_the_model(tmp_path):
         assert f"served.{group}.hit_5" in result.metrics
     loaded = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model").unwrap_python_model()
     assert set(loaded.served.scorers()) == set(groups)
+
+
+def test_the_map_draws_relative_risk_when_the_busy_cells_are_all_near_certain():
+    from batch.forecast import default_map_metric
+
+    # a dense city: a quiet edge (half the cells unlikely) but every busy cell near-certain
+    expected = np.r_[np.linspace(3, 12, 10), np.full(10, 0.1)]
+    dense = pl.DataFrame(
+        {"group": ["d"] * 20, "expected_events": expected, "probability": 1 - np.exp(-expected)}
+    )
+    assert dense["probability"].median() < 0.9 and default_map_metric(dense) == "relative"
+    sparse = dense.with_columns(pl.col("expected_events") / 30, pl.col("probability") / 5)
+    assert default_map_metric(sparse) == "probability"
+    no_expected = sparse.with_columns(pl.lit(None, pl.Float64).alias("expected_events"))
+    assert (
+        default_map_metric(no_expected) == "probability"
+        and default_map_metric(dense.clear()) == "probability"
+    )
