@@ -203,7 +203,9 @@ def build_features(
             max_weeks=max_weeks,
         ),
     )
-    panel.write_parquet(out_dir / "panel.parquet")
+    # the taxonomy it was built with travels in the file: `train risk` records it with the run
+    taxonomy_meta = {"taxonomy.version": str(tax.version), "taxonomy.fingerprint": tax.fingerprint}
+    panel.write_parquet(out_dir / "panel.parquet", metadata=taxonomy_meta)
     console.print(f"  panel.parquet: {panel.height:,} rows x {panel.width} columns")
     _warn_events_outside_grids(events_outside_grids(loaded.events, grid_table), grids_path)
 

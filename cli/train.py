@@ -11,7 +11,13 @@ from rich.table import Table
 from cli.console import console, timed
 from cli.options import AliasOption, SiteOption, TaxonomyOption
 from core.home import project_root
-from core.registry import RISK_EXPERIMENT, RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME
+from core.registry import (
+    PROVENANCE_PARAMS,
+    RISK_EXPERIMENT,
+    RISK_MODEL_NAME,
+    TEXT_EXPERIMENT,
+    TEXT_MODEL_NAME,
+)
 from core.sites import load_site
 
 app = typer.Typer(help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True)
@@ -91,7 +97,21 @@ def train_risk(
             key, *(_fmt(result.metrics.get(f"{who}.{key}")) for who in ("model", "last_week", "mean_52w"))
         )
     console.print(table)
+    _record_panel_taxonomy(result.run_id, path)
     _print_registered(result, current.model_name(RISK_MODEL_NAME), alias)
+
+
+def _record_panel_taxonomy(run_id: str, panel_path: Path) -> None:
+    """The taxonomy the panel was built with (build-features keeps it in the Parquet metadata) joins the
+    run's provenance (core.registry.PROVENANCE_PARAMS), as a text run's does."""
+    import polars as pl
+    from mlflow import MlflowClient
+
+    metadata = pl.read_parquet_metadata(panel_path)
+    client = MlflowClient()
+    for key in PROVENANCE_PARAMS:
+        if key.startswith("taxonomy.") and key in metadata:
+            client.log_param(run_id, key, metadata[key])
 
 
 def _fmt(value: float | None) -> str:

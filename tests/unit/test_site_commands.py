@@ -58,6 +58,8 @@ def test_a_second_site_writes_and_registers_apart_from_the_demo(tmp_path):
 
     panel = pl.read_parquet(town / "features" / "panel.parquet")
     assert not [column for column in panel.columns if "spring_festival" in column]  # --calendar none
+    forecasts = pl.read_parquet(town / "forecasts" / "latest.parquet")
+    assert set(forecasts["model_name"]) == {"gridsense-risk-town"}
 
     rows = json.loads(invoke(tmp_path, "models", "--site", "town", "--json"))
     assert {(row["site"], row["name"]) for row in rows} == {
@@ -68,5 +70,9 @@ def test_a_second_site_writes_and_registers_apart_from_the_demo(tmp_path):
     assert text["tags"]["site"] == "town" and "champion" in text["aliases"]
     assert text["provenance"]["data.path"] == str(town / "features" / "text.parquet")
     assert {"data.content_hash", "taxonomy.fingerprint"} <= set(text["provenance"])
+    risk = next(row for row in rows if row["name"] == "gridsense-risk-town")
+    assert risk["tags"]["site"] == "town"
+    assert risk["provenance"]["taxonomy.fingerprint"] == text["provenance"]["taxonomy.fingerprint"]
+    assert risk["provenance"]["data.path"] == str(town / "features" / "panel.parquet")
     assert json.loads(invoke(tmp_path, "models", "--json")) == []  # the demo's names: nothing registered
     assert {TEXT_MODEL_NAME, RISK_MODEL_NAME} <= set(MODEL_NAMES)
