@@ -94,12 +94,38 @@ def benchmark_duplicates_demo(
     grids: Annotated[Path, typer.Option(help="Its grids table.")],
     test_weeks: Annotated[int, typer.Option(help="The test period: the last this many weeks.")] = 13,
     max_reports: Annotated[int | None, typer.Option(help="Replay at most this many test reports.")] = None,
+    context_params: Annotated[
+        Path | None, typer.Option(help="Also score with these context params (train duplicates-context).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
 ) -> None:
     """Duplicate pairs' precision/recall on the demo city's test period (intake's search, replayed)."""
     from evaluation.duplicate_demo import run
 
-    result = run(events, grids, test_weeks=test_weeks, max_reports=max_reports)
+    result = run(events, grids, test_weeks=test_weeks, max_reports=max_reports, context_params=context_params)
     print(json.dumps(result, ensure_ascii=False))
     if out is not None:
         out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
+def train_duplicates_context(
+    events: Annotated[Path, typer.Option(help="An event log with incident_id (gridsense demo-data).")],
+    grids: Annotated[Path, typer.Option(help="Its grids table.")],
+    test_weeks: Annotated[int, typer.Option(help="The last weeks, kept out for the benchmark.")] = 13,
+    train_weeks: Annotated[int, typer.Option(help="Weeks before them to fit on.")] = 4,
+    out: Annotated[
+        Path | None, typer.Option(help="Params JSON (default: models/duplicate_params_context.json).")
+    ] = None,
+    track: Annotated[bool, typer.Option(help="Log an MLflow run (experiment gridsense-duplicates).")] = True,
+) -> None:
+    """Fit the scorer intake uses when both reports' leaves and grids are known (text + same leaf, same
+    grid, days apart), on a log whose repeats carry incident ids."""
+    from models.duplicates import CONTEXT_PARAMS_FILE
+    from training.train_duplicates import train_duplicates_context as train
+
+    target = out or CONTEXT_PARAMS_FILE
+    params = train(events, grids, project_root(), target, test_weeks, train_weeks, track=track)
+    print(
+        f"context duplicate threshold {params.duplicate_threshold:.3f}; {json.dumps(params.fitted_on)}; "
+        f"cross-validated {json.dumps(params.metrics)}; written to {target}"
+    )

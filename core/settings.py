@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     duplicate_window_days: float = Field(
         default=7.0, gt=0.0, description="Intake looks for duplicates among the reports of this many days."
     )
+    duplicate_context_params: Path | None = Field(
+        default=None,
+        description="Duplicate params with leaf/grid/time features (`gridsense train duplicates-context`) "
+        "intake uses for pairs whose leaves and grids are known; None: text and places only.",
+    )
 
     # input limits
     max_text_chars: int = Field(default=5000, ge=1)
@@ -271,6 +276,8 @@ class Settings(BaseSettings):
             "report_store_path",
         ):
             setattr(self, name, self.home / getattr(self, name))  # an absolute path stays as it is
+        if self.duplicate_context_params is not None:
+            self.duplicate_context_params = self.home / self.duplicate_context_params
         self.mlflow_tracking_uri = resolve_tracking_uri(self.mlflow_tracking_uri, self.home)
         return self
 

@@ -8,6 +8,9 @@ within the window in the same or a neighbouring grid); it is the same issue when
 incident id. Precision: of the pairs decided `duplicate`, the share that are the same issue. Recall: of
 the same-issue pairs the search could see (window and grids), the share decided `duplicate`. Invalid
 reports (`invalid_reason` set) are left out: they are another model's job.
+
+With `context_params` (`gridsense train duplicates-context`), pairs are scored as intake scores them when
+it knows both reports' leaves and grids; the log's category stands in for the classifier's leaf.
 """
 
 from __future__ import annotations
@@ -23,17 +26,12 @@ from core.report_store import SpoolingReportStore
 from models.duplicate_search import DuplicateSearch, Incoming
 from models.duplicates import DuplicateParams, pair_metrics
 from models.grid_neighbours import GridNeighbours
+from training.train_duplicates import leaf_of, valid_reports
 
 
 def load_reports(events: Path) -> pl.DataFrame:
-    frame = pl.read_parquet(events)
-    if "incident_id" not in frame.columns:
-        raise ValueError(f"{events} has no incident_id column: not a demo log with incidents")
-    if "invalid_reason" in frame.columns:
-        frame = frame.filter(pl.col("invalid_reason").is_null())
-    return frame.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")).sort(
-        "reported_at"
-    )
+    frame = valid_reports(pl.read_parquet(events))
+    return frame.with_columns(leaf_of(frame).alias("_leaf"))
 
 
 def run(
@@ -44,6 +42,7 @@ def run(
     window_days: float = 7.0,
     max_reports: int | None = None,
     directory: Path | None = None,
+    context_params: Path | None = None,
 ) -> dict[str, Any]:
     reports = load_reports(events)
     end = reports.get_column("reported_at").max()
@@ -59,8 +58,15 @@ def run(
     workdir.mkdir(parents=True, exist_ok=True)
     store = SpoolingReportStore.sqlite(workdir / "reports.sqlite", retention_days=None)
     neighbours = GridNeighbours.from_file(grids)
+    context = DuplicateParams.load(context_params) if context_params else None
     search = DuplicateSearch(
-        store, DuplicateParams.load(), neighbours, window_days, shortlist=50, max_matches=1000
+        store,
+        DuplicateParams.load(),
+        neighbours,
+        window_days,
+        shortlist=50,
+        max_matches=1000,
+        context_params=context,
     )
     incident = dict(
         zip(reports["event_id"].cast(pl.String), reports["incident_id"].cast(pl.String), strict=True)
@@ -106,6 +112,8 @@ def run(
         "recall": round(recall, 4),
         "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
         "threshold": search.params.duplicate_threshold,
+        "context_params": str(context_params) if context_params else None,
+        "context_threshold": context.duplicate_threshold if context else None,
     }
 
 
@@ -122,14 +130,14 @@ def _aware(moment):
 def _incoming(frame: pl.DataFrame) -> list[Incoming]:
     title = frame["title"] if "title" in frame.columns else pl.Series([None] * frame.height)
     return [
-        Incoming(
-            id=str(event_id),
-            title=t,
-            text=text,
-            reported_at=_aware(at),
-            grid_id=grid,
-        )
-        for event_id, t, text, at, grid in zip(
-            frame["event_id"], title, frame["text"], frame["reported_at"], frame["grid_id"], strict=True
+        Incoming(id=str(event_id), title=t, text=text, reported_at=_aware(at), grid_id=grid, leaf_id=leaf)
+        for event_id, t, text, at, grid, leaf in zip(
+            frame["event_id"],
+            title,
+            frame["text"],
+            frame["reported_at"],
+            frame["grid_id"],
+            frame["_leaf"],
+            strict=True,
         )
     ]

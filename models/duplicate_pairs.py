@@ -119,7 +119,13 @@ def benchmark(
 
 
 def cross_validated_scores(
-    X: np.ndarray, y: np.ndarray, use_embeddings: bool, folds: int = 5, repeats: int = 5, C: float = 1.0
+    X: np.ndarray,
+    y: np.ndarray,
+    use_embeddings: bool,
+    folds: int = 5,
+    repeats: int = 5,
+    C: float = 1.0,
+    context: bool = False,
 ) -> np.ndarray:
     """Out-of-fold scores, averaged over `repeats` shuffles of stratified `folds`-fold splits."""
     from sklearn.model_selection import StratifiedKFold
@@ -127,9 +133,8 @@ def cross_validated_scores(
     scores = np.zeros(len(y))
     for seed in range(repeats):
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
-            scores[test] += (
-                DuplicateScorer(use_embeddings, C).fit(X[train], y[train]).score(X[test]) / repeats
-            )
+            scorer = DuplicateScorer(use_embeddings, C, context).fit(X[train], y[train])
+            scores[test] += scorer.score(X[test]) / repeats
     return scores
 
 
@@ -139,6 +144,8 @@ def fit_params(
     use_embeddings: bool = False,
     min_precision: float = 0.95,
     fitted_on: dict | None = None,
+    context: bool = False,
+    repeats: int = 5,
 ) -> DuplicateParams:
     """Fit the scorer on all pairs; choose the thresholds on its cross-validated scores: `duplicate` at
     the lowest score with precision >= `min_precision`, `related` where RELATED_RECALL of the
@@ -146,17 +153,18 @@ def fit_params(
     y = np.asarray(y, dtype=int)
     if len(set(y.tolist())) < 2:
         raise DataFileError("the labelled pairs need both labels (1 and 0)", "label more pairs")
-    oof = cross_validated_scores(X, y, use_embeddings)
+    oof = cross_validated_scores(X, y, use_embeddings, repeats=repeats, context=context)
     threshold, metrics = choose_threshold(oof, y, min_precision)
     positives = np.sort(oof[y == 1])
     related = float(min(threshold, positives[int((1 - RELATED_RECALL) * len(positives))]))
-    scorer = DuplicateScorer(use_embeddings).fit(X, y)
+    scorer = DuplicateScorer(use_embeddings, context=context).fit(X, y)
     return DuplicateParams(
         coef={name: round(value, 6) for name, value in scorer.coef_.items()},
         intercept=round(scorer.intercept_, 6),
         duplicate_threshold=round(threshold, 6),
         related_threshold=round(related, 6),
         use_embeddings=use_embeddings,
+        context=context,
         fitted_on=dict(fitted_on or {}),
         metrics={f"cv_{key}": round(float(value), 4) for key, value in metrics.items()},
     )

@@ -32,6 +32,7 @@ from models.duplicates import (
     DuplicateParams,
     DuplicateScorer,
     PreparedReport,
+    context_features,
     decide,
     estimated_jaccard,
     minhash,
@@ -106,10 +107,14 @@ class DuplicateSearch:
         shortlist: int = 20,
         max_candidates: int = 20_000,
         max_matches: int = 5,
+        context_params: DuplicateParams | None = None,
     ) -> None:
         self.store = store
         self.params = params
         self.scorer = DuplicateScorer.from_params(params)
+        # pairs whose leaves and grids are both known are scored with these, when given
+        self.context_params = context_params
+        self.context_scorer = DuplicateScorer.from_params(context_params) if context_params else None
         self.neighbours = neighbours
         self.window = timedelta(days=window_days)
         self.shortlist = shortlist
@@ -161,9 +166,10 @@ class DuplicateSearch:
         pairs = [(c, prepare(c.title, c.text, redact=False)) for c in full]
         pairs += [(_as_stored(p), p.report) for p in earlier if _in_scope(p, grids, places, self.neighbours)]
         matches = self._score(probe, pairs)
-        best = matches[0].score if matches else 0.0
         return Outcome(
-            decision=decide(best, self.params), matches=matches, searched=len(light) + len(earlier)
+            decision=matches[0].decision if matches else "new",
+            matches=matches,
+            searched=len(light) + len(earlier),
         )
 
     def _shortlist(self, probe: _Probe, candidates: CandidateFeatures) -> list[int]:
@@ -186,12 +192,33 @@ class DuplicateSearch:
             return []
         X = np.array([pair_features(probe.report, other) for _, other in pairs])
         scores = self.scorer.score(X)
+        chosen = [self.params] * len(pairs)
+        item = probe.item
+        if self.context_scorer is not None and item.leaf_id and item.grid_id:
+            known = [i for i, (c, _) in enumerate(pairs) if c.leaf_id and c.grid_id]
+            if known:
+                context = np.array(
+                    [
+                        context_features(
+                            item.leaf_id,
+                            pairs[i][0].leaf_id,
+                            item.grid_id,
+                            pairs[i][0].grid_id,
+                            (item.reported_at - pairs[i][0].reported_at).total_seconds() / 86_400,
+                        )
+                        for i in known
+                    ]
+                )
+                scores[known] = self.context_scorer.score(np.hstack([X[known], context]))
+                for i in known:
+                    chosen[i] = self.context_params
         matches = [
-            Match(c.id, round(float(s), 4), decide(float(s), self.params), c.reported_at, c.grid_id, c.title)
-            for (c, _), s in zip(pairs, scores, strict=True)
-            if s >= self.params.related_threshold
+            Match(c.id, round(float(s), 4), decide(float(s), params), c.reported_at, c.grid_id, c.title)
+            for (c, _), s, params in zip(pairs, scores, chosen, strict=True)
+            if s >= params.related_threshold
         ]
-        return sorted(matches, key=lambda m: -m.score)[: self.max_matches]
+        rank = {"duplicate": 0, "related": 1, "new": 2}
+        return sorted(matches, key=lambda m: (rank[m.decision], -m.score))[: self.max_matches]
 
     def _store(self, probes: Sequence[_Probe], outcomes: Sequence[Outcome]) -> None:
         records = [

@@ -53,7 +53,10 @@ FEATURES: tuple[str, ...] = (
     "admin_conflict",
     "embedding_cosine",
 )
+# what intake also knows about a pair: the classifier's leaf of both, their grids and times
+CONTEXT_FEATURES: tuple[str, ...] = ("same_leaf", "same_grid", "days_apart")
 PARAMS_FILE = Path(__file__).with_name("duplicate_params.json")
+CONTEXT_PARAMS_FILE = Path(__file__).with_name("duplicate_params_context.json")
 _ADMIN_UNIT = re.compile(r"[A-Z][0-9]{0,2}[市区县]|[一-鿿]{2}[市区县](?=[一-鿿])")
 PLACE_HEAD_CHARS = 300  # places are read from the title and the start of the text
 MAX_TEXT_CHARS = 2000  # longer texts are compared on their first 2,000 characters
@@ -146,6 +149,13 @@ def pair_features(a: PreparedReport, b: PreparedReport, embedding_cosine: float 
     )
 
 
+def context_features(
+    leaf_a: str | None, leaf_b: str | None, grid_a: str | None, grid_b: str | None, days_apart: float
+) -> np.ndarray:
+    """CONTEXT_FEATURES of a pair: the same leaf (1/0), the same grid (1/0), days between them."""
+    return np.array([float(leaf_a == leaf_b), float(grid_a == grid_b), abs(days_apart)])
+
+
 def admin_conflict(first: frozenset[str], second: frozenset[str]) -> bool:
     """The titles name different cities, districts or counties: for some level (市, 区, 县) each names
     one the other does not (B市到A市 / C市到A市; A4区... / A5区...)."""
@@ -183,6 +193,7 @@ class DuplicateParams:
     duplicate_threshold: float
     related_threshold: float
     use_embeddings: bool = False
+    context: bool = False  # also CONTEXT_FEATURES: for pairs whose leaves, grids and times are known
     fitted_on: dict[str, str | int | float] = field(default_factory=dict)  # data fingerprint, counts
     metrics: dict[str, float] = field(default_factory=dict)  # on the labelled pairs, cross-validated
     mlflow_run_id: str | None = None
@@ -202,13 +213,15 @@ class DuplicateParams:
 class DuplicateScorer:
     """Logistic regression on the pair features; decisions at two thresholds."""
 
-    def __init__(self, use_embeddings: bool = False, C: float = 1.0) -> None:
+    def __init__(self, use_embeddings: bool = False, C: float = 1.0, context: bool = False) -> None:
         self.use_embeddings = use_embeddings
         self.C = C
+        self.context = context
 
     @property
     def features(self) -> tuple[str, ...]:
-        return FEATURES if self.use_embeddings else FEATURES[:-1]
+        text = FEATURES if self.use_embeddings else FEATURES[:-1]
+        return text + CONTEXT_FEATURES if self.context else text
 
     def fit(self, X: np.ndarray, y: Sequence[int]) -> DuplicateScorer:
         from sklearn.linear_model import LogisticRegression
@@ -219,8 +232,10 @@ class DuplicateScorer:
         return self
 
     def _columns(self, X: np.ndarray) -> np.ndarray:
+        """X holds FEATURES, then CONTEXT_FEATURES when the scorer uses them."""
         X = np.atleast_2d(X)
-        return X if self.use_embeddings else X[:, : len(FEATURES) - 1]
+        text = X[:, : len(FEATURES)] if self.use_embeddings else X[:, : len(FEATURES) - 1]
+        return np.hstack([text, X[:, len(FEATURES) : len(FEATURES) + 3]]) if self.context else text
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """P(same problem, same place) per row of pair features."""
@@ -230,7 +245,7 @@ class DuplicateScorer:
 
     @classmethod
     def from_params(cls, params: DuplicateParams) -> DuplicateScorer:
-        scorer = cls(use_embeddings=params.use_embeddings)
+        scorer = cls(use_embeddings=params.use_embeddings, context=params.context)
         scorer.coef_ = {name: float(params.coef.get(name, 0.0)) for name in scorer.features}
         scorer.intercept_ = float(params.intercept)
         return scorer

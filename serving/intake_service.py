@@ -151,7 +151,14 @@ class IntakeService:
                 neighbours = GridNeighbours.from_file(grids)
             except Exception as exc:
                 logger.warning("cannot read the grids table %s (%s): grid ids are not checked", grids, exc)
-        search = DuplicateSearch(store, DuplicateParams.load(), neighbours, settings.duplicate_window_days)
+        context = settings.duplicate_context_params
+        search = DuplicateSearch(
+            store,
+            DuplicateParams.load(),
+            neighbours,
+            settings.duplicate_window_days,
+            context_params=DuplicateParams.load(context) if context is not None else None,
+        )
         invalid = InvalidModelSlot(settings)
         invalid.refresh_soon()
         return cls(search, store, invalid, settings.site_timezone, settings.duplicate_window_days)

@@ -31,3 +31,27 @@ def test_repeats_of_one_incident_are_found_and_counted(tmp_path):
     assert result["test_reports"] == 3  # e1 fills the store; the invalid e5 is left out
     assert result["same_issue_pairs_in_scope"] == 1  # e3 sees e2 (e1 is 20 days older)
     assert result["precision"] == 1.0 and result["recall"] == 1.0
+
+
+def test_context_pairs_carry_leaf_grid_and_days(tmp_path):
+    from models.grid_neighbours import GridNeighbours
+    from training.train_duplicates import context_pairs
+
+    start = datetime(2026, 1, 1, 9)
+    frame = pl.DataFrame(
+        {
+            "reported_at": [start, start + timedelta(days=2), start + timedelta(days=3)],
+            "grid_id": ["G1", "G1", "G2"],
+            "title": ["楼道堆物", "楼道堆物", "路灯"],
+            "text": ["3号楼楼道堆满杂物。", "3号楼楼道杂物堆满了。", "路灯坏了。"],
+            "category_l1": ["a", "a", "b"],
+            "category_l2": ["x", "x", "y"],
+            "category_l3": ["1", "1", "2"],
+            "incident_id": ["I1", "I1", "I2"],
+        }
+    )
+    grids = pl.DataFrame({"grid_id": ["G1", "G2"], "x_m": [0.0, 500.0], "y_m": [0.0, 0.0]})
+    X, y = context_pairs(frame, GridNeighbours.from_table(grids))
+    assert list(y) == [1, 0, 0]
+    assert X.shape == (3, 12)
+    assert list(X[0, -3:]) == [1.0, 1.0, 2.0]  # same leaf, same grid, two days apart

@@ -122,3 +122,19 @@ def test_too_many_items_is_a_413(client, grids, assert_error):
 def test_intake_is_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "post" in paths["/v1/intake"]
+
+
+def test_context_params_score_pairs_whose_leaves_and_grids_are_known(client, grids, settings):
+    from models.duplicates import CONTEXT_PARAMS_FILE
+
+    settings.duplicate_context_params = CONTEXT_PARAMS_FILE
+    client.post("/v1/intake", json=FIRST)
+    other_words = {
+        **REPEAT,
+        "grid_id": "G1",
+        "title": None,
+        "text": "3号楼又有人半夜装修，电钻声吵得老人睡不着。",
+    }
+    [result] = client.post("/v1/intake", json=other_words).json()["results"]
+    assert result["duplicates"]["matches"][0]["id"] == "r1"
+    assert result["duplicates"]["decision"] == "duplicate"
