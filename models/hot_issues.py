@@ -45,6 +45,9 @@ PLACE = re.compile(
 )
 # Words a place match must not start with (a verb or a pronoun glued to the name).
 PLACE_NOISE = re.compile(r"^(在|于|到|从|我们|我家|我|你们|他们|这个|那个|这|那|的|和|与|及|对|是|有|住)+")
+# The city, district or county in front of a name (A市, A4区经开区, K8县): 洪山公园 is one place whichever
+# district a post puts in front of it.
+ADMIN_PREFIX = re.compile(r"^.*[市区县省](?=[^市区县省]{3,}$)")
 # A name holding one of these characters is a clause, not a place (小区的路, 我们这条街).
 NOT_IN_PLACE = re.compile(r"[的了是有和把被很都也就还又个我你他她们这那对从到给让要会能说]")
 GENERIC_PLACES = frozenset(
@@ -65,10 +68,11 @@ CATEGORY_COLUMNS: tuple[str, ...] = ("leaf_id", "category_l3", "category_l2", "c
 
 
 def places(text: str) -> frozenset[str]:
-    """Place names in a text (at most the last 6 characters of each, so 米兰春天G2栋 and 春天G2栋 meet)."""
+    """Place names in a text, without the district in front (A4区洪山公园 -> 洪山公园), at most the last 6
+    characters of each (so 米兰春天G2栋 and 春天G2栋 meet)."""
     found = set()
     for match in PLACE.findall(text or ""):
-        name = PLACE_NOISE.sub("", match)
+        name = ADMIN_PREFIX.sub("", PLACE_NOISE.sub("", match))
         if len(name) >= 3 and name not in GENERIC_PLACES and not NOT_IN_PLACE.search(name):
             found.add(name[-6:])
     return frozenset(found)
