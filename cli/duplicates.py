@@ -113,6 +113,9 @@ def train_duplicates_context(
     grids: Annotated[Path, typer.Option(help="Its grids table.")],
     test_weeks: Annotated[int, typer.Option(help="The last weeks, kept out for the benchmark.")] = 13,
     train_weeks: Annotated[int, typer.Option(help="Weeks before them to fit on.")] = 4,
+    min_precision: Annotated[
+        float, typer.Option(help="The threshold is the lowest score with this cross-validated precision.")
+    ] = 0.95,
     out: Annotated[
         Path | None, typer.Option(help="Params JSON (default: models/duplicate_params_context.json).")
     ] = None,
@@ -124,7 +127,7 @@ def train_duplicates_context(
     from training.train_duplicates import train_duplicates_context as train
 
     target = out or CONTEXT_PARAMS_FILE
-    params = train(events, grids, project_root(), target, test_weeks, train_weeks, track=track)
+    params = train(events, grids, project_root(), target, test_weeks, train_weeks, min_precision, track)
     print(
         f"context duplicate threshold {params.duplicate_threshold:.3f}; {json.dumps(params.fitted_on)}; "
         f"cross-validated {json.dumps(params.metrics)}; written to {target}"

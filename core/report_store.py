@@ -96,11 +96,14 @@ class StoreStatus:
 
 @dataclass(frozen=True)
 class CandidateFeatures:
-    """Stored reports as columns: ids, their place keys joined by PLACE_SEPARATOR, their feature blobs."""
+    """Stored reports as columns: ids, their place keys joined by PLACE_SEPARATOR, their feature blobs,
+    their leaves and grids."""
 
     ids: list[str]
     places: list[str]
     features: list[bytes]
+    leaf_ids: list[str | None] = field(default_factory=list)
+    grid_ids: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -182,6 +185,7 @@ CREATE TABLE IF NOT EXISTS report_grid_features (
     id TEXT NOT NULL,
     places TEXT NOT NULL,
     features BLOB,
+    leaf_id TEXT,
     PRIMARY KEY (grid_id, reported_at, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS report_grid_features_id ON report_grid_features (id);
@@ -250,7 +254,7 @@ class SqliteReportStore:
             for place in report.places
         ]
         ids = [(report.id,) for report in reports]
-        grid_rows = [(row[2], row[1], row[0], row[7], row[8]) for row in rows if row[2] is not None]
+        grid_rows = [(row[2], row[1], row[0], row[7], row[8], row[6]) for row in rows if row[2] is not None]
 
         def write(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
@@ -261,7 +265,7 @@ class SqliteReportStore:
                     f"INSERT OR REPLACE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
                 )
                 conn.executemany("INSERT INTO report_places VALUES (?,?,?)", place_rows)
-                conn.executemany("INSERT INTO report_grid_features VALUES (?,?,?,?,?)", grid_rows)
+                conn.executemany("INSERT INTO report_grid_features VALUES (?,?,?,?,?,?)", grid_rows)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -319,14 +323,16 @@ class SqliteReportStore:
         if grid_ids:  # the common case: one range of a table clustered by (grid_id, reported_at)
             marks = ",".join("?" * len(grid_ids))
             query = (
-                f"SELECT id, places, features FROM report_grid_features WHERE grid_id IN ({marks}) "
+                "SELECT id, places, features, leaf_id, grid_id FROM report_grid_features "
+                f"WHERE grid_id IN ({marks}) "
                 "AND reported_at >= ? AND reported_at < ? LIMIT ?"
             )
             params: list = [*grid_ids, start, end, limit]
         elif places:
             marks = ",".join("?" * len(places))
             query = (
-                "SELECT id, places, features FROM reports WHERE id IN (SELECT report_id FROM report_places "
+                "SELECT id, places, features, leaf_id, grid_id FROM reports "
+                "WHERE id IN (SELECT report_id FROM report_places "
                 f"WHERE place IN ({marks}) AND reported_at >= ? AND reported_at < ?) LIMIT ?"
             )
             params = [*places, start, end, limit]
@@ -335,8 +341,10 @@ class SqliteReportStore:
         rows = self._run(lambda conn: conn.execute(query, params).fetchall())
         if not rows:
             return CandidateFeatures([], [], [])
-        ids, joined, features = zip(*rows, strict=True)
-        return CandidateFeatures(list(ids), list(joined), [f or b"" for f in features])
+        ids, joined, features, leaves, grids = zip(*rows, strict=True)
+        return CandidateFeatures(
+            list(ids), list(joined), [f or b"" for f in features], list(leaves), list(grids)
+        )
 
     def get(self, ids: Sequence[str]) -> list[StoredReport]:
         if not ids:

@@ -185,7 +185,14 @@ class DuplicateSearch:
             i for i, joined in enumerate(candidates.places) if joined and any(c in joined for c in cores)
         ]
         same_place = sorted(same_place, key=lambda i: -similarity[i])[: self.shortlist]
-        return list(dict.fromkeys(order + same_place))
+        same_leaf = []
+        if self.context_params is not None and probe.item.leaf_id:  # repeats in other words
+            same_leaf = [
+                i
+                for i, (leaf, grid) in enumerate(zip(candidates.leaf_ids, candidates.grid_ids, strict=True))
+                if leaf == probe.item.leaf_id and grid == probe.item.grid_id
+            ][: self.shortlist]
+        return list(dict.fromkeys(order + same_place + same_leaf))
 
     def _score(self, probe: _Probe, pairs: Sequence[tuple[StoredReport, PreparedReport]]) -> list[Match]:
         if not pairs:
