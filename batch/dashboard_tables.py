@@ -43,7 +43,6 @@ META_FILE = "meta.json"  # written last: serving reloads the tables when it chan
 GRID_KEY_COLUMNS = ("grid_id", "district", "community", "x_m", "y_m", "lat", "lon")
 REPORT_TEXT_CHARS = 300
 MAP_METRICS = ("probability", "expected", "relative")
-DENSE_PROBABILITY = 0.9  # a grid this likely to see an event is "certain": probability no longer separates
 LOG_CATEGORY, MODEL_CATEGORY = "log", "model"  # recent_reports.category_source
 CATEGORY_COLUMNS = ("leaf_id", "category_l1", "category_l2", "category_l3", "department", "risk_group")
 
@@ -301,16 +300,6 @@ def write_site_file(out_dir: Path, description: dict[str, Any]) -> Path:
     return path
 
 
-def pick_map_metric(probabilities: Sequence[float] | pl.Series, dense_share: float = 0.5) -> str:
-    """What the map draws when the site does not say: `relative` (risk against the city) when at least
-    `dense_share` of the forecasts are at or above `DENSE_PROBABILITY` (a dense city, where nearly every
-    cell sees an event every week and the probability map is one dark block), else `probability`."""
-    values = pl.Series(probabilities, dtype=pl.Float64).drop_nulls()
-    if values.is_empty():
-        return "probability"
-    return "relative" if float((values >= DENSE_PROBABILITY).mean()) >= dense_share else "probability"
-
-
 # ---- the CLI's entry point ---------------------------------------------------------------------------
 def write_dashboard_tables_from_registry(
     events_path: Path,
@@ -329,8 +318,9 @@ def write_dashboard_tables_from_registry(
     the recent reports with the site's text model (`gridsense-text@alias` for the demo) and write the
     tables and site.json. Without a registered text model, or for a log without texts, the reports keep
     the log's categories. site.json: `site`, `language` (zh | en) of the group labels, `map_metric`
-    (`pick_map_metric` can choose it from the forecasts), `groups` (the forecast's group ids; default the
-    taxonomy's). Needs the local MLflow store set up first (`training.tracking.use_local_store`)."""
+    (`batch.forecast.default_map_metric` chooses it from the forecasts), `groups` (the forecast's group
+    ids; default the taxonomy's). Needs the local MLflow store set up first
+    (`training.tracking.use_local_store`)."""
     from core.registry import site_model_name
     from features.events import load_events
 

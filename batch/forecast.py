@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from batch.dashboard_tables import DENSE_PROBABILITY
 from core.atomic_files import atomic_write_with, locked
 from core.registry import DEMO_SITE, RISK_MODEL_NAME, site_model_name
 from core.tables import HISTORY_FILE, TREND_WEEKS
+from features.panel import l1_columns
+from features.taxonomy import Taxonomy, load_taxonomy
 from models.risk_explain import contributions_json, drivers_text, top_drivers
 from models.risk_levels import RiskLevels
 from models.served_scorer import MODEL as MODEL_SCORER
@@ -35,6 +36,7 @@ from models.served_scorer import model_expected_events, served_or_model
 from models.validation_sample import check_risk
 
 DRIVERS_K = 3
+DENSE_PROBABILITY = 0.9  # a grid this likely to see an event is "certain": probability no longer separates
 BACKTEST_ARTIFACT = "evaluation/backtest_forecasts.parquet"
 HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "grid_id": pl.String(),
@@ -125,17 +127,26 @@ def default_map_metric(table: pl.DataFrame, top_share: float = 0.2, dense_share:
     return "relative" if dense >= dense_share else "probability"
 
 
-def explain_forecasts(forecaster, rows: pl.DataFrame, labels: dict[str, str] | None = None) -> pl.DataFrame:
-    """grid_id, group, drivers (Chinese, "；"-joined), drivers_json (top 3 with values and
-    contributions) and contributions (all non-zero SHAP values + bias, JSON) per grid and group."""
+def explain_forecasts(
+    forecaster,
+    rows: pl.DataFrame,
+    labels: dict[str, str] | None = None,
+    language: str = "zh",
+    group_labels: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """grid_id, group, drivers (in `language`, zh or en, one line), drivers_json (top 3 with values and
+    contributions) and contributions (all non-zero SHAP values + bias, JSON) per grid and group.
+    `labels`: panel column -> category name; `group_labels`: risk group id -> the site's name."""
     frames = []
     for group in forecaster.models_:
         contributions, names = _contributions(forecaster, rows, group)
-        drivers = top_drivers(contributions, names, rows, k=DRIVERS_K, labels=labels)
+        drivers = top_drivers(
+            contributions, names, rows, DRIVERS_K, labels, language=language, group_labels=group_labels
+        )
         frames.append(
             rows.select("grid_id").with_columns(
                 group=pl.lit(group),
-                drivers=pl.Series([drivers_text(d) for d in drivers], dtype=pl.String),
+                drivers=pl.Series([drivers_text(d, language) for d in drivers], dtype=pl.String),
                 drivers_json=pl.Series(
                     [json.dumps([x.to_dict() for x in d], ensure_ascii=False) for d in drivers],
                     dtype=pl.String,
@@ -161,12 +172,15 @@ def run_forecast(
     levels: RiskLevels | None = None,
     history_path: Path | None = None,
     site: str = DEMO_SITE,
+    taxonomy: Taxonomy | None = None,
+    language: str = "zh",
 ) -> pl.DataFrame:
     """Score the forecast week with the site's risk model (`gridsense-risk@alias` for the demo), append it
     to the history, write both tables.
 
     `grids` (optional) adds each grid's district; `levels` sets the 高/中/低 rule (default: top 5% /
-    top 20% of grids); `history_path` defaults to ``history.parquet`` next to `out_path`."""
+    top 20% of grids); `history_path` defaults to ``history.parquet`` next to `out_path`; the drivers
+    name `taxonomy`'s categories and risk groups (default the bundled taxonomy) in `language`."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -184,7 +198,10 @@ def run_forecast(
         history = load_history(history_path)
         if history.is_empty():
             history = seeded_history(client, model_version.run_id)
-        table = forecast_table(panel, forecaster, str(version), levels, grids, served=served, model_name=name)
+        table = forecast_table(
+            panel, forecaster, str(version), levels, grids, served=served, model_name=name,
+            taxonomy=taxonomy, language=language,
+        )  # fmt: skip
         history = update_history(history, table, panel)
         table = with_trend(table, history)
         # replaced whole (the API never reads half a file); the history first: the API reloads on the table
@@ -202,6 +219,8 @@ def forecast_table(
     labels: dict[str, str] | None = None,
     served=None,
     model_name: str = RISK_MODEL_NAME,
+    taxonomy: Taxonomy | None = None,
+    language: str = "zh",
 ) -> pl.DataFrame:
     """The forecast week's table without the trend (see :func:`with_trend`). `served` (a
     ``models.served_scorer.ServedRiskScorer``) scores and ranks; default the forecaster itself (versions
@@ -219,9 +238,11 @@ def forecast_table(
         expected=expected_events(scorer, rows),
         scorers=scorer.scorers() if hasattr(scorer, "scorers") else None,
     )
-    table = table.join(
-        explain_forecasts(forecaster, rows, labels or _category_labels()), on=["grid_id", "group"], how="left"
+    taxonomy = taxonomy or load_taxonomy()
+    explained = explain_forecasts(
+        forecaster, rows, labels or l1_columns(taxonomy.level1), language, taxonomy.group_labels(language)
     )
+    table = table.join(explained, on=["grid_id", "group"], how="left")
     if grids is not None and "district" in grids.columns:
         table = table.join(grids.select("grid_id", "district"), on="grid_id", how="left")
     return table.sort("group", "rank")
@@ -307,11 +328,3 @@ def _typed_history(frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in HISTORY_SCHEMA.items()
     ]
     return with_flags.select(columns)
-
-
-def _category_labels() -> dict[str, str]:
-    """Panel column -> category name for the bundled taxonomy's L1 counts (for the driver texts)."""
-    from features.panel import l1_columns
-    from features.taxonomy import load_taxonomy
-
-    return l1_columns(load_taxonomy().level1)

@@ -45,9 +45,10 @@ def forecast(
 ) -> None:
     """Score the coming week for every grid with the champion risk model; write the table the API reads."""
 
-    from batch.forecast import run_forecast
+    from batch.forecast import default_map_metric, run_forecast
     from features.files import read_parquet
     from features.panel import read_panel
+    from features.taxonomy import load_taxonomy
     from training.tracking import use_local_store
 
     current = load_site(site)
@@ -56,11 +57,18 @@ def forecast(
     has_grids = grids_path is not None and (grids is not None or grids_path.exists())
     grid_table = read_parquet(grids_path, "grid table", ["grid_id"]) if has_grids else None
     use_local_store(project_root(), current.model_name(RISK_EXPERIMENT))
+    site_taxonomy = load_taxonomy(taxonomy or current.taxonomy)
     table = timed(
         "forecast coming week",
         lambda: run_forecast(
-            panel_table, out or current.forecasts, alias=alias, grids=grid_table, site=current.name
-        ),
+            panel_table,
+            out or current.forecasts,
+            alias=alias,
+            grids=grid_table,
+            site=current.name,
+            taxonomy=site_taxonomy,
+            language=current.language,
+        ),  # fmt: skip
     )
     week = table.get_column("week_start").max()
     console.print(f"  {table.get_column('grid_id').n_unique():,} grids forecast for the week of {week}")
@@ -69,8 +77,7 @@ def forecast(
     if events_path is None or not has_grids:
         console.print("  dashboard tables not rebuilt: pass --events (and --grids) to refresh the map")
         return
-    from batch.dashboard_tables import pick_map_metric, write_dashboard_tables_from_registry
-    from features.taxonomy import load_taxonomy
+    from batch.dashboard_tables import write_dashboard_tables_from_registry
 
     timed(
         "dashboard tables",
@@ -78,10 +85,10 @@ def forecast(
             events_path,
             grids_path,
             current.dashboard_tables,
-            taxonomy=load_taxonomy(taxonomy or current.taxonomy),
+            taxonomy=site_taxonomy,
             site=current.name,
             language=current.language,
-            map_metric=current.map_metric or pick_map_metric(table.get_column("probability")),
+            map_metric=current.map_metric or default_map_metric(table),
             groups=table.get_column("group").unique(maintain_order=True).to_list(),
             keep_raw_text=keep_raw_report_text,
         ),

@@ -16,7 +16,7 @@ its calendar, language and time zone the settings' defaults. Any other site is a
     map_metric: relative                      # what the map draws: probability | expected | relative
 
 Every key may be left out (calendar, language, time zone: the settings' defaults; data:
-datasets/<name>; map_metric: picked from the forecasts, `batch.dashboard_tables.pick_map_metric`).
+datasets/<name>; map_metric: picked from the forecasts, `batch.forecast.default_map_metric`).
 Relative paths are relative to the GridSense home. Precedence, highest first: a command's option, a
 `GRIDSENSE_*` variable set explicitly, the site file, the default.
 """

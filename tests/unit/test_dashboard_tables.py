@@ -206,7 +206,7 @@ def test_weekly_counts_one_column_per_site_group():
 
 
 def test_site_description_labels_the_groups_in_the_language():
-    from batch.dashboard_tables import pick_map_metric, site_description
+    from batch.dashboard_tables import site_description
 
     assert site_description("demo", "zh", ["dispute", "hazard"])["groups"] == [
         {"id": "dispute", "label": "矛盾纠纷"},
@@ -219,5 +219,3 @@ def test_site_description_labels_the_groups_in_the_language():
         site_description("demo", "zh", ["dispute"], map_metric="heat")
     with pytest.raises(ValueError, match="language"):
         site_description("demo", "fr", ["dispute"])
-    assert pick_map_metric([0.97, 0.99, 0.95, 0.4]) == "relative"
-    assert pick_map_metric([0.2, 0.5, 0.95]) == "probability" and pick_map_metric([]) == "probability"
