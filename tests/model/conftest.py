@@ -65,6 +65,7 @@ def demo_reports(tmp_path_factory) -> pl.DataFrame:
     leaves = pl.DataFrame(load_taxonomy().to_records())
     return (
         pl.read_parquet(city.events_path)
+        .filter(pl.col("invalid_reason").is_null())  # invalid reports teach no leaf
         .join(leaves, on=["category_l1", "category_l2", "category_l3"], how="inner")
         .sort("event_id")
         .select(
