@@ -53,6 +53,9 @@ def serve(
 
     os.environ.setdefault("GRIDSENSE_MLFLOW_TRACKING_URI", _local_uri())
     os.environ.update(site_environment(site, forecasts, dashboard_tables))  # the workers read their settings
+    if "GRIDSENSE_SERVE_TEXT" not in os.environ and not _text_model_registered():
+        os.environ["GRIDSENSE_SERVE_TEXT"] = "false"
+        print("  no text model is registered for this site: serving risk only (/v1/classify answers 503)")
     if workers > 1:  # /metrics aggregates the workers through a shared directory
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gridsense-metrics-"))
     if demo_keys:
@@ -77,6 +80,26 @@ def site_environment(
         "GRIDSENSE_LANGUAGE": current.language,
         "GRIDSENSE_SITE_TIMEZONE": current.timezone,
     }
+
+
+def _text_model_registered() -> bool:
+    """False only when the registry answers that the site's text model does not exist (a site without
+    report texts); an unreachable registry counts as registered, so /readyz reports it."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from core.settings import Settings
+    from serving.text_service import ModelUri
+
+    settings = Settings()
+    name = ModelUri.parse(settings.text_model_uri).name
+    if name is None:
+        return True
+    try:
+        MlflowClient(settings.mlflow_tracking_uri).get_registered_model(name)
+    except MlflowException as exc:
+        return exc.error_code != "RESOURCE_DOES_NOT_EXIST"
+    return True
 
 
 def _local_uri() -> str:

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str = "sqlite:///mlruns/mlflow.db"
     text_model_uri: str = model_uri(TEXT_MODEL_NAME)
+    serve_text: bool = Field(
+        default=True,
+        description="Serve the text model. False for a site without report texts (risk only): /readyz does "
+        "not wait for one and /v1/classify answers 503 saying so. `gridsense serve` sets it to false when "
+        "the site has no registered text model.",
+    )
     risk_model_name: str = RISK_MODEL_NAME
     risk_model_alias: str = CHAMPION
     forecasts_path: Path = Path("datasets/demo/forecasts/latest.parquet")

@@ -34,6 +34,11 @@ ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 async def get_text_service(resources: ResourcesDep) -> TextClassifierService:
     """The text model served at this moment; the request keeps it even if a swap happens meanwhile."""
+    if not resources.text_enabled:
+        raise NotReadyError(
+            "this site serves no text model (risk only, GRIDSENSE_SERVE_TEXT=false): train one with "
+            "`gridsense train text --site SITE` and restart `gridsense serve`"
+        )
     service = resources.text.value
     if service is None:
         raise NotReadyError(f"text model is not loaded: {resources.text.last_error or 'unknown reason'}")

@@ -33,6 +33,7 @@ class Resources:
     risk_model_name: str = RISK_MODEL_NAME
     risk_model_alias: str = CHAMPION
     risk_champion_version: str | None = None  # where the registry's risk alias points, when known
+    text_enabled: bool = True  # False: a site without texts serves risk only (Settings.serve_text)
 
     @classmethod
     def fixed(
@@ -63,7 +64,9 @@ class Resources:
 
     @property
     def components(self) -> dict[str, HotSwap]:
-        return {TEXT_MODEL: self.text, FORECASTS: self.forecasts}
+        """What the app loads and /readyz waits for (no text model for a risk-only site)."""
+        served = {TEXT_MODEL: self.text} if self.text_enabled else {}
+        return served | {FORECASTS: self.forecasts}
 
     def refresh(self, trigger: str) -> list[ReloadEvent]:
         """Check every component for a new version (slow when one loads: call it off the event loop)."""
@@ -100,4 +103,5 @@ def build_resources(settings: Settings, listeners: list[Listener] | None = None)
         ),
         risk_model_name=settings.risk_model_name,
         risk_model_alias=settings.risk_model_alias,
+        text_enabled=settings.serve_text,
     )

@@ -3,6 +3,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from serving.deps import get_text_service
+from serving.resources import Resources
+from tests.serving.conftest import FakeRegistry
 
 
 def test_healthz_answers_even_when_nothing_is_loaded(app):
@@ -98,3 +100,21 @@ def test_request_id_is_generated_when_absent_or_malformed(client):
 
     assert len(generated) == 32
     assert replaced != "bad id<>" * 10 and len(replaced) == 32
+
+
+def test_a_risk_only_site_is_ready_without_a_text_model_and_classify_says_why(
+    app, store, admin_headers, assert_error
+):
+    from serving.deps import get_resources
+
+    risk_only = Resources.fixed(registry=FakeRegistry(), forecast_store=store)
+    risk_only.text_enabled = False
+    app.dependency_overrides[get_resources] = lambda: risk_only
+    client = TestClient(app, headers=admin_headers)
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["missing"] == [] and "text_model" not in ready.json()["components"]
+    error = assert_error(client.post("/v1/classify", json={"text": "噪音"}), 503, "not_ready", None)
+    assert "serves no text model" in error["message"]
+    app.dependency_overrides.clear()
