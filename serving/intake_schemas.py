@@ -6,12 +6,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from serving.schemas import EXAMPLE_TEXT, EXAMPLE_TITLE, ClassifyResult, ModelRef
 from serving.unicode_text import CleanStr
 
 DuplicateDecision = Literal["duplicate", "related", "new"]
+
+
+def _iso_text(value: Any) -> Any:
+    """Times as ISO 8601 text only: pydantic would also take a number as a Unix timestamp."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-12-01T09:30:00+08:00")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
 SkipReason = Literal["no_text", "no_place", "unknown_grid", "store_unavailable"]
 
 
@@ -47,7 +57,7 @@ class IntakeItem(BaseModel):
         description="A named place (estate, street, village) when there is no grid: duplicates are searched "
         "among reports naming it. Without either, the places named in the text are used.",
     )
-    reported_at: datetime | None = Field(
+    reported_at: IsoDateTime | None = Field(
         default=None,
         description="When it was reported (ISO 8601; without an offset: the site's time zone). Default: now.",
     )

@@ -138,3 +138,8 @@ def test_context_params_score_pairs_whose_leaves_and_grids_are_known(client, gri
     [result] = client.post("/v1/intake", json=other_words).json()["results"]
     assert result["duplicates"]["matches"][0]["id"] == "r1"
     assert result["duplicates"]["decision"] == "duplicate"
+
+
+def test_a_number_is_not_a_report_time(client, assert_error):
+    response = client.post("/v1/intake", json={**FIRST, "reported_at": 0})
+    assert response.status_code == 422, response.text
