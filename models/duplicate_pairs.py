@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from core.errors import DataFileError, require_file
+from core.errors import DataFileError
+from features.files import read_csv_text
 from models.duplicates import (
     DuplicateParams,
     DuplicateScorer,
@@ -30,16 +31,14 @@ from models.duplicates import (
 
 PAIR_COLUMNS: tuple[str, ...] = ("id_a", "title_a", "text_a", "id_b", "title_b", "text_b")
 LABEL_COLUMN = "label"
+LABEL_SPELLINGS = {"1.0": "1", "0.0": "0", "true": "1", "false": "0"}
 RELATED_RECALL = 0.98  # `related` catches this share of the labelled duplicates (validation pairs)
 
 
 def read_pairs(path: str | Path, require_labels: bool = False) -> pl.DataFrame:
     """The pairs as strings (empty for missing titles and texts) and, when present, integer labels."""
-    path = require_file(path, "pairs file")
-    try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
-        raise DataFileError(f"cannot read pairs file {path}: {exc}", "a UTF-8 CSV file") from exc
+    frame = read_csv_text(path, "pairs file")  # any encoding (GBK exports too), .csv.gz
+    frame = frame.rename({name: name.strip().lstrip("\ufeff").strip().lower() for name in frame.columns})
     missing = [column for column in PAIR_COLUMNS if column not in frame.columns]
     if missing:
         raise DataFileError(
@@ -50,7 +49,7 @@ def read_pairs(path: str | Path, require_labels: bool = False) -> pl.DataFrame:
         raise DataFileError(f"pairs file {path} has no {LABEL_COLUMN} column", "labels 1/0 are needed here")
     frame = frame.with_columns(pl.col(*PAIR_COLUMNS).fill_null(""))
     if LABEL_COLUMN in frame.columns:
-        labels = frame.get_column(LABEL_COLUMN).str.strip_chars()
+        labels = frame.get_column(LABEL_COLUMN).str.strip_chars().str.to_lowercase().replace(LABEL_SPELLINGS)
         bad = frame.filter(~labels.is_in(["0", "1"]) & labels.is_not_null() & (labels != ""))
         if bad.height:
             raise DataFileError(

@@ -111,3 +111,14 @@ def test_benchmark_duplicates_command_writes_every_pair(tmp_path):
     assert len(report["pairs"]) == 24
     assert all(isinstance(p["same_issue"], bool) and 0 <= p["score"] <= 1 for p in report["pairs"])
     assert np.isclose(report["threshold"], DuplicateParams.load().duplicate_threshold)
+
+
+def test_pairs_files_in_gbk_with_spelled_labels_are_read(tmp_path):
+    path = tmp_path / "pairs.csv"
+    text = (
+        "ID_A,title_a,text_a,id_b,title_b,text_b,label\n"
+        "1,阳光小区停水,阳光小区停水三天,2,阳光小区没水,阳光小区又停水了,1.0\n"
+    )
+    path.write_bytes(text.encode("gbk"))
+    frame = read_pairs(path)
+    assert frame["title_a"][0] == "阳光小区停水" and frame["label"].to_list() == [1]
