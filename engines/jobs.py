@@ -48,10 +48,12 @@ def build_features(
     window: DateWindow | None = None,
     options: PanelOptions | None = None,
     max_weeks: int = MAX_PANEL_WEEKS,
+    raw_rejects: bool = False,
     spark=None,
 ) -> FeatureRun:
-    """Validate the log (rejects in ``out_dir/rejects.csv``), write ``text.parquet`` and the panel as
-    ``out_dir/panel/site=<site>/month=<YYYY-MM>/`` with either engine."""
+    """Validate the log (rejects in ``out_dir/rejects.csv``, personal data redacted unless ``raw_rejects``),
+    write ``text.parquet`` and the panel as ``out_dir/panel/site=<site>/month=<YYYY-MM>/`` with either
+    engine. ``load.counts`` has the counts; ``load.events`` is empty on Spark (the events stay there)."""
     engine = resolve_engine(engine)
     window = window or DateWindow.default()
     grids = pl.read_parquet(grids_path)
@@ -81,7 +83,7 @@ def build_features(
         )
         partitions = write_on_spark(panel, out_dir / "panel", site, "week_start")
     if load.rejects.height:
-        load.write_rejects(out_dir / "rejects.csv")
+        load.write_rejects(out_dir / "rejects.csv", raw=raw_rejects)
     if text.height:
         text.write_parquet(out_dir / "text.parquet")
     return FeatureRun(load, text.height, partitions)
