@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 SPOOL_SUFFIX = ".spool.jsonl"
 DEFAULT_BUSY_TIMEOUT_MS = 200
+OPEN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -210,18 +212,34 @@ class SqliteReportStore:
             return self._conn
         if not self.path.parent.is_dir():
             raise StoreUnavailableError(f"report store directory {self.path.parent} does not exist")
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                conn = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # two processes creating the file at once: switching to WAL and the schema need a lock
+                # the busy timeout does not always wait for; try again shortly
+                if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                    raise StoreUnavailableError(f"report store {self.path}: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"report store {self.path}: {exc}") from exc
+        self.path.chmod(0o600)
+        self._conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False, isolation_level=None
+        )
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False, isolation_level=None
-            )
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"report store {self.path}: {exc}") from exc
-        self.path.chmod(0o600)
-        self._conn = conn
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _run(self, work):

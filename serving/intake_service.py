@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from core import registry
 from core.report_store import SpoolingReportStore
-from core.settings import Settings
+from core.settings import Settings, sqlite_path
 from core.tables import GRIDS_FILE
 from models.duplicate_search import DuplicateSearch, Incoming, Outcome
 from models.duplicates import DuplicateParams
@@ -68,6 +68,9 @@ class InvalidModelSlot:
             from mlflow import MlflowClient
 
             uri = self.settings.mlflow_tracking_uri
+            database = sqlite_path(uri)
+            if database is not None and not database.exists():  # never create a store by looking
+                raise FileNotFoundError(f"MLflow database {database} does not exist")
             client = MlflowClient(uri, uri)
             version = client.get_model_version_by_alias(self.name, registry.CHAMPION).version
             mlflow.set_tracking_uri(uri)
