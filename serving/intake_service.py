@@ -99,7 +99,7 @@ class InvalidModelSlot:
             return [
                 InvalidVerdict(
                     invalid=bool(row["invalid"]),
-                    reason=row.get("reason") or None,
+                    reason=_text_or_none(row.get("reason")),
                     confidence=_float_or_none(row.get("confidence")),
                     model=ref,
                 )
@@ -108,6 +108,13 @@ class InvalidModelSlot:
         except Exception as exc:
             logger.warning("invalid-report model failed (%s); answering without it", exc)
             return [None] * len(texts)
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A reason code; None for None, NaN (pandas' missing value) and empty text."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value) or None
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -143,3 +143,30 @@ def test_context_params_score_pairs_whose_leaves_and_grids_are_known(client, gri
 def test_a_number_is_not_a_report_time(client, assert_error):
     response = client.post("/v1/intake", json={**FIRST, "reported_at": 0})
     assert response.status_code == 422, response.text
+
+
+class FakeInvalidModel:
+    """The gridsense-invalid pyfunc contract: title/text in, invalid/reason/confidence out."""
+
+    def predict(self, frame):
+        import pandas as pd
+
+        invalid = frame["text"].str.contains("ceshi")
+        return pd.DataFrame(
+            {"invalid": invalid, "reason": ["test" if i else None for i in invalid], "confidence": 0.9}
+        )
+
+
+def test_the_invalid_model_s_verdict_is_in_the_answer_when_one_is_loaded(client, grids, app):
+    client.post("/v1/intake", json=FIRST)  # builds the intake service
+    slot = app.state.intake.invalid
+    slot.model, slot.version = FakeInvalidModel(), "3"
+    response = client.post("/v1/intake", json={"items": [{**REPEAT, "id": "t1", "text": "ceshi"}, REPEAT]})
+    first, second = response.json()["results"]
+    assert first["invalid"] == {
+        "invalid": True,
+        "reason": "test",
+        "confidence": 0.9,
+        "model": {"name": "gridsense-invalid", "version": "3"},
+    }
+    assert second["invalid"]["invalid"] is False and second["invalid"]["reason"] is None
