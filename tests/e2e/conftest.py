@@ -155,7 +155,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Worl
     generate_demo_city(city, seed=11, n_grids=N_GRIDS, weeks=WEEKS)
     events = load_events(city / "events.parquet", taxonomy).events
     grids = pl.read_parquet(city / "grids.parquet")
-    train = events.sort("reported_at").tail(TRAIN_REPORTS)
+    train = events.filter(pl.col("invalid_reason").is_null()).sort("reported_at").tail(TRAIN_REPORTS)
     classifier = TfidfTextClassifier(taxonomy, max_features=50_000, calibration_cv=2).fit(
         train.get_column("text").to_list(), train.get_column("leaf_id").to_list()
     )

@@ -1,5 +1,5 @@
 """本周热点问题 on the overview panel in headless Chromium: after `gridsense hot-issues` has written the
-tables for the city's reports, the card lists the issues and a click opens an issue's member reports."""
+tables for the city's reports, a button opens the list of issues and a click opens an issue's reports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def test_the_overview_lists_hot_issues_and_opens_their_reports(page, base_url, w
     events, _ = valid_reports(pl.read_parquet(world.root / "city" / "events.parquet"))
     run_hot_issues(events, world.settings.dashboard_tables_dir, window_days=7)
     open_dashboard(page, base_url, world.keys[Role.SUPERVISOR])
-    page.wait_for_selector("#hot-issues table tbody tr", state="attached")
+    page.click("#hot-issues-open")
+    page.wait_for_selector("#hot-issues table tbody tr", state="visible")
     assert "本周热点问题" in page.text_content("#hot-issues")
     page.click("#hot-issues tbody button")
     page.wait_for_selector("#hot-issues ul.reports li", state="attached")

@@ -1,13 +1,15 @@
-// 本周热点问题: the hot issues `gridsense hot-issues` found in the recent window (GET /v1/hot-issues), as a
-// card on the overview panel; each row opens its member reports (GET /v1/hot-issues/{id}/reports,
-// personal data redacted). Own labels in the page's language, like drift.js: no shared dictionary entries.
+// 本周热点问题: the hot issues `gridsense hot-issues` found in the recent window (GET /v1/hot-issues). A fixed
+// button on the overview (it takes no room: the overview still fits 1366x768) opens a dialog with the
+// table; each row opens its member reports (GET /v1/hot-issues/{id}/reports, personal data redacted).
+// No button until the job has written its tables. Own labels in the page's language, like drift.js.
 
 import { api, explain, session } from "./api.js";
 import { el } from "./format.js";
 
 const LABELS = {
   title: ["本周热点问题", "Hot issues this week"],
-  none: ["尚无热点问题：运行 gridsense hot-issues 生成。", "No hot issues yet: run gridsense hot-issues."],
+  button: ["本周热点问题 · {0}", "Hot issues · {0}"],
+  closeDialog: ["关闭", "Close"],
   empty: ["本期没有多人反映的问题。", "No problem was reported more than once in this window."],
   built: ["生成于 {0}；热度 = 报告数、反映人数、点赞、增长与集中度（见 docs/BENCHMARKS.md）。", "Built {0}; heat = reports, reporters, likes, growth and concentration (docs/BENCHMARKS.md)."],
   rank: ["排名", "Rank"],
@@ -33,26 +35,31 @@ function label(key, ...args) {
 
 const day = (value) => (value ? String(value).slice(0, 10) : "—");
 
-function box() {
-  let card = document.getElementById("hot-issues");
-  if (!card) {
-    card = el("section", { id: "hot-issues", class: "card", "aria-labelledby": "hot-issues-title" });
-    document.getElementById("panel-overview").append(card);
+function parts() {
+  let dialog = document.getElementById("hot-issues");
+  if (!dialog) {
+    dialog = el("dialog", { id: "hot-issues", class: "card", "aria-labelledby": "hot-issues-title", style: "max-width: min(1100px, 95vw); max-height: 85vh; overflow: auto" });
+    const button = el("button", { id: "hot-issues-open", type: "button", hidden: true, "aria-haspopup": "dialog", style: "position: fixed; right: 16px; bottom: 16px; z-index: 20", onclick: () => dialog.showModal() });
+    document.body.append(button, dialog);
   }
-  return card;
+  return { dialog, button: document.getElementById("hot-issues-open") };
 }
 
 async function load() {
   if (!session.key()) return;
-  const card = box();
+  const { dialog, button } = parts();
   const title = el("h2", { id: "hot-issues-title" }, label("title"));
+  const close = el("button", { type: "button", onclick: () => dialog.close() }, label("closeDialog"));
   try {
     const data = await api(`/v1/hot-issues?top=${TOP}`);
-    if (!data.available) return card.replaceChildren(title, el("p", { class: "muted" }, label("none")));
-    if (!data.issues.length) return card.replaceChildren(title, el("p", { class: "muted" }, label("empty")));
-    card.replaceChildren(title, table(data.issues), el("p", { class: "footnote" }, label("built", day(data.built_at))));
+    button.hidden = !data.available;
+    if (!data.available) return;
+    button.textContent = label("button", data.issues.length);
+    const body = data.issues.length ? table(data.issues) : el("p", { class: "muted" }, label("empty"));
+    dialog.replaceChildren(title, body, el("p", { class: "footnote" }, label("built", day(data.built_at))), close);
   } catch (error) {
-    card.replaceChildren(title, el("p", { class: "error" }, explain(error, "supervisor")));
+    button.hidden = true;
+    dialog.replaceChildren(title, el("p", { class: "error" }, explain(error, "supervisor")), close);
   }
 }
 
@@ -100,7 +107,12 @@ function watchOverview() {
   if (!panel) return;
   const update = () => {
     clearInterval(timer);
-    if (panel.hidden) return;
+    const main = document.querySelector("main");
+    if (panel.hidden || (main && main.hidden)) {
+      const button = document.getElementById("hot-issues-open");
+      if (button) button.hidden = true;
+      return;
+    }
     load();
     timer = setInterval(load, REFRESH_MS);
   };
