@@ -53,9 +53,7 @@ def serve(
 
     os.environ.setdefault("GRIDSENSE_MLFLOW_TRACKING_URI", _local_uri())
     os.environ.update(site_environment(site, forecasts, dashboard_tables))  # the workers read their settings
-    if "GRIDSENSE_SERVE_TEXT" not in os.environ and not _text_model_registered():
-        os.environ["GRIDSENSE_SERVE_TEXT"] = "false"
-        print("  no text model is registered for this site: serving risk only (/v1/classify answers 503)")
+    _serve_only_what_is_registered()
     if workers > 1:  # /metrics aggregates the workers through a shared directory
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gridsense-metrics-"))
     if demo_keys:
@@ -82,21 +80,37 @@ def site_environment(
     }
 
 
-def _text_model_registered() -> bool:
-    """False only when the registry answers that the site's text model does not exist (a site without
-    report texts); an unreachable registry counts as registered, so /readyz reports it."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+def _serve_only_what_is_registered() -> None:
+    """A site without texts (or without a risk model) serves the other half: its workers are told not to
+    wait for a model the registry says does not exist. Variables set by the operator are kept."""
+    import os
 
     from core.settings import Settings
     from serving.text_service import ModelUri
 
     settings = Settings()
-    name = ModelUri.parse(settings.text_model_uri).name
-    if name is None:
-        return True
+    halves = (
+        (
+            "GRIDSENSE_SERVE_TEXT",
+            ModelUri.parse(settings.text_model_uri).name,
+            "risk only (/v1/classify: 503)",
+        ),
+        ("GRIDSENSE_SERVE_RISK", settings.risk_model_name, "text only (/v1/risk: 503)"),
+    )
+    for variable, name, what in halves:
+        if variable not in os.environ and name and not _registered(settings.mlflow_tracking_uri, name):
+            os.environ[variable] = "false"
+            print(f"  {name} is not registered: serving {what}")
+
+
+def _registered(tracking_uri: str, name: str) -> bool:
+    """False only when the registry answers that `name` does not exist; an unreachable registry counts
+    as registered, so /readyz reports it."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     try:
-        MlflowClient(settings.mlflow_tracking_uri).get_registered_model(name)
+        MlflowClient(tracking_uri).get_registered_model(name)
     except MlflowException as exc:
         return exc.error_code != "RESOURCE_DOES_NOT_EXIST"
     return True

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         "not wait for one and /v1/classify answers 503 saying so. `gridsense serve` sets it to false when "
         "the site has no registered text model.",
     )
+    serve_risk: bool = Field(
+        default=True,
+        description="Serve the risk forecasts. False for a text-only site: /readyz does not wait for a "
+        "forecasts table and the risk routes answer 503 saying so. `gridsense serve` sets it to false when "
+        "the site has no registered risk model.",
+    )
     risk_model_name: str = RISK_MODEL_NAME
     risk_model_alias: str = CHAMPION
     forecasts_path: Path = Path("datasets/demo/forecasts/latest.parquet")

@@ -46,6 +46,11 @@ async def get_text_service(resources: ResourcesDep) -> TextClassifierService:
 
 
 async def get_forecast_store(resources: ResourcesDep) -> ForecastStore:
+    if not resources.risk_enabled:
+        raise NotReadyError(
+            "this site serves no risk forecasts (text only, GRIDSENSE_SERVE_RISK=false): train a risk model "
+            "with `gridsense train risk --site SITE`, run `gridsense forecast --site SITE` and restart"
+        )
     store = resources.forecasts.value
     if store is None:
         raise NotReadyError(f"forecasts are not loaded: {resources.forecasts.last_error or 'unknown reason'}")

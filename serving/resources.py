@@ -34,6 +34,7 @@ class Resources:
     risk_model_alias: str = CHAMPION
     risk_champion_version: str | None = None  # where the registry's risk alias points, when known
     text_enabled: bool = True  # False: a site without texts serves risk only (Settings.serve_text)
+    risk_enabled: bool = True  # False: a text-only site serves no forecasts (Settings.serve_risk)
 
     @classmethod
     def fixed(
@@ -64,9 +65,9 @@ class Resources:
 
     @property
     def components(self) -> dict[str, HotSwap]:
-        """What the app loads and /readyz waits for (no text model for a risk-only site)."""
+        """What the app loads and /readyz waits for (a site may serve text only or risk only)."""
         served = {TEXT_MODEL: self.text} if self.text_enabled else {}
-        return served | {FORECASTS: self.forecasts}
+        return served | ({FORECASTS: self.forecasts} if self.risk_enabled else {})
 
     def refresh(self, trigger: str) -> list[ReloadEvent]:
         """Check every component for a new version (slow when one loads: call it off the event loop)."""
@@ -104,4 +105,5 @@ def build_resources(settings: Settings, listeners: list[Listener] | None = None)
         risk_model_name=settings.risk_model_name,
         risk_model_alias=settings.risk_model_alias,
         text_enabled=settings.serve_text,
+        risk_enabled=settings.serve_risk,
     )

@@ -118,3 +118,17 @@ def test_a_risk_only_site_is_ready_without_a_text_model_and_classify_says_why(
     error = assert_error(client.post("/v1/classify", json={"text": "噪音"}), 503, "not_ready", None)
     assert "serves no text model" in error["message"]
     app.dependency_overrides.clear()
+
+
+def test_a_text_only_site_is_ready_without_forecasts_and_risk_says_why(app, admin_headers, assert_error):
+    from serving.deps import get_resources
+
+    text_only = Resources.fixed(registry=FakeRegistry())
+    text_only.risk_enabled = text_only.text_enabled = False
+    app.dependency_overrides[get_resources] = lambda: text_only
+    client = TestClient(app, headers=admin_headers)
+
+    assert client.get("/readyz").status_code == 200
+    error = assert_error(client.get("/v1/risk"), 503, "not_ready", None)
+    assert "serves no risk forecasts" in error["message"]
+    app.dependency_overrides.clear()

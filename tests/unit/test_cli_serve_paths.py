@@ -21,6 +21,7 @@ def test_serve_points_the_api_at_the_given_tables(tmp_path, monkeypatch):
         "GRIDSENSE_DASHBOARD_TABLES_DIR",
         "GRIDSENSE_MLFLOW_TRACKING_URI",
         "GRIDSENSE_SERVE_TEXT",
+        "GRIDSENSE_SERVE_RISK",
     ):
         # serve sets them for its workers: recorded here (set, then deleted) so teardown removes them again
         monkeypatch.setenv(variable, "unset")
@@ -46,6 +47,7 @@ def test_serve_site_points_the_workers_at_the_sites_tables_names_and_language(tm
         "GRIDSENSE_SITE_TIMEZONE",
         "GRIDSENSE_MLFLOW_TRACKING_URI",
         "GRIDSENSE_SERVE_TEXT",
+        "GRIDSENSE_SERVE_RISK",
     ):  # set by serve for its workers: recorded so that teardown removes them
         monkeypatch.setenv(variable, "unset")
         monkeypatch.delenv(variable)
@@ -61,5 +63,5 @@ def test_serve_site_points_the_workers_at_the_sites_tables_names_and_language(tm
     assert settings.dashboard_tables_dir == tmp_path / "datasets" / "chicago" / "serving"
     assert settings.risk_model_name == "gridsense-risk-chicago"
     assert settings.text_model_uri == "models:/gridsense-text-chicago@champion"
-    assert settings.serve_text is False, "no text model is registered for the site: risk only"
-    assert "serving risk only" in result.output
+    assert (settings.serve_text, settings.serve_risk) == (False, False), "the site has no model yet"
+    assert "gridsense-text-chicago is not registered: serving risk only" in result.output
