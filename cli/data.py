@@ -154,6 +154,13 @@ def build_features(
         ),
     ] = None,
     site: SiteOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="polars | spark (default: GRIDSENSE_ENGINE, polars). spark writes the panel as partitioned "
+            "Parquet in OUT/panel/site=<site>/month=<YYYY-MM>/ (docs/SPARK.md)."
+        ),
+    ] = None,
 ) -> None:
     """Validate the event log, then build the text training set and the grid x week panel."""
     from features.events import load_events
@@ -170,6 +177,33 @@ def build_features(
     grid_table = None if skip_panel else read_parquet(grids_path, "grid table", GRID_COLUMNS)  # early
     window = _date_window(not_before, not_after)
     max_weeks = max_panel_weeks or Settings().max_panel_weeks or MAX_PANEL_WEEKS
+    from engines import resolve_engine
+
+    if resolve_engine(engine) == "spark" and not skip_panel:  # the same files, computed on Spark
+        from engines.jobs import build_features as build_with_engine
+
+        options = PanelOptions(holiday_country=holiday_country(calendar, current))
+        run = timed(
+            "features on spark",
+            lambda: build_with_engine(
+                events_path,
+                grids_path,
+                out_dir,
+                tax,
+                site=current.name,
+                engine="spark",
+                window=window,
+                options=options,
+                max_weeks=max_weeks,
+                raw_rejects=raw_rejects,
+            ),
+        )
+        counts = run.load.counts
+        console.print(
+            f"  accepted {counts['events']:,} rows, rejected {counts['rejects']:,}; text.parquet: "
+            f"{run.text_rows:,} rows; panel: {len(run.panel_partitions)} partitions in {out_dir / 'panel'}"
+        )
+        return
     loaded = timed(
         "load + validate events",
         lambda: load_events(
