@@ -110,7 +110,7 @@ def _registered(tracking_uri: str, name: str) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
-        MlflowClient(tracking_uri).get_registered_model(name)
+        MlflowClient(tracking_uri, tracking_uri).get_registered_model(name)
     except MlflowException as exc:
         return exc.error_code != "RESOURCE_DOES_NOT_EXIST"
     return True
