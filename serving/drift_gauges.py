@@ -249,8 +249,9 @@ def _scored(window: list[tuple[str, str, float, bool, float, float]]) -> ScoredR
 _CREATE_LOCK = threading.Lock()
 
 
-def drift_gauges(request: Request) -> DriftGauges:
-    """The app's drift gauges, made on first use (registered with the app's metrics registry)."""
+async def drift_gauges(request: Request) -> DriftGauges:
+    """The app's drift gauges, made on first use (registered with the app's metrics registry). A
+    coroutine: FastAPI runs a plain `def` dependency in a thread, a hop on every classify request."""
     state = request.app.state
     gauges = getattr(state, "drift_gauges", None)
     if gauges is None:
