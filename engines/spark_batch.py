@@ -4,9 +4,10 @@ per executor process (``engines.classify.load_pyfunc``) and the polars code run 
 * classification: ``mapInArrow`` over the log, :func:`engines.classify.classify_with` per batch;
 * forecast: the forecast week's panel rows (a filter the Parquet reader pushes down), scored per partition
   by ``batch.forecast.forecast_table`` itself (probabilities, scores, drivers, SHAP contributions, the
-  row-wise part); the global part, each group's rank over the whole city and the level that follows from
-  it, is redone on the driver over the one-week table, as ``batch.forecast.rank_forecasts`` does. Ties are
-  ranked in grid-table order (the polars panel's row order).
+  row-wise part); the city-wide part (each group's rank, relative risk and the level that follows) is
+  redone on the driver over the one-week table, as ``batch.forecast.rank_forecasts`` does. Ties are
+  ranked in grid-table order (the polars panel's row order). A new city-wide column in ``forecast_table``
+  needs its line here: ``tests/spark/test_parity.py`` fails until it has one.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def rows_order(grids: pl.DataFrame | None, scored: pl.DataFrame) -> pl.DataFrame
 
 
 def _ranked(scored: pl.DataFrame, order: pl.DataFrame, levels: RiskLevels | None, grids) -> pl.DataFrame:
-    """Rank and level over the whole city, as ``batch.forecast.rank_forecasts`` (ordinal, grid order)."""
+    """The city-wide columns redone over the whole city, as ``batch.forecast.rank_forecasts`` does: rank
+    (ordinal, ties in grid order), relative risk (expected events over the group's city mean), level."""
     columns = scored.columns
     table = (
         scored.join(order, on="grid_id", how="left")
@@ -84,9 +86,14 @@ def _ranked(scored: pl.DataFrame, order: pl.DataFrame, levels: RiskLevels | None
         .with_columns(
             rank=pl.col("score").rank(method="ordinal", descending=True).over("group").cast(pl.Int32)
         )
-        .with_columns(level=(levels or RiskLevels()).expr())
         .drop("_order")
     )
+    if "relative_risk" in columns:
+        mean = pl.col("expected_events").mean().over("group", "week_start")
+        table = table.with_columns(
+            relative_risk=pl.when(mean > 0).then(pl.col("expected_events") / mean).otherwise(None)
+        )
+    table = table.with_columns(level=(levels or RiskLevels()).expr())
     if grids is not None and "district" in grids.columns and "district" not in columns:
         table = table.join(grids.select("grid_id", "district"), on="grid_id", how="left")
         columns = [*columns, "district"]
