@@ -72,8 +72,8 @@ def groups_with_events(labelled: pl.DataFrame) -> tuple[str, ...]:
     groups = tuple(group for group in panel_groups(labelled) if labelled.get_column(f"n_{group}").sum() > 0)
     if not groups:
         raise GridSenseUserError(
-            "the panel's training weeks hold no dispute or hazard events",
-            "check the taxonomy's risk_group of each category (gridsense taxonomy check)",
+            "the panel's training weeks hold no events of any risk group",
+            "map categories to risk groups: the taxonomy's risk_groups and each leaf's risk_group",
         )
     return groups
 
