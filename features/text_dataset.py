@@ -54,6 +54,8 @@ def build_text_dataset(
         events = events.with_columns(pl.lit(None, dtype=pl.String).alias("text"))
     if "invalid_reason" in events.columns:  # invalid reports (tests, ads ...) teach no leaf
         events = events.filter(pl.col("invalid_reason").is_null() | (pl.col("invalid_reason") == ""))
+    if "incident_id" in events.columns:
+        events = first_report_of_each_incident(events)
     labelled = (
         events.filter(pl.col("leaf_id").is_not_null())
         .with_columns(text_group_key(title).alias(_GROUP), prepare_text_expr(title, "text").alias("text"))
@@ -70,6 +72,15 @@ def build_text_dataset(
     return split.with_columns(pl.lit(method).alias(SPLIT_METHOD_COLUMN)).select(
         *TEXT_DATASET_COLUMNS, SPLIT_METHOD_COLUMN, *extra
     )
+
+
+def first_report_of_each_incident(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per incident when the log says which reports repeat one (``incident_id``): a repeat is
+    another wording of a report already labelled, which would land in both sides of a split and flatter
+    the test figures (and nearly double the demo's training time). Rows without an id are kept."""
+    order = [column for column in ("reported_at", "event_id") if column in events.columns]
+    position = pl.int_range(pl.len()).over("incident_id", order_by=order)
+    return events.filter(pl.col("incident_id").is_null() | (position == 0))
 
 
 def _empty_text_dataset() -> pl.DataFrame:

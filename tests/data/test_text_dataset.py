@@ -137,3 +137,18 @@ def test_a_log_without_report_texts_gives_no_text_rows() -> None:
     )
     dataset = build_text_dataset(untitled)
     assert 0 < dataset.height < 90 and dataset["text"].str.len_chars().min() > 0
+
+
+def test_one_row_per_incident_the_first_report_kept_and_rows_without_an_incident_kept():
+    from datetime import datetime
+
+    from features.text_dataset import first_report_of_each_incident
+
+    events = pl.DataFrame(
+        {
+            "event_id": ["late", "early", "alone", "other"],
+            "incident_id": ["i1", "i1", None, "i2"],
+            "reported_at": [datetime(2025, 1, d) for d in (2, 1, 3, 4)],
+        }
+    )
+    assert first_report_of_each_incident(events)["event_id"].to_list() == ["early", "alone", "other"]

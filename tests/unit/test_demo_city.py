@@ -584,14 +584,16 @@ def test_shares_are_options(tmp_path: Path) -> None:
         generate_demo_city(tmp_path, n_grids=30, weeks=6, duplicate_share=0.6, invalid_share=0.4)
 
 
-def test_invalid_reports_never_become_text_training_rows(events: pl.DataFrame) -> None:
+def test_invalid_reports_and_repeats_never_become_text_training_rows(events: pl.DataFrame) -> None:
     from features.events import load_events
     from features.text_dataset import build_text_dataset
 
     loaded = load_events(events, load_taxonomy())
     text = build_text_dataset(loaded.events)
     valid = events.filter(pl.col("invalid_reason").is_null())
-    assert text.height == valid.height
+    assert text.height == valid["incident_id"].n_unique() < valid.height, "one row per incident"
+    first = valid.sort("reported_at", "event_id").unique("incident_id", keep="first")
+    assert set(text["event_id"]) == set(first["event_id"]), "the incident's first report is kept"
     assert not set(text["event_id"]) & set(events.filter(pl.col("invalid_reason").is_not_null())["event_id"])
 
 
