@@ -402,16 +402,21 @@ class ForecastFileSource:
         self.path = path
 
     def current_version(self) -> str:
-        stat = self.path.stat()
-        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="microseconds")
-        version = f"{modified} ({stat.st_size} bytes)"
+        version = _file_version(self.path)
         history = self.path.parent / HISTORY_FILE
         if history.exists():  # a rewritten history is a new version too
-            version += f"; history {history.stat().st_mtime_ns} ({history.stat().st_size} bytes)"
+            version += f"; history {_file_version(history)}"
         return version
 
     def load(self, version: str) -> ForecastStore:
         return ForecastStore.from_parquet(self.path)
+
+
+def _file_version(path: Path) -> str:
+    """Modification time and size; an ISO time, not a 19-digit count the log redaction reads as a card."""
+    stat = path.stat()
+    modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="microseconds")
+    return f"{modified} ({stat.st_size} bytes)"
 
     def load_last_good(self) -> None:
         return None  # the file is local: there is nothing to fall back to
