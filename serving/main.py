@@ -62,6 +62,7 @@ TAG_PERMISSIONS = {
     "risk": ("Grid x week risk forecasts", Permission.RISK),
     "grids": ("Grid geometry, weekly activity, recent reports", Permission.DASHBOARD),
     "site": ("The site: name, language, risk groups and their labels", Permission.DASHBOARD),
+    "hot issues": ("Reports about one problem in one place, ranked by heat", Permission.DASHBOARD),
     "models": ("The MLflow model registry", Permission.MODELS),
     "admin": ("Model reloads", Permission.ADMIN),
     "metrics": ("Prometheus metrics", Permission.METRICS),
