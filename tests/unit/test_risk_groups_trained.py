@@ -26,7 +26,7 @@ def disputes_only_panel() -> pl.DataFrame:
 def test_only_the_groups_with_events_are_trained():
     panel = disputes_only_panel()
     assert panel["n_hazard"].sum() == 0 and groups_with_events(panel) == ("dispute",)
-    with pytest.raises(GridSenseUserError, match="no dispute or hazard events"):
+    with pytest.raises(GridSenseUserError, match="no events of any risk group"):
         groups_with_events(panel.with_columns(pl.lit(0).alias("n_dispute")))
 
 
