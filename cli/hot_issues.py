@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 
 from cli.console import console, timed
+from cli.options import SiteOption
 from core.home import DemoPaths
 
 EventsOption = Annotated[
     Path | None,
-    typer.Option(help="Event log (Parquet/CSV) or a TIPDM-style message CSV (default: the demo's events)."),
+    typer.Option(help="Event log (Parquet/CSV) or a TIPDM-style message CSV (default: the site's events)."),
 ]
 
 
@@ -27,7 +28,7 @@ def hot_issues(
         datetime | None, typer.Option(help="End of the window (default: just after the last report).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the tables (default: GRIDSENSE_DASHBOARD_TABLES_DIR).")
+        Path | None, typer.Option(help="Folder for the tables (default: the site's dashboard tables).")
     ] = None,
     max_gap_days: Annotated[float, typer.Option(help="Reports further apart never join one issue.")] = 30.0,
     top: Annotated[int, typer.Option(help="Issues to print.")] = 20,
@@ -35,17 +36,21 @@ def hot_issues(
         bool,
         typer.Option(help="Leave out reports the gridsense-invalid champion calls invalid (if registered)."),
     ] = True,
+    site: SiteOption = None,
 ) -> None:
     """Group the window's reports about one problem in one place into issues, rank them by heat (reports,
     distinct reporters, likes, growth against the previous window, concentration), write the tables."""
     from batch.hot_issues import read_reports, run_hot_issues, valid_reports
-    from core.settings import Settings
+    from core.registry import INVALID_MODEL_NAME
+    from core.sites import load_site
     from models.hot_issues import HotIssueParams
 
-    path = events or DemoPaths.under().events
+    current = load_site(site)
+    path = events or current.require_events()
     reports = read_reports(path)
-    reports, how = valid_reports(reports, _invalid_champion() if invalid_model else None)
-    target = out or Settings().dashboard_tables_dir
+    invalid = _invalid_champion(current.model_name(INVALID_MODEL_NAME)) if invalid_model else None
+    reports, how = valid_reports(reports, invalid)
+    target = out or current.dashboard_tables
     params = HotIssueParams(max_gap_days=max_gap_days)
     issues, members = timed(
         "hot issues", lambda: run_hot_issues(reports, target, window_days, end, params=params)
@@ -88,17 +93,17 @@ def benchmark_hot_issues(
         console.print(f"  report: {out}")
 
 
-def _invalid_champion():
-    """The registered invalid-report model, or None when there is none (the job runs without it)."""
+def _invalid_champion(name: str):
+    """The site's registered invalid-report model, or None when there is none (the job runs without it)."""
     import mlflow
 
     from core.home import project_root
-    from core.registry import INVALID_MODEL_NAME, model_uri
+    from core.registry import model_uri
     from core.settings import tracking_uri
 
     try:
         mlflow.set_tracking_uri(tracking_uri(project_root()))
-        return mlflow.pyfunc.load_model(model_uri(INVALID_MODEL_NAME))
+        return mlflow.pyfunc.load_model(model_uri(name))
     except Exception as error:  # no registry, no version: hot issues without it
         console.print(f"  no invalid-report model ({type(error).__name__}); every report is used")
         return None

@@ -135,3 +135,23 @@ def test_benchmark_scores_the_demo_citys_incidents(tmp_path: Path) -> None:
     assert report["text_place_grid_only"]["bcubed_precision"] > 0.9
     with pytest.raises(DataFileError, match="incident_id"):
         benchmark_hot_issues(pl.read_parquet(city.events_path).drop("incident_id"))
+
+
+def test_the_command_works_for_a_site_its_log_and_its_dashboard_tables(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from core.sites import SiteFile, write_site_file
+
+    BOARD.write_parquet(tmp_path / "town_events.parquet")
+    write_site_file(tmp_path, "town", SiteFile(events=tmp_path / "town_events.parquet"))
+    env = {"GRIDSENSE_HOME": str(tmp_path)}
+    arguments = ["hot-issues", "--site", "town", "--window-days", "0", "--no-invalid-model"]
+    result = CliRunner().invoke(app, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    tables = tmp_path / "datasets" / "town" / "serving"
+    assert pl.read_parquet(tables / HOT_ISSUES_FILE).height > 0, "written where the site's API reads them"
+
+    write_site_file(tmp_path, "notext", SiteFile())
+    refused = CliRunner().invoke(app, ["hot-issues", "--site", "notext"], env=env)
+    assert refused.exit_code != 0 and "has no event log" in refused.output
