@@ -130,8 +130,9 @@ def chicago(tmp_path_factory):
     gridsense(home, "retrain", "risk", "--site", "chicago")
     promoted = gridsense(home, "promote", "risk", "--site", "chicago")  # no --force
     gridsense(home, "forecast", "--site", "chicago")
+    key = new_key(home, "supervisor")  # before serve, as the guide does: the key file is read at start-up
     server = Server(home, "--site", "chicago")
-    yield home, server, new_key(home, "supervisor"), promoted
+    yield home, server, key, promoted
     server.stop()
 
 
@@ -214,9 +215,9 @@ def test_sweden_through_the_example_mapping_file_reaches_the_api(tmp_path):
               "--calendar", "SE", "--language", "en", "--timezone", "Europe/Stockholm")  # fmt: skip
     for step in (("build-features",), ("train", "risk"), ("forecast",)):
         gridsense(home, *step, "--site", "sweden")
+    headers = {"X-API-Key": new_key(home, "supervisor")}  # before serve, as the guide does
     server = Server(home, "--site", "sweden")
     try:
-        headers = {"X-API-Key": new_key(home, "supervisor")}
         risk = httpx.get(f"{server.url}/v1/risk", headers=headers, params={"top": 5}, timeout=10)
         assert risk.status_code == 200, risk.text
         assert {r["group"] for grid in risk.json()["grids"] for r in grid["risks"]} == {"dispute", "hazard"}
