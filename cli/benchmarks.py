@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from cli.console import print_result
+
 app = typer.Typer(help="Measure models and the API; print and write a JSON report.", no_args_is_help=True)
 
 
@@ -39,9 +41,7 @@ def panel(
         result = time_engine_panel(resolve_engine(engine), events, units, weeks)
     else:
         result = time_panel(events, units, weeks, repeats)
-    print(json.dumps(result))
-    if out is not None:
-        out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print_result(result, out)
 
 
 @app.command("text")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.console import print_result
 from core.home import project_root
 
 
@@ -84,9 +85,7 @@ def benchmark_intake(
     from evaluation.intake_speed import run
 
     result = run(reports=reports, grids=grids, days=days, queries=queries, batch=batch, directory=directory)
-    print(json.dumps(result, ensure_ascii=False))
-    if out is not None:
-        out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print_result(result, out)
 
 
 def benchmark_duplicates_demo(
@@ -103,9 +102,7 @@ def benchmark_duplicates_demo(
     from evaluation.duplicate_demo import run
 
     result = run(events, grids, test_weeks=test_weeks, max_reports=max_reports, context_params=context_params)
-    print(json.dumps(result, ensure_ascii=False))
-    if out is not None:
-        out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print_result(result, out)
 
 
 def train_duplicates_context(
