@@ -270,24 +270,34 @@ def serve(
     scenarios: Annotated[
         str,
         typer.Option(
-            help="Comma-separated subset of classify_single, classify_batch32, risk_read, alias_swap, "
-            "poisoned_batch, worst_case, worst_case_unbounded."
+            help="Comma-separated subset of classify_single, classify_batch32, risk_read, intake_single, "
+            "intake_batch32, alias_swap, poisoned_batch, worst_case, worst_case_unbounded."
         ),
-    ] = "classify_single,classify_batch32,risk_read,alias_swap",
+    ] = "classify_single,classify_batch32,risk_read,intake_single,intake_batch32,alias_swap",
     swap_seconds: Annotated[
         float, typer.Option(help="Duration of the alias-swap run (swap after 1/4).")
     ] = 40,
+    store_reports: Annotated[
+        int,
+        typer.Option(
+            help="Intake scenarios: reports pre-filled into a fresh report store (the last 30 days, drawn "
+            "from the site's event log)."
+        ),
+    ] = 100_000,
     out: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
 ) -> None:
-    """Measure the API under load on 127.0.0.1 (throughput, latency percentiles, errors, an alias swap)."""
+    """Measure the API under load on 127.0.0.1 (throughput, latency percentiles, errors, an alias swap;
+    intake's throughput against the risk read's in the same run)."""
     from rich.console import Console
 
     from evaluation.load_test import (
         ISOLATION_SCENARIOS,
         ScenarioResult,
         markdown_table,
+        ratio_lines,
         run_benchmark,
         run_isolation,
+        throughput_ratios,
     )
 
     console = Console()
@@ -297,23 +307,47 @@ def serve(
     results: list[ScenarioResult] = []
     tables: list[str] = []
     figures: dict[str, object] = {}
+    store: dict = {}
     for worker_count in (int(w) for w in workers.split(",")):
         for mode in (m.strip() for m in inference.split(",")):
             console.print(f"[bold]{worker_count} worker(s), {mode}[/] ...")
             if load:
                 results += run_benchmark(
-                    worker_count, mode, concurrency, seconds, max_requests, load, swap_seconds
+                    worker_count,
+                    mode,
+                    concurrency,
+                    seconds,
+                    max_requests,
+                    load,
+                    swap_seconds,
+                    store_reports=store_reports,
+                    store_info=store,
                 )
             if isolation:
                 more_tables, more = run_isolation(worker_count, mode, concurrency, seconds, isolation)
                 tables += more_tables
                 figures[f"{worker_count} worker(s), {mode}"] = more
+    ratios = throughput_ratios(results)
     if results:
         console.print(markdown_table(results), soft_wrap=True, markup=False)
+        if store:
+            console.print(
+                f"intake's report store: {store['reports']:,} reports of the last {store['days']} days "
+                f"from {store['source']} (filled in {store['fill_seconds']} s)",
+                soft_wrap=True,
+                markup=False,
+            )
+        if ratios:
+            console.print(ratio_lines(ratios), soft_wrap=True, markup=False)
     for table in tables:
         console.print(table, soft_wrap=True, markup=False)
     if out is not None:
-        payload = {"load": [asdict(r) for r in results], "isolation": figures}
+        payload = {
+            "load": [asdict(r) for r in results],
+            "ratios": ratios,
+            "store": store,
+            "isolation": figures,
+        }
         out.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
 
 

@@ -92,25 +92,42 @@ def fill_store(
     """Write `reports` synthetic reports in batches of 10,000; returns the seconds it took."""
     rng = random.Random(seed)
     texts = [synthetic_report(rng) for _ in range(pool)]
-    prepared = [prepare(title, text) for title, text in texts]
-    features = [minhash(p).tobytes() for p in prepared]
-    templates = [
-        redacted("", now, text, title=title, places=p.primary_places, features=f)
-        for (title, text), p, f in zip(texts, prepared, features, strict=True)
-    ]
     grid_ids = [f"G{i:05d}" for i in range(grids)]
+    return fill_store_with(
+        store, [(title, text, None) for title, text in texts], grid_ids, reports, days, now, rng
+    )
+
+
+def fill_store_with(
+    store: SpoolingReportStore,
+    texts: list[tuple[str | None, str, str | None]],
+    grid_ids: list[str],
+    reports: int,
+    days: float,
+    now: datetime,
+    rng: random.Random,
+) -> float:
+    """Write `reports` reports drawn from `texts` ((title, text, grid or None) templates, each prepared
+    once as intake prepares a report: places and MinHash signature) at random times in the `days` before
+    `now`, in their own grid or, without one, a random one of `grid_ids`; batches of 10,000. Returns the
+    seconds the writes took."""
+    prepared = [prepare(title, text) for title, text, _ in texts]
+    templates = [
+        (redacted("", now, text, title=title, places=p.primary_places, features=minhash(p).tobytes()), grid)
+        for (title, text, grid), p in zip(texts, prepared, strict=True)
+    ]
     started = time.perf_counter()
     span = days * 86_400
     for start in range(0, reports, 10_000):
         batch = []
         for index in range(start, min(start + 10_000, reports)):
-            template = templates[rng.randrange(pool)]
+            template, grid = templates[rng.randrange(len(templates))]
             batch.append(
                 replace(
                     template,
                     id=f"S{index:08d}",
                     reported_at=now - timedelta(seconds=rng.uniform(0, span)),
-                    grid_id=rng.choice(grid_ids),
+                    grid_id=grid or rng.choice(grid_ids),
                 )
             )
         store.inner.add(batch)

@@ -7,6 +7,9 @@ and by a request budget; traffic goes to loopback only. Scenarios:
 - `classify_single`: one report per POST /v1/classify;
 - `classify_batch32`: 32 reports per request;
 - `risk_read`: GET /v1/risk for one random grid;
+- `intake_single`: one report per POST /v1/intake, in a random grid of the site (classified, searched for
+  duplicates among the last 7 days of its grid and the neighbouring ones, stored);
+- `intake_batch32`: 32 such reports per request (reports/s = req/s x 32);
 - `alias_swap`: single classify while the registry alias `champion` is moved to another version of the
   same model half-way (a copy of the champion's artifacts registered as a new version, so the workers
   really download, load, smoke-test and swap it); the alias is put back afterwards;
@@ -363,6 +366,67 @@ def risk_read(grids: list[str], key: str) -> RequestMaker:
     return lambda rng: http_request("GET", f"/v1/risk?grid_id={rng.choice(grids)}", key)
 
 
+def intake_single(reports: list[str], grids: list[str], key: str) -> RequestMaker:
+    def make(rng: random.Random) -> bytes:
+        body = {"text": rng.choice(reports), "grid_id": rng.choice(grids)}
+        return http_request("POST", "/v1/intake", key, json.dumps(body, ensure_ascii=False).encode())
+
+    return make
+
+
+def intake_batch(reports: list[str], grids: list[str], key: str, size: int = 32) -> RequestMaker:
+    def make(rng: random.Random) -> bytes:
+        items = [{"text": rng.choice(reports), "grid_id": rng.choice(grids)} for _ in range(size)]
+        return http_request(
+            "POST", "/v1/intake", key, json.dumps({"items": items}, ensure_ascii=False).encode()
+        )
+
+    return make
+
+
+INTAKE_SCENARIOS = ("intake_single", "intake_batch32")
+REPORTS_PER_REQUEST = {"classify_batch32": 32, "intake_batch32": 32}
+STORE_DAYS = 30  # the store's default retention window
+STORE_TEMPLATES = 20_000  # distinct log reports the pre-filled store draws from
+
+
+def prefill_report_store(path: Path, reports: int, seed: int = 13) -> dict[str, float | int | str]:
+    """A fresh report store for the intake scenarios, filled as a busy city's would be: `reports` reports
+    of the last 30 days, drawn from the site's event log (up to 20,000 of its reports, each kept with its
+    title, text and grid; `sample_reports`' built-ins over the forecast grids when there is no log),
+    at random times, prepared and stored as intake stores them (redacted, places, MinHash)."""
+    from datetime import UTC, datetime
+
+    from core.home import DemoPaths
+    from core.report_store import SpoolingReportStore
+    from evaluation.intake_speed import fill_store_with
+
+    rng = random.Random(seed)
+    grids = forecast_grids()
+    events = DemoPaths.under().events
+    if events.is_file():
+        import polars as pl
+
+        log = pl.read_parquet(events, columns=["title", "text", "grid_id"]).filter(
+            pl.col("text").is_not_null() & pl.col("grid_id").is_in(grids)
+        )
+        log = log.sample(min(STORE_TEMPLATES, log.height), seed=seed) if log.height else log
+        texts = list(log.iter_rows())
+        source = f"{events} ({len(texts):,} of its reports as templates)"
+    else:
+        texts, source = [], ""
+    if not texts:
+        texts, source = [(None, text, None) for text in SAMPLE_REPORTS], "built-in reports"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = SpoolingReportStore.sqlite(path, retention_days=None)
+    try:
+        seconds = fill_store_with(store, texts, grids, reports, STORE_DAYS, datetime.now(UTC), rng)
+        stored = store.count()
+    finally:
+        store.inner.close()  # type: ignore[attr-defined]
+    return {"reports": stored, "days": STORE_DAYS, "source": source, "fill_seconds": round(seconds, 1)}
+
+
 @contextmanager
 def alias_swap_target(
     model_name: str = TEXT_MODEL_NAME, alias: str = CHAMPION
@@ -405,7 +469,12 @@ def run_benchmark(
     scenarios: tuple[str, ...] = ("classify_single", "classify_batch32", "risk_read", "alias_swap"),
     swap_seconds: float = 40,
     log_path: Path | None = None,
+    store_reports: int = 100_000,
+    store_info: dict | None = None,
 ) -> list[ScenarioResult]:
+    """The load scenarios against one server. With an intake scenario, the server's report store is a
+    fresh one in a temporary directory, pre-filled with `store_reports` reports (`prefill_report_store`;
+    what it holds goes into `store_info`)."""
     from core.key_admin import KeyManager
     from core.keys import Role
 
@@ -414,8 +483,15 @@ def run_benchmark(
     key = {role: created.key for role, created in issued.items()}
     reports = sample_reports()
     results = []
+    workdir = tempfile.TemporaryDirectory(prefix="gridsense-bench-store-")
     try:
         extra_env = {"GRIDSENSE_RELOAD_INTERVAL_SECONDS": "2"} if "alias_swap" in scenarios else {}
+        if set(INTAKE_SCENARIOS) & set(scenarios):
+            store_path = Path(workdir.name) / "reports.sqlite"
+            filled = prefill_report_store(store_path, store_reports)
+            if store_info is not None:
+                store_info.update(filled)
+            extra_env["GRIDSENSE_REPORT_STORE_PATH"] = str(store_path)
         with running_server(workers, inference, key[Role.DATA_SCIENTIST], extra_env, log_path) as port:
             makers: dict[str, RequestMaker] = {
                 "classify_single": classify_single(reports, key[Role.INTAKE]),
@@ -423,6 +499,10 @@ def run_benchmark(
             }
             if "risk_read" in scenarios:
                 makers["risk_read"] = risk_read(forecast_grids(), key[Role.SUPERVISOR])
+            if set(INTAKE_SCENARIOS) & set(scenarios):
+                grids = forecast_grids()
+                makers["intake_single"] = intake_single(reports, grids, key[Role.INTAKE])
+                makers["intake_batch32"] = intake_batch(reports, grids, key[Role.INTAKE])
             for name in scenarios:
                 if name == "alias_swap":
                     results.append(
@@ -443,7 +523,46 @@ def run_benchmark(
     finally:
         for created in issued.values():
             keys.revoke(created.record.key_id)
+        workdir.cleanup()
     return results
+
+
+def throughput_ratios(results: list[ScenarioResult]) -> list[dict[str, float | str]]:
+    """Per worker count and inference mode: each classify/intake scenario's requests/s against risk_read's
+    in the same run (the issue-13 target: intake_single >= 0.5 x risk_read), and reports/s."""
+    ratios = []
+    for r in results:
+        base = next(
+            (
+                b
+                for b in results
+                if b.scenario == "risk_read" and (b.workers, b.inference) == (r.workers, r.inference)
+            ),
+            None,
+        )
+        if base is None or r.scenario == "risk_read" or not base.throughput:
+            continue
+        ratios.append(
+            {
+                "scenario": r.scenario,
+                "workers": r.workers,
+                "inference": r.inference,
+                "requests_per_s": r.throughput,
+                "reports_per_s": round(r.throughput * REPORTS_PER_REQUEST.get(r.scenario, 1), 1),
+                "risk_read_per_s": base.throughput,
+                "ratio_to_risk_read": round(r.throughput / base.throughput, 2),
+            }
+        )
+    return ratios
+
+
+def ratio_lines(ratios: list[dict[str, float | str]]) -> str:
+    return "\n".join(
+        f"{r['scenario']} / risk_read ({r['workers']} worker(s), {r['inference']}): "
+        f"{r['requests_per_s']:.0f} / {r['risk_read_per_s']:.0f} req/s = {r['ratio_to_risk_read']:.2f}x"
+        + (f" ({r['reports_per_s']:.0f} reports/s)" if r["reports_per_s"] != r["requests_per_s"] else "")
+        for r in ratios
+    )
 
 
 ISOLATION_SCENARIOS = ("poisoned_batch", "worst_case", "worst_case_unbounded")

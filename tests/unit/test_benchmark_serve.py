@@ -75,3 +75,59 @@ def test_drive_is_bounded_by_its_request_budget_and_reads_keep_alive_answers():
 
     assert len(samples) == 50 == len(served)
     assert {(s.status, s.version) for s in samples} == {(200, "9")}
+
+
+def test_intake_requests_name_a_grid_and_batches_hold_32_reports():
+    import json
+    import random
+
+    from evaluation.load_test import intake_batch, intake_single
+
+    rng = random.Random(0)
+    head, _, body = intake_single(["楼道堆满杂物"], ["G0001", "G0002"], "k")(rng).partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /v1/intake HTTP/1.1")
+    assert json.loads(body)["grid_id"] in {"G0001", "G0002"}
+    _, _, body = intake_batch(["楼道堆满杂物"], ["G0001"], "k")(rng).partition(b"\r\n\r\n")
+    assert [item["grid_id"] for item in json.loads(body)["items"]] == ["G0001"] * 32
+
+
+def test_ratios_compare_each_scenario_with_the_risk_read_of_the_same_run():
+    from evaluation.load_test import ratio_lines, throughput_ratios
+
+    def result(name, rps, workers=2):
+        samples = [Sample(0, 0.01, 200, "1")] * int(rps)
+        return summarise(name, samples, elapsed=1.0, workers=workers, inference="microbatch", concurrency=4)
+
+    results = [result("risk_read", 1000), result("intake_single", 600), result("intake_batch32", 10)]
+    results += [result("intake_single", 100, workers=1)]  # no risk_read for 1 worker: no ratio
+
+    ratios = throughput_ratios(results)
+
+    assert [(r["scenario"], r["ratio_to_risk_read"]) for r in ratios] == [
+        ("intake_single", 0.6),
+        ("intake_batch32", 0.01),
+    ]
+    assert ratios[1]["reports_per_s"] == 320.0
+    assert "intake_single / risk_read" in ratio_lines(ratios) and "0.60x" in ratio_lines(ratios)
+
+
+def test_the_prefilled_store_holds_the_logs_reports_in_their_grids(tmp_path, monkeypatch):
+    import polars as pl
+
+    from core.report_store import SqliteReportStore
+    from evaluation import load_test
+
+    log = tmp_path / "datasets" / "demo" / "events.parquet"
+    log.parent.mkdir(parents=True)
+    texts = ["阳光小区门口井盖松动", "楼道堆满杂物"]
+    pl.DataFrame({"title": ["井盖松动", None], "text": texts, "grid_id": ["G1", "G2"]}).write_parquet(log)
+    monkeypatch.setenv("GRIDSENSE_HOME", str(tmp_path))
+    monkeypatch.setattr(load_test, "forecast_grids", lambda: ["G1", "G2"])
+
+    info = load_test.prefill_report_store(tmp_path / "store" / "r.sqlite", reports=50)
+
+    assert info["reports"] == 50
+    store = SqliteReportStore(tmp_path / "store" / "r.sqlite")
+    stored = store.get([f"S{i:08d}" for i in range(50)])
+    assert {(r.grid_id, r.text) for r in stored} == {("G1", "阳光小区门口井盖松动"), ("G2", "楼道堆满杂物")}
+    assert all(len(r.features) == 256 for r in stored)
