@@ -223,6 +223,13 @@ class Settings(BaseSettings):
         description="Reports per drift window: `gridsense monitor` compares each window of this many with "
         "the reference; the API's drift gauges cover the latest this many.",
     )
+    drift_window_step: int = Field(
+        default=250,
+        ge=1,
+        description="`gridsense monitor` judges a window every this many reports (the latest "
+        "GRIDSENSE_DRIFT_WINDOW_REPORTS each time; at most that many): a drift is flagged at most this many "
+        "reports after it fills enough of a window.",
+    )
     drift_category_psi: float = Field(
         default=0.2, ge=0.0, description="Alarm when the PSI of the predicted L1 category mix is above this."
     )
@@ -241,6 +248,13 @@ class Settings(BaseSettings):
         ge=0.0,
         description="Alarm when the mean share of a report's character 2-/3-grams outside the model's "
         "training vocabulary exceeds the reference's by more.",
+    )
+    drift_novel_report_increase: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Alarm when the share of novel reports (unseen 2-/3-gram share above the reference's "
+        "95th percentile) exceeds the reference's (about 5%) by more.",
     )
     drift_length_psi: float = Field(
         default=0.2, ge=0.0, description="Alarm when the PSI of the text length (decile bins) is above this."
