@@ -142,6 +142,20 @@ class Settings(BaseSettings):
         "intake uses for pairs whose leaves and grids are known; None: text and places only.",
     )
 
+    # the loop: dispatchers' corrections into the next text model (core/feedback_store.py, features/corrections.py)
+    feedback_weight: float = Field(
+        default=3.0,
+        gt=0.0,
+        description="How much a person's correction counts in `retrain text` against one historical report "
+        "(each correction is repeated this many times, rounded).",
+    )
+    feedback_holdout_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        lt=1.0,
+        description="Share of the newest corrections `retrain text` holds out for the promotion gate.",
+    )
+
     # input limits
     max_text_chars: int = Field(default=5000, ge=1)
     long_text: Literal["reject", "truncate"] = Field(
