@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,11 @@ from core.home import project_root
 from core.settings import Settings
 
 ALARM_EXIT_CODE = 1
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+
+
+def _time_option(help_text: str):
+    return typer.Option(formats=TIME_FORMATS, help=help_text)
 
 
 def monitor(
@@ -32,6 +38,10 @@ def monitor(
     split: Annotated[
         str | None, typer.Option(help="Only the rows of this `split` of the traffic files.")
     ] = None,
+    since: Annotated[
+        datetime | None, _time_option("Only traffic reported at or after this time (needs `reported_at`).")
+    ] = None,
+    until: Annotated[datetime | None, _time_option("Only traffic reported before this time.")] = None,
     shuffle_seed: Annotated[
         int | None,
         typer.Option(help="Shuffle each traffic file's rows (an undated set sorted by label is no stream)."),
@@ -46,19 +56,33 @@ def monitor(
     reference_split: Annotated[
         str, typer.Option(help="Rows of the reference data to use (the trainer does not fit on `valid`).")
     ] = "valid",
+    reference_since: Annotated[
+        datetime | None, _time_option("Only reference reports reported at or after this time.")
+    ] = None,
+    reference_until: Annotated[
+        datetime | None,
+        _time_option("Only reference reports reported before this time (e.g. the start of a known change)."),
+    ] = None,
     reference: Annotated[
         Path | None, typer.Option(help="A reference JSON written by an earlier run (skips building one).")
     ] = None,
     window: Annotated[
         int | None, typer.Option(help="Reports per window (default: GRIDSENSE_DRIFT_WINDOW_REPORTS).")
     ] = None,
+    step: Annotated[
+        int | None,
+        typer.Option(
+            help="Judge a window every this many reports (default: GRIDSENSE_DRIFT_WINDOW_STEP; "
+            "--step equal to --window: consecutive windows)."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Report folder (drift_report.md, PNG plots, JSON).")] = Path(
         "drift-report"
     ),
 ) -> None:
     """Compare each window of traffic with the training reference (category mix, confidence, needs_review,
-    unseen n-grams, text length, corrections); log an alert for each crossed threshold; write a report.
-    Exit code 1 when the latest window alarms."""
+    unseen n-grams, novel reports, text length, corrections); log an alert for each crossed threshold;
+    write a report. Exit code 1 when the latest window alarms."""
     from core.errors import GridSenseUserError
     from core.registry import TEXT_MODEL_NAME, site_model_name
     from core.settings import tracking_uri
@@ -68,10 +92,17 @@ def monitor(
 
     if bool(reports) == bool(drift_log):
         raise GridSenseUserError("give the traffic as --reports FILE... or --drift-log FILE (one of them)")
+    _check_range(since, until, "--since", "--until")
+    _check_range(reference_since, reference_until, "--reference-since", "--reference-until")
+    if drift_log and (since or until):
+        raise GridSenseUserError("--since/--until select dated --reports; the drift log has no dates")
+    if reference is not None and (reference_since or reference_until):
+        raise GridSenseUserError("--reference-since/--until build a reference; --reference is a saved one")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     settings = Settings()
     thresholds = DriftThresholds.from_settings(settings)
     size = window or settings.drift_window_reports
+    every = _step(step, settings.drift_window_step, size)
     loaded = None
     if reports or reference is None:  # the API's drift log with a saved reference needs no model
         import mlflow
@@ -85,16 +116,21 @@ def monitor(
         source = reference_data or loaded.data_path
         if source is None:
             raise GridSenseUserError("no reference data", "pass --reference-data (the held-out text set)")
-        held_out = load_reports([source], split=reference_split)
+        held_out = load_reports(
+            [source],
+            split=reference_split,
+            since=reference_since,
+            until=reference_until,
+            what="the reference data",
+        )
+        label = f"{reference_split}{_range_label(reference_since, reference_until)}"
         baseline = timed(
-            f"reference: {held_out.height:,} reports of {source.name} ({reference_split})",
-            lambda: build_reference(
-                loaded.classifier, held_out, loaded.version, f"{source}:{reference_split}"
-            ),
+            f"reference: {held_out.height:,} reports of {source.name} ({label})",
+            lambda: build_reference(loaded.classifier, held_out, loaded.version, f"{source}:{label}"),
         )
         _save_reference(baseline, settings)
     if reports:
-        traffic = load_reports(reports, split=split, shuffle_seed=shuffle_seed)
+        traffic = load_reports(reports, split=split, shuffle_seed=shuffle_seed, since=since, until=until)
         result = timed(
             f"score and compare {traffic.height:,} reports",
             lambda: monitor_reports(
@@ -104,8 +140,9 @@ def monitor(
                 thresholds,
                 size,
                 out,
-                source=", ".join(str(p) for p in reports),
+                source=", ".join(str(p) for p in reports) + _range_label(since, until),
                 model_version=loaded.version,
+                step=every,
             ),
         )
     else:
@@ -117,10 +154,43 @@ def monitor(
             out,
             source=str(drift_log),
             model_version=loaded.version if loaded else baseline.model_version,
+            step=every,
         )
     _print_result(result)
     if result.latest_alarms:
         raise typer.Exit(ALARM_EXIT_CODE)
+
+
+def _check_range(since: datetime | None, until: datetime | None, since_name: str, until_name: str) -> None:
+    from core.errors import GridSenseUserError
+
+    if since is not None and until is not None and since >= until:
+        raise GridSenseUserError(
+            f"{since_name} {since:%Y-%m-%d %H:%M:%S} is not before {until_name} {until:%Y-%m-%d %H:%M:%S}",
+            "the range includes its start and stops before its end",
+        )
+
+
+def _step(step: int | None, default: int, size: int) -> int:
+    """--step, else GRIDSENSE_DRIFT_WINDOW_STEP capped at the window (a small --window alone is no
+    mistake); a --step outside 1..window is."""
+    from core.errors import GridSenseUserError
+
+    if size < 1:
+        raise GridSenseUserError(f"--window {size} holds no report", "give at least 1")
+    if step is None:
+        return min(default, size)
+    if not 1 <= step <= size:
+        raise GridSenseUserError(f"--step {step} is not between 1 and the window ({size} reports)")
+    return step
+
+
+def _range_label(since: datetime | None, until: datetime | None) -> str:
+    if since is None and until is None:
+        return ""
+    start = "" if since is None else f"{since:%Y-%m-%d %H:%M}"
+    end = "" if until is None else f"{until:%Y-%m-%d %H:%M}"
+    return f" [{start} to {end})".replace(" 00:00", "")
 
 
 def _save_reference(reference, settings: Settings) -> None:
@@ -135,7 +205,11 @@ def _save_reference(reference, settings: Settings) -> None:
 def _print_result(result) -> None:
     summary = result.summary
     windows = summary["windows"]
-    console.print(f"  {summary['reports']:,} reports in {len(windows)} windows of {summary['window_size']:,}")
+    step = summary["window_step"]
+    every = "" if step == summary["window_size"] else f", one every {step:,} reports"
+    console.print(
+        f"  {summary['reports']:,} reports in {len(windows)} windows of {summary['window_size']:,}{every}"
+    )
     for w in windows:
         values = ", ".join(
             f"{name} {s['value']:.3f}" for name, s in w["signals"].items() if s["value"] is not None
@@ -143,5 +217,9 @@ def _print_result(result) -> None:
         flag = f"[bold red]ALARM {', '.join(w['alarms'])}[/]" if w["alarms"] else "[green]ok[/]"
         console.print(
             f"  window {w['index']:>3} ({w['start']:,}-{w['stop'] - 1:,}): {flag}  {values}", soft_wrap=True
+        )
+    if summary["first_alarm_report"] is not None:
+        console.print(
+            f"  first alarm at report {summary['first_alarm_report']:,} (0-based, in traffic order)"
         )
     console.print(f"report: {result.report_path}")

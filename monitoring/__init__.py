@@ -5,7 +5,7 @@
 - :mod:`monitoring.signals`: the reference (:class:`DriftReference`), PSI, and one comparison of a window of
   reports with it (:func:`compare`), each signal against its threshold (:class:`DriftThresholds`).
 - :mod:`monitoring.traffic`: where traffic comes from (a CSV/Parquet of reports, or the API's drift log)
-  and its windows of N reports.
+  and its windows of N reports (consecutive, or the latest N every `step` reports).
 - :mod:`monitoring.report`: the Markdown report with PNG plots and a JSON summary (`gridsense monitor`).
 
 The package sits between `models` and `serving`/`batch` in the import layers: the API's live gauges and

@@ -60,12 +60,14 @@ def run_monitor(
     model_version: str | None = None,
     unseen_ngrams: Any = None,
     times: list[str | None] | None = None,
+    step: int | None = None,
 ) -> MonitorResult:
     """Compare each window of `traffic` with `reference` and write the report to `out_dir`.
     `unseen_ngrams(start, stop)` may list the new n-grams of a window (it needs the texts); `times` (one
-    per report, in traffic order) give each window its first and last date."""
+    per report, in traffic order) give each window its first and last date; `step` (default: the window
+    size) how many reports apart the windows end (`monitoring.traffic.windows`)."""
     summaries = []
-    for window in windows(len(traffic), window_size):
+    for window in windows(len(traffic), window_size, step):
         signals = compare(reference, traffic.slice(window.start, window.stop), thresholds)
         alarms = [signal.name for signal in signals if signal.alarm]
         for signal in signals:
@@ -90,9 +92,11 @@ def run_monitor(
         "source": source,
         "reports": len(traffic),
         "window_size": window_size,
+        "window_step": step or window_size,
         "thresholds": thresholds.__dict__,
         "windows": summaries,
         "first_alarm_window": first_alarm["index"] if first_alarm["alarms"] else None,
+        "first_alarm_report": first_alarm["stop"] - 1 if first_alarm["alarms"] else None,
         "focus_window": focus,
     }
     return MonitorResult(write_report(out_dir, summary, reference), summary)
@@ -108,6 +112,7 @@ def monitor_reports(
     *,
     source: str,
     model_version: str | None = None,
+    step: int | None = None,
 ) -> MonitorResult:
     """Score a batch of reports with the model and monitor it (with the new n-grams of the focus window)."""
     traffic = score_traffic(classifier, reports)
@@ -127,6 +132,7 @@ def monitor_reports(
         model_version=model_version,
         unseen_ngrams=unseen,
         times=reports.get_column("reported_at").to_list() if "reported_at" in reports.columns else None,
+        step=step,
     )
 
 

@@ -41,12 +41,12 @@ def _markdown(summary: dict[str, Any], reference: DriftReference, plots: dict[st
         "",
         f"Model version {summary.get('model_version') or '?'}; reference: {reference.reports:,} reports "
         f"({reference.source or 'given'}); traffic: {summary['reports']:,} reports ({summary['source']}) "
-        f"in {len(windows)} windows of {summary['window_size']:,}.",
+        f"in {len(windows)} windows of {summary['window_size']:,}{_every(summary)}.",
         "",
         (
             f"**ALARM**: {len(alarmed)} of {len(windows)} windows cross a threshold; the first is window "
-            f"{alarmed[0]['index']} (reports {alarmed[0]['start']:,}-{alarmed[0]['stop'] - 1:,}): "
-            f"{', '.join(alarmed[0]['alarms'])}."
+            f"{alarmed[0]['index']} (reports {alarmed[0]['start']:,}-{alarmed[0]['stop'] - 1:,}"
+            f"{_until(alarmed[0])}): {', '.join(alarmed[0]['alarms'])}."
             if alarmed
             else "**No alarm**: no window crosses a threshold."
         ),
@@ -76,6 +76,15 @@ def _markdown(summary: dict[str, Any], reference: DriftReference, plots: dict[st
     return "\n".join(lines) + "\n"
 
 
+def _every(summary: dict[str, Any]) -> str:
+    step = summary.get("window_step") or summary["window_size"]
+    return "" if step == summary["window_size"] else f", one ending every {step:,} reports"
+
+
+def _until(window: dict[str, Any]) -> str:
+    return f", until {window['to']}" if "to" in window else ""
+
+
 def _focus_section(focus: dict[str, Any], reference: DriftReference) -> list[str]:
     signals = focus["signals"]
     mix = signals["category_mix"]["detail"]
@@ -93,6 +102,12 @@ def _focus_section(focus: dict[str, Any], reference: DriftReference) -> list[str
         lines.append(
             f"Unseen 2-/3-grams: {unseen['current']:.1%} of a report's n-grams on average "
             f"(reference {unseen['reference']:.1%})."
+        )
+    novel = signals.get("novel_reports")
+    if novel and novel["value"] is not None:
+        lines.append(
+            f"Novel reports (more unseen 2-/3-grams than {novel['detail']['cutoff']:.1%}, the reference's "
+            f"95th percentile): {novel['current']:.1%} (reference {novel['reference']:.1%})."
         )
     if focus.get("top_unseen_ngrams"):
         lines += [
@@ -116,18 +131,20 @@ def _plots(out_dir: Path, summary: dict[str, Any], reference: DriftReference) ->
     _chinese_font(plt)
     plots = {}
     windows = summary["windows"]
-    figure, axes = plt.subplots(2, 3, figsize=(13, 6.5), sharex=True)
-    for axis, name in zip(axes.flat, SIGNALS, strict=True):
+    figure, axes = plt.subplots(2, 4, figsize=(16, 6.5), sharex=True)
+    for axis in axes.flat[len(SIGNALS) :]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.flat, SIGNALS, strict=False):
         values = [w["signals"][name]["value"] for w in windows]
-        x = [w["index"] for w in windows]
+        x = [w["stop"] for w in windows]
         axis.plot(x, [np.nan if v is None else v for v in values], marker="o", markersize=3)
         threshold = windows[0]["signals"][name]["threshold"]
         axis.axhline(threshold, color="red", linestyle="--", linewidth=1)
         for w, v in zip(windows, values, strict=True):
             if w["signals"][name]["alarm"]:
-                axis.plot(w["index"], v, "o", color="red", markersize=5)
+                axis.plot(w["stop"], v, "o", color="red", markersize=5)
         axis.set_title(name)
-        axis.set_xlabel("window")
+        axis.set_xlabel("window's last report")
         if all(v is None for v in values):
             axis.text(
                 0.5, 0.5, "not measured\n(no feedback / vocabulary)", ha="center", transform=axis.transAxes

@@ -1,7 +1,8 @@
 """Where traffic comes from, and its windows of N reports.
 
 - A batch of reports: CSV or Parquet files with `text` (and optionally `title`, `reported_at`, `split`,
-  `corrected_leaf_id`), read in the order given; a file with `reported_at` everywhere is sorted by it.
+  `corrected_leaf_id`), read in the order given; a file with `reported_at` everywhere is sorted by it, and
+  a time range (`since` <= reported_at < `until`) keeps the reports in it (every report must be dated).
   `corrected_leaf_id` is the dispatchers' feedback hook: non-null where a person confirmed or corrected
   the label. They are scored by the text model (:func:`monitoring.scoring.score_reports`).
 - The API's drift log: JSON lines the API appends as it classifies (:mod:`monitoring.drift_log`), already
@@ -13,12 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from core.errors import DataFileError, require_file
+from features.events import parse_datetimes
 from features.files import read_csv_text, read_parquet, require_columns
 from monitoring.scoring import ScoredReports
 
@@ -26,22 +29,32 @@ CORRECTION_COLUMN = "corrected_leaf_id"
 
 
 def load_reports(
-    paths: Sequence[Path], split: str | None = None, shuffle_seed: int | None = None
+    paths: Sequence[Path],
+    split: str | None = None,
+    shuffle_seed: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    what: str = "the traffic files",
 ) -> pl.DataFrame:
     """`title`, `text`, `reported_at` (as text), `corrected_leaf_id` (null where absent) of every report, in
     traffic order.
     `shuffle_seed` shuffles the rows of each file (the files stay in order): an undated labelled set is
-    often sorted by label, and its windows would differ from each other for that reason alone."""
-    frames = [_one_file(Path(path), split) for path in paths]
+    often sorted by label, and its windows would differ from each other for that reason alone.
+    `since` (inclusive) and `until` (exclusive) keep the reports dated in that range."""
+    frames = [_one_file(Path(path), split, since, until) for path in paths]
     if shuffle_seed is not None:
         frames = [frame.sample(fraction=1.0, shuffle=True, seed=shuffle_seed) for frame in frames]
     reports = pl.concat(frames, how="vertical") if frames else pl.DataFrame()
     if reports.height == 0:
-        raise DataFileError("the traffic files hold no reports", "check the files and --split")
+        chosen = [f"split {split}" if split else "", _range_text(since, until)]
+        raise DataFileError(
+            f"{what} hold no reports" + (f" ({', '.join(c for c in chosen if c)})" if any(chosen) else ""),
+            "check the files, the split and the time range",
+        )
     return reports
 
 
-def _one_file(path: Path, split: str | None) -> pl.DataFrame:
+def _one_file(path: Path, split: str | None, since: datetime | None, until: datetime | None) -> pl.DataFrame:
     frame = (
         read_parquet(path, "reports file")
         if path.suffix.lower() == ".parquet"
@@ -50,7 +63,11 @@ def _one_file(path: Path, split: str | None) -> pl.DataFrame:
     require_columns(frame, ["text"], f"reports file {path}")
     if split is not None and "split" in frame.columns:
         frame = frame.filter(pl.col("split") == split)
-    if "reported_at" in frame.columns and frame.height and frame.get_column("reported_at").null_count() == 0:
+    if since is not None or until is not None:
+        frame = _in_time_range(frame, path, since, until)
+    elif (
+        "reported_at" in frame.columns and frame.height and frame.get_column("reported_at").null_count() == 0
+    ):
         frame = frame.sort("reported_at", maintain_order=True)
     columns = {"title": pl.String, "text": pl.String, "reported_at": pl.String, CORRECTION_COLUMN: pl.String}
     return frame.select(
@@ -59,6 +76,47 @@ def _one_file(path: Path, split: str | None) -> pl.DataFrame:
             for name, dtype in columns.items()
         ]
     )
+
+
+def _in_time_range(
+    frame: pl.DataFrame, path: Path, since: datetime | None, until: datetime | None
+) -> pl.DataFrame:
+    """The reports with `since` <= reported_at < `until`, sorted by time; every report must be dated."""
+    if "reported_at" not in frame.columns:
+        raise DataFileError(
+            f"reports file {path} has no reported_at column", "a time range needs dated reports"
+        )
+    times = _datetimes(frame.get_column("reported_at"))
+    if times.null_count():
+        raise DataFileError(
+            f"{times.null_count():,} of {frame.height:,} reports in {path} have no readable reported_at",
+            "a time range needs every report dated",
+        )
+    keep = pl.repeat(True, frame.height, eager=True)
+    if since is not None:
+        keep &= times >= since
+    if until is not None:
+        keep &= times < until
+    return (
+        frame.with_columns(times.alias("_time")).filter(keep).sort("_time", maintain_order=True).drop("_time")
+    )
+
+
+def _datetimes(values: pl.Series) -> pl.Series:
+    """Naive datetimes (a zoned column keeps its wall-clock time) from a datetime, date or text column."""
+    if values.dtype == pl.String:
+        return parse_datetimes(values)
+    if isinstance(values.dtype, pl.Datetime):
+        return values.dt.replace_time_zone(None) if values.dtype.time_zone else values
+    if values.dtype == pl.Date:
+        return values.cast(pl.Datetime)
+    return parse_datetimes(values.cast(pl.String))
+
+
+def _range_text(since: datetime | None, until: datetime | None) -> str:
+    if since is None and until is None:
+        return ""
+    return f"from {since or 'the start'} until {until or 'the end'}"
 
 
 def corrections(reports: pl.DataFrame, predicted_leaf: np.ndarray) -> np.ndarray | None:
@@ -106,11 +164,25 @@ class Window:
     stop: int  # one past the last
 
 
-def windows(total: int, size: int) -> list[Window]:
-    """Consecutive windows of `size` reports; a last, shorter one is kept when it has half a window."""
+def windows(total: int, size: int, step: int | None = None) -> list[Window]:
+    """Windows of `size` reports, one every `step` reports (default `size`: consecutive windows).
+
+    Consecutive windows keep a last, shorter one when it has half a window. With a smaller step each window
+    is the latest `size` reports at every `step`-th report (as the API's gauges see them), and a last one
+    ends at the final report when at least half a step of reports came after the previous one; so a
+    drift is judged at most `step` reports after it fills enough of a window, wherever it starts."""
+    step = size if step is None else step
     if size < 1:
         raise ValueError("a window needs at least one report")
-    bounds = [(start, min(start + size, total)) for start in range(0, total, size)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < size / 2:
-        bounds.pop()
+    if not 1 <= step <= size:
+        raise ValueError(f"the step must be between 1 and the window ({size}), not {step}")
+    if step == size or total <= size:
+        bounds = [(start, min(start + size, total)) for start in range(0, total, size)]
+        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < size / 2:
+            bounds.pop()
+    else:
+        stops = list(range(size, total + 1, step))
+        if total - stops[-1] >= step / 2:
+            stops.append(total)
+        bounds = [(stop - size, stop) for stop in stops]
     return [Window(index, start, stop) for index, (start, stop) in enumerate(bounds)]

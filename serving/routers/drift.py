@@ -42,9 +42,9 @@ class DriftResponse(BaseModel):
     summary="Drift of the classified traffic",
     description=(
         "The drift signals of the latest classified reports against the text model's training reference "
-        "(category mix, confidence, needs_review, unseen n-grams, text length), refreshed every 256 "
-        "reports, oldest first. Each API worker keeps its own window and history; /metrics has the same "
-        "values as `gridsense_drift_*` gauges."
+        "(category mix, confidence, needs_review, unseen n-grams, novel reports, text length), refreshed "
+        "every 256 reports, oldest first. Each API worker keeps its own window and history; /metrics has "
+        "the same values as `gridsense_drift_*` gauges."
     ),
     responses={status: ERROR_RESPONSES[status] for status in (401, 403)},
 )

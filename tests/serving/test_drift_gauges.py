@@ -115,3 +115,59 @@ def test_an_empty_drift_log_path_turns_the_log_off(tmp_path):
         DriftGauges(Settings(home=tmp_path), CollectorRegistry()).log_path
         == tmp_path / ".gridsense/drift.jsonl"
     )
+
+
+def test_the_gauges_count_novel_reports_against_the_served_models_vocabulary(tmp_path):
+    """A model with a vocabulary (the TF-IDF classifier): new phrasings raise `novel_reports` on /metrics."""
+    from types import SimpleNamespace
+
+    import polars as pl
+    from prometheus_client import CollectorRegistry
+
+    from features.taxonomy import Leaf, Taxonomy
+    from models.text_tfidf import TfidfTextClassifier
+    from monitoring.job import build_reference
+    from serving.drift_gauges import DriftGauges
+
+    rng = np.random.default_rng(0)
+    known = [
+        f"幸福小区{rng.integers(1, 30)}栋{rng.choice(['噪音很大', '半夜吵闹', '装修声音'])}"
+        for _ in range(300)
+    ]
+    fresh = [
+        f"幸福小区{rng.integers(1, 30)}栋{rng.choice(['共享单车乱停', '电动车飞线充电'])}" for _ in range(300)
+    ]
+    leaf = Leaf("噪音", "噪音", "噪音", "城管", "dispute"), Leaf("其他", "其他", "其他", "城管", "none")
+    model = TfidfTextClassifier(taxonomy=Taxonomy("tiny", "1", leaf), calibration_cv=2).fit(
+        known[:200] + ["其他事情"] * 20, ["噪音"] * 200 + ["其他"] * 20
+    )
+    settings = Settings(home=tmp_path, drift_window_reports=WINDOW, drift_log_path="")
+    reference = build_reference(model, pl.DataFrame({"text": known[200:]}))
+    assert reference.novel_cutoff is not None
+    path = settings.home / settings.drift_reference_path
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(reference.to_dict()), encoding="utf-8")
+    registry = CollectorRegistry()
+    gauges = DriftGauges(settings, registry)
+
+    def feed(texts: list[str]) -> None:
+        result = SimpleNamespace(
+            category_l1=SimpleNamespace(name="噪音"),
+            leaf_id="噪音",
+            category_l3=SimpleNamespace(probability=0.9),
+            needs_review=False,
+        )
+        gauges.observe(model, texts, [result] * len(texts))
+        gauges.flush()
+
+    def novel() -> tuple[float, float]:
+        return (
+            registry.get_sample_value("gridsense_drift_signal", {"signal": "novel_reports"}),
+            registry.get_sample_value("gridsense_drift_alarm", {"signal": "novel_reports"}),
+        )
+
+    feed((known[200:] * 3)[:REFRESH_EVERY])
+    assert novel()[1] == 0 and novel()[0] < settings.drift_novel_report_increase
+    assert registry.get_sample_value("gridsense_drift_threshold", {"signal": "novel_reports"}) == 0.05
+    feed((fresh * 3)[:REFRESH_EVERY])
+    assert novel()[1] == 1 and novel()[0] > 0.5

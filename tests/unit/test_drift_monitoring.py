@@ -14,7 +14,7 @@ import pytest
 from features.taxonomy import Leaf, Taxonomy
 from models.text_ngrams import ngram_keys
 from models.text_tfidf import TfidfTextClassifier
-from monitoring.job import build_reference, monitor_reports
+from monitoring.job import build_reference, monitor_reports, run_monitor
 from monitoring.scoring import ScoredReports, decode_ngram, training_vocabulary, unseen_ngram_share
 from monitoring.signals import DriftReference, DriftThresholds, compare, psi
 from monitoring.traffic import load_reports, windows
@@ -23,17 +23,36 @@ CATEGORIES = np.array(["A", "B", "C", "D"], dtype=object)
 
 
 def traffic(
-    n: int, seed: int, mix=(0.4, 0.3, 0.2, 0.1), confidence=(8, 2), review=0.05, unseen=0.1, length=80
+    n: int,
+    seed: int,
+    mix=(0.4, 0.3, 0.2, 0.1),
+    confidence=(8, 2),
+    review=0.05,
+    unseen=0.1,
+    length=80,
+    novel=0.0,
 ):
+    """`novel`: this share of the reports use new phrasings (0.2 more unseen n-grams each)."""
     rng = np.random.default_rng(seed)
     l1 = rng.choice(CATEGORIES, size=n, p=mix)
+    new_phrasing = rng.random(n) < novel
     return ScoredReports(
         category_l1=l1,
         leaf_id=l1.copy(),
         confidence=rng.beta(*confidence, size=n),
         needs_review=rng.random(n) < review,
         length=rng.poisson(length, size=n),
-        unseen_share=np.clip(rng.normal(unseen, 0.03, size=n), 0, 1),
+        unseen_share=np.clip(rng.normal(unseen, 0.03, size=n) + 0.2 * new_phrasing, 0, 1),
+    )
+
+
+def joined(*parts: ScoredReports) -> ScoredReports:
+    return ScoredReports(
+        *(
+            np.concatenate([getattr(part, name) for part in parts])
+            for name in ScoredReports.__dataclass_fields__
+            if name != "corrected"
+        )
     )
 
 
@@ -64,12 +83,58 @@ def test_traffic_like_the_reference_raises_no_alarm(reference, seed):
         ({"mix": (0.1, 0.2, 0.3, 0.4)}, "category_mix"),
         ({"confidence": (2, 2)}, "confidence"),
         ({"review": 0.25}, "needs_review"),
-        ({"unseen": 0.2}, "unseen_ngrams"),
+        ({"unseen": 0.2}, {"unseen_ngrams", "novel_reports"}),  # every report: the mean and the count
+        ({"novel": 0.1}, "novel_reports"),  # a tenth of the reports: the mean moves by 0.02 only
         ({"length": 160}, "text_length"),
     ],
 )
 def test_each_moved_signal_alarms_alone(reference, changes, signal):
-    assert alarms(reference, traffic(1000, seed=9, **changes)) == {signal}
+    expected = signal if isinstance(signal, set) else {signal}
+    assert alarms(reference, traffic(1000, seed=9, **changes)) == expected
+
+
+def test_novel_reports_count_the_reports_above_the_references_95th_percentile(reference):
+    assert reference.novel_share == pytest.approx(0.05, abs=0.002)
+    (novel,) = [
+        s
+        for s in compare(reference, traffic(1000, 9, novel=0.1), DriftThresholds())
+        if s.name == "novel_reports"
+    ]
+    assert novel.current == pytest.approx(0.05 + 0.1 * 0.95, abs=0.03)  # the rest keep their 5%
+    assert novel.value == pytest.approx(novel.current - reference.novel_share)
+    assert novel.detail["cutoff"] == pytest.approx(reference.novel_cutoff, abs=1e-4)
+
+
+def test_a_reference_saved_before_the_novel_signal_leaves_it_unmeasured(reference):
+    old = {k: v for k, v in reference.to_dict().items() if k not in ("novel_cutoff", "novel_share")}
+    signals = {
+        s.name: s
+        for s in compare(DriftReference.from_dict(old), traffic(1000, 9, novel=0.5), DriftThresholds())
+    }
+    assert signals["novel_reports"].value is None and "rebuild" in signals["novel_reports"].detail["why"]
+    assert signals["unseen_ngrams"].alarm  # the other signals still work
+
+
+def test_a_window_judged_every_250_reports_flags_a_partial_drift_within_1000_reports(reference, tmp_path):
+    """The demo's drift in small: from report 3,900 a quarter of the reports use new phrasings. Consecutive
+    windows of 1,000 see 100 drifted reports in 3,000-3,999 (no alarm), then alarm at report 4,999, 1,100
+    reports late; judged every 250 reports, the window ending at 4,249 already holds 350 drifted reports."""
+    stable, drifted = traffic(3900, seed=11), traffic(3000, seed=12, novel=0.25)
+    stream = joined(stable, drifted)
+
+    def first_alarm(step: int | None) -> dict:
+        result = run_monitor(
+            reference, stream, DriftThresholds(), 1000, tmp_path / str(step), source="t", step=step
+        )
+        assert all(not w["alarms"] for w in result.summary["windows"] if w["stop"] <= 3900)  # no false alarm
+        return result.summary
+
+    consecutive, sliding = first_alarm(None), first_alarm(250)
+    assert consecutive["first_alarm_report"] == 4999
+    assert sliding["first_alarm_report"] == 4249 and sliding["window_step"] == 250
+    assert "novel_reports" in sliding["windows"][sliding["first_alarm_window"]]["alarms"]
+    report = (tmp_path / "250" / "drift_report.md").read_text(encoding="utf-8")
+    assert "one ending every 250 reports" in report and "Novel reports" in report
 
 
 def test_the_category_mix_names_the_categories_that_moved(reference):
@@ -109,6 +174,22 @@ def test_unseen_ngram_share_counts_2_and_3_grams_outside_the_vocabulary():
 def test_windows_keep_a_last_window_of_at_least_half_the_size():
     assert [(w.start, w.stop) for w in windows(2600, 1000)] == [(0, 1000), (1000, 2000), (2000, 2600)]
     assert [(w.start, w.stop) for w in windows(2400, 1000)] == [(0, 1000), (1000, 2000)]
+    assert windows(2600, 1000, 1000) == windows(2600, 1000)
+
+
+def test_windows_with_a_step_are_the_latest_reports_every_step():
+    assert [(w.start, w.stop) for w in windows(1900, 1000, 250)] == [
+        (0, 1000),
+        (250, 1250),
+        (500, 1500),
+        (750, 1750),
+        (900, 1900),  # 150 reports after the last one: at least half a step, a last full window
+    ]
+    assert [w.stop for w in windows(1800, 1000, 250)][-1] == 1750  # 50 more reports wait for the next
+    assert [(w.start, w.stop) for w in windows(600, 1000, 250)] == [(0, 600)]
+    for bad in (0, 1001):
+        with pytest.raises(ValueError, match="step"):
+            windows(2000, 1000, bad)
 
 
 def test_traffic_files_keep_their_order_and_the_split_filter(tmp_path):
@@ -132,6 +213,47 @@ def test_traffic_files_keep_their_order_and_the_split_filter(tmp_path):
         None,
         None,
     ]
+
+
+def dated_file(tmp_path, times) -> str:
+    path = tmp_path / "dated.csv"
+    path.write_text(
+        "text,reported_at\n" + "".join(f"r{i},{t}\n" for i, t in enumerate(times)), encoding="utf-8"
+    )
+    return path
+
+
+def test_a_time_range_keeps_the_reports_from_since_until_before_until(tmp_path):
+    path = dated_file(
+        tmp_path, ["2025-06-30 08:00:00", "2025-06-29T23:59:59", "2025/07/01 00:00:00", "2025-06-01"]
+    )
+    kept = load_reports([path], since=datetime(2025, 6, 1), until=datetime(2025, 7, 1))
+    assert kept.get_column("text").to_list() == ["r3", "r1", "r0"]  # sorted by time; 07-01 is excluded
+    parquet = tmp_path / "dated.parquet"
+    pl.DataFrame(
+        {"text": ["a", "b"], "reported_at": [datetime(2025, 6, 30, 9), datetime(2025, 5, 1)]}
+    ).write_parquet(parquet)
+    assert load_reports([parquet], since=datetime(2025, 6, 30)).get_column("text").to_list() == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (None, "has no reported_at column"),
+        (["2025-06-30", "yesterday"], "1 of 2 reports"),
+        (["2024-01-01"], "hold no reports (from 2025-06-01 00:00:00 until the end)"),
+    ],
+)
+def test_a_time_range_on_undated_or_out_of_range_reports_says_why(tmp_path, times, message):
+    from core.errors import DataFileError
+
+    path = tmp_path / "undated.csv"
+    if times is None:
+        path.write_text("text\na\n", encoding="utf-8")
+    else:
+        path = dated_file(tmp_path, times)
+    with pytest.raises(DataFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_reports([path], since=datetime(2025, 6, 1))
 
 
 NOISE = ["噪音很大", "半夜吵闹", "装修声音", "音响扰民"]
@@ -261,3 +383,36 @@ def test_gridsense_monitor_needs_one_source_of_traffic(tmp_path):
 
     result = CliRunner().invoke(app, ["monitor", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--reports" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--window", "500", "--step", "600"], "--step 600 is not between 1 and the window (500 reports)"),
+        (["--step", "0"], "--step 0 is not between 1"),
+        (
+            ["--since", "2025-07-01", "--until", "2025-06-01"],
+            "--since 2025-07-01 00:00:00 is not before --until",
+        ),
+        (
+            ["--reference-since", "2025-07-01", "--reference-until", "2025-07-01"],
+            "--reference-since 2025-07-01",
+        ),
+        (["--since", "2025-07-01"], "the drift log has no dates"),
+        (["--reference-until", "2025-07-01"], "--reference is a saved one"),
+    ],
+)
+def test_gridsense_monitor_refuses_a_bad_step_or_time_range_in_one_line(reference, tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    saved = tmp_path / "reference.json"
+    saved.write_text(json.dumps(reference.to_dict()), encoding="utf-8")
+    log = tmp_path / "drift.jsonl"
+    write_drift_log(log, traffic(300, seed=1))
+    result = CliRunner().invoke(
+        app, ["monitor", "--drift-log", str(log), "--reference", str(saved), *args], terminal_width=300
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

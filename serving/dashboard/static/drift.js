@@ -20,6 +20,7 @@ const LABELS = {
   confidence: ["置信度 PSI", "confidence PSI"],
   needs_review: ["需复核比例增幅", "needs_review increase"],
   unseen_ngrams: ["新词片段占比增幅", "unseen n-gram increase"],
+  novel_reports: ["新说法报告占比增幅", "novel report share increase"],
   text_length: ["文本长度 PSI", "text length PSI"],
   correction_rate: ["纠正率", "correction rate"],
 };
