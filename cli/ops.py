@@ -14,6 +14,7 @@ from rich.table import Column, Table
 
 from cli.console import console
 from cli.options import SiteOption
+from cli.train import CorrectionsOption, CorrectionWeightOption
 from core.home import project_root
 from core.keys import KeyStoreError, Role
 from core.registry import RISK_MODEL_NAME, TEXT_EXPERIMENT, TEXT_MODEL_NAME, site_model_names
@@ -47,11 +48,21 @@ def retrain_text(
     data: Annotated[Path | None, typer.Option(help="Text training set (default: the site's).")] = None,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the site's).")] = None,
     site: SiteOption = None,
+    corrections: CorrectionsOption = True,
+    correction_weight: CorrectionWeightOption = None,
 ) -> None:
-    """Train the text model on DATA and register it as the challenger (then: `gridsense promote text`)."""
+    """Train the text model on DATA plus people's corrections and register it as the challenger (then:
+    `gridsense promote text`, which also compares both on the newest corrections held out)."""
     from cli.train import train_text
 
-    train_text(data=data, taxonomy=taxonomy, alias="challenger", site=site)
+    train_text(
+        data=data,
+        taxonomy=taxonomy,
+        alias="challenger",
+        site=site,
+        corrections=corrections,
+        correction_weight=correction_weight,
+    )
 
 
 @retrain_app.command("risk")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cli.console import console, timed
 from cli.options import AliasOption, SiteOption, TaxonomyOption
+from core.errors import GridSenseUserError
 from core.home import project_root
 from core.registry import (
     PROVENANCE_PARAMS,
@@ -18,7 +19,20 @@ from core.registry import (
     TEXT_EXPERIMENT,
     TEXT_MODEL_NAME,
 )
+from core.settings import Settings
 from core.sites import load_site
+
+CorrectionsOption = Annotated[
+    bool,
+    typer.Option(
+        "--corrections/--no-corrections",
+        help="Add people's confirmed or corrected leaves (POST /v1/feedback) from the site's store.",
+    ),
+]
+CorrectionWeightOption = Annotated[
+    float | None,
+    typer.Option(min=0.0, help="Copies of each correction (default: GRIDSENSE_FEEDBACK_WEIGHT)."),
+]
 
 app = typer.Typer(help="Train a model, log it to MLflow and register a new version.", no_args_is_help=True)
 
@@ -29,6 +43,8 @@ def train_text(
     taxonomy: TaxonomyOption = None,
     alias: AliasOption = "champion",
     site: SiteOption = None,
+    corrections: CorrectionsOption = False,
+    correction_weight: CorrectionWeightOption = None,
 ) -> None:
     """Train the TF-IDF classifier, compare it with the majority baseline, register the site's text model
     (`gridsense-text` for the demo)."""
@@ -43,13 +59,65 @@ def train_text(
     taxonomy = taxonomy or current.taxonomy
     _refuse_raw_csv(path, taxonomy)
     dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
+    settings = Settings(site=current.name)
+    weight = correction_weight or settings.feedback_weight
+    people = _corrections(settings) if corrections else None
     use_local_store(root, current.model_name(TEXT_EXPERIMENT))
     result = timed(
         "train text model",
-        lambda: train_text_model(dataset, tax, path, root, alias=alias or None, site=current.name),
+        lambda: train_text_model(
+            dataset,
+            tax,
+            path,
+            root,
+            alias=alias or None,
+            site=current.name,
+            corrections=people,
+            correction_weight=weight,
+            corrections_source=str(settings.report_store_path),
+        ),
     )
     _print_metrics("text (test split)", result.metrics, result.baseline_metrics)
+    _print_corrections(result.metrics)
     _print_registered(result, current.model_name(TEXT_MODEL_NAME), alias)
+
+
+def _corrections(settings: Settings):
+    """People's labels from the site's feedback store (none when it does not exist yet)."""
+    import polars as pl
+
+    from core.feedback_store import SqliteFeedbackStore, StoreUnavailableError
+    from features.corrections import HOLDOUT, corrections_frame
+
+    path = settings.report_store_path
+    if not path.exists():
+        console.print(f"  corrections: none (no feedback store at {path})")
+        return None
+    store = SqliteFeedbackStore(path)
+    try:
+        frame = corrections_frame(store.feedback(), settings.feedback_holdout_share)
+    except StoreUnavailableError as exc:
+        raise GridSenseUserError(
+            f"cannot read the feedback store: {exc}", "retry, or --no-corrections"
+        ) from exc
+    finally:
+        store.close()
+    held = frame.filter(pl.col("split") == HOLDOUT).height
+    console.print(
+        f"  corrections: {frame.height - held} to train on (x{settings.feedback_weight:g}), {held} held out "
+        f"for the gate, from {path}"
+    )
+    return frame
+
+
+def _print_corrections(metrics: dict) -> None:
+    from features.corrections import HOLDOUT
+
+    key = f"{HOLDOUT}.accuracy"
+    if key in metrics:
+        console.print(
+            f"  newest corrections held out: accuracy {metrics[key]:.3f} on {int(metrics[f'{HOLDOUT}.rows'])}"
+        )
 
 
 def _print_registered(result, name: str, alias: str) -> None:

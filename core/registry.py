@@ -29,6 +29,10 @@ INVALID_MODEL_NAME = "gridsense-invalid"
 INVALID_EXPERIMENT = INVALID_MODEL_NAME
 
 
+# a text run trained with people's corrections logs its held-out newest corrections here; the gate reads it
+CORRECTIONS_ARTIFACT_DIR = "corrections"
+CORRECTIONS_HOLDOUT_FILE = "holdout.parquet"
+
 DEMO_SITE = "demo"  # the synthetic demo city: its models keep the bare names above
 SITE_TAG = "site"  # the version tag naming the site a version was trained for
 

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         "intake uses for pairs whose leaves and grids are known; None: text and places only.",
     )
 
-    # the loop: dispatchers' corrections into the next text model (core/feedback_store.py, features/corrections.py)
+    # the loop: corrections into the next text model (core/feedback_store.py, features/corrections.py)
     feedback_weight: float = Field(
         default=3.0,
         gt=0.0,

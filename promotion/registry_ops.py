@@ -27,7 +27,7 @@ import fnmatch
 import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ from core.audit import AuditLog
 from core.registry import (
     CHALLENGER,
     CHAMPION,
+    CORRECTIONS_ARTIFACT_DIR,
+    CORRECTIONS_HOLDOUT_FILE,
     DEMO_SITE,
     RISK_MODEL_NAME,
     SITE_TAG,
@@ -47,6 +49,7 @@ from core.registry import (
     read_versions,
     run_metrics,
 )
+from features.corrections import HOLDOUT as CORRECTIONS_HOLDOUT
 from promotion import champion_history
 from promotion.champion_history import Entry
 from promotion.version_check import VersionCheck, default_version_check
@@ -74,6 +77,8 @@ class PromotionRule:
     guards: dict[str, float] = field(default_factory=dict)
     retrain_drop: float = 0.002
     group_guards: dict[str, float] = field(default_factory=dict)  # metric-name suffix -> allowed drop
+    recent: str | None = None  # a metric on the newest corrections, when both runs have it
+    recent_drop: float = 0.0
 
     def decide(
         self, champion: dict[str, float], challenger: dict[str, float], retrain: bool = False
@@ -81,6 +86,9 @@ class PromotionRule:
         primary = self._check_not_worse if retrain else self._check_primary
         checks = [primary(champion, challenger)]
         guards = self.guards | self._group_guards(champion, challenger)
+        if self.recent is not None and self.recent in champion and self.recent in challenger:
+            checks[0] = self._primary_or_recent(checks[0], champion, challenger)
+            guards[self.recent] = self.recent_drop
         checks += [self._check_guard(name, drop, champion, challenger) for name, drop in guards.items()]
         return GateDecision(passed=all(check.passed for check in checks), checks=checks)
 
@@ -92,6 +100,23 @@ class PromotionRule:
             for name in names
             if name.endswith(suffix) and name != self.primary
         }
+
+    def _primary_or_recent(
+        self, primary: Check, champion: dict[str, float], challenger: dict[str, float]
+    ) -> Check:
+        """A challenger that is better on the newest corrections passes when it is not worse than the
+        champion on the evaluation set (within `retrain_drop`): it fixes today's mistakes."""
+        if primary.passed:
+            return primary
+        recent = replace(self, primary=self.recent)._check_primary(champion, challenger)
+        holds = self._check_guard(self.primary, self.retrain_drop, champion, challenger)
+        return Check(
+            self.primary,
+            primary.champion,
+            primary.challenger,
+            recent.passed and holds.passed,
+            f"{recent.message}; {holds.message}",
+        )
 
     def _check_primary(self, champion: dict[str, float], challenger: dict[str, float]) -> Check:
         old, new = _metric(champion, self.primary), _metric(challenger, self.primary)
@@ -151,7 +176,11 @@ def _metric(metrics: dict[str, float], name: str) -> float:
 
 # by model (a site's copy, `gridsense-risk-chicago`, follows its model's rule: `rule_for`)
 PROMOTION_RULES: dict[str, PromotionRule] = {
-    TEXT_MODEL_NAME: PromotionRule(primary="macro_f1_leaf", guards={"macro_f1_l1": 0.002}),
+    TEXT_MODEL_NAME: PromotionRule(
+        primary="macro_f1_leaf",
+        guards={"macro_f1_l1": 0.002},
+        recent=f"{CORRECTIONS_HOLDOUT}.accuracy",
+    ),
     RISK_MODEL_NAME: PromotionRule(
         primary="mean_average_precision", group_guards={".average_precision": 0.002}
     ),
@@ -191,9 +220,42 @@ def evaluate_text_versions(data: Path | None = None) -> Evaluator:
         texts, truth = test.get_column("text").to_list(), test.get_column("leaf_id").to_list()
         scores = {version: _score_text(name, version, texts, truth) for version in (champion, challenger)}
         eval_set = f"{path} test split ({test.height} reports)"
+        held = _corrections_holdout(client, name, challenger)
+        if held is not None:
+            for version in (champion, challenger):
+                scores[version] |= _score_holdout(name, version, held)
+            eval_set += f" and the {held.height} newest corrections held out"
         return Comparison(eval_set, scores[champion], scores[challenger])
 
     return evaluate
+
+
+def _corrections_holdout(client: Any, name: str, version: str) -> pl.DataFrame | None:
+    """The newest corrections the version's run held out (`gridsense retrain text`), if it had any."""
+    run_id = client.get_model_version(name, version).run_id
+    listed = (
+        {item.path for item in client.list_artifacts(run_id, CORRECTIONS_ARTIFACT_DIR)} if run_id else set()
+    )
+    artifact = f"{CORRECTIONS_ARTIFACT_DIR}/{CORRECTIONS_HOLDOUT_FILE}"
+    if artifact not in listed:
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return pl.read_parquet(client.download_artifacts(run_id, artifact, tmp))
+
+
+def _score_holdout(name: str, version: str, held: pl.DataFrame) -> dict[str, float]:
+    import mlflow
+
+    from training.train_text import holdout_scores
+
+    classifier = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().classifier
+    known = held.filter(pl.col("leaf_id").is_in(set(classifier.taxonomy_.leaf_ids)))
+    if known.height < held.height:
+        raise PromotionError(f"version {version} cannot be scored on the corrections (taxonomy differs)")
+    scores = holdout_scores(classifier, held, classifier.taxonomy_)
+    return {f"{CORRECTIONS_HOLDOUT}.{k}": v for k, v in scores.items()}
 
 
 def _score_text(name: str, version: str, texts: list[str], truth: list[str]) -> dict[str, float]:

@@ -40,15 +40,27 @@ class Permission(StrEnum):
     MODELS = "models"  # registry listing
     ADMIN = "admin"  # reloads
     METRICS = "metrics"
+    FEEDBACK = "feedback"  # a dispatcher's corrections (POST /v1/feedback)
+    REVIEW = "review"  # the review queue (GET /v1/review-queue)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.INTAKE: frozenset({Permission.CLASSIFY, Permission.STATUS}),
+    Role.INTAKE: frozenset({Permission.CLASSIFY, Permission.STATUS, Permission.FEEDBACK}),
     # The dashboard's intake playground and models panel are part of the supervisors' page (issue 5).
     Role.SUPERVISOR: frozenset(
-        {Permission.RISK, Permission.DASHBOARD, Permission.STATUS, Permission.CLASSIFY, Permission.MODELS}
+        {
+            Permission.RISK,
+            Permission.DASHBOARD,
+            Permission.STATUS,
+            Permission.CLASSIFY,
+            Permission.MODELS,
+            Permission.FEEDBACK,
+            Permission.REVIEW,
+        }
     ),
-    Role.DATA_SCIENTIST: frozenset(Permission),
+    # Corrections are the dispatchers' word (intake systems, supervisors); a data scientist's key may not
+    # write the labels the next model trains on.
+    Role.DATA_SCIENTIST: frozenset(Permission) - {Permission.FEEDBACK},
 }
 
 

@@ -60,6 +60,23 @@ class UnknownGridError(ApiError):
         )
 
 
+class UnknownReportError(ApiError):
+    status_code = 404
+    code = "unknown_report"
+
+
+class RevisionConflictError(ApiError):
+    status_code = 409
+    code = "revision_conflict"
+
+
+class InvalidFeedbackError(ApiError):
+    """Feedback that names something the site does not have (a leaf, a department, a report)."""
+
+    status_code = 422
+    code = "invalid_feedback"
+
+
 class PayloadTooLargeError(ApiError):
     status_code = 413
     code = "payload_too_large"

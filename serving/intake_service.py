@@ -20,12 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import registry
-from core.report_store import SpoolingReportStore
+from core.feedback_store import Answer, SqliteFeedbackStore
+from core.report_store import SpoolingReportStore, StoreUnavailableError
 from core.settings import Settings, sqlite_path
 from core.tables import GRIDS_FILE
 from models.duplicate_search import DuplicateSearch, Incoming, Outcome
 from models.duplicates import DuplicateParams
 from models.grid_neighbours import GridNeighbours
+from monitoring.scoring import training_vocabulary, unseen_ngram_share
 from serving.intake_schemas import (
     DuplicateCheck,
     DuplicateMatch,
@@ -144,12 +146,15 @@ class IntakeService:
         invalid: InvalidModelSlot | None,
         timezone: str,
         window_days: float,
+        answers: SqliteFeedbackStore | None = None,
     ) -> None:
         self.search = search
         self.store = store
         self.invalid = invalid
         self.timezone = ZoneInfo(timezone)
         self.window_days = window_days
+        self.answers = answers
+        self._vocabulary: tuple[int, Any] = (0, None)  # (id of the classifier, its n-gram vocabulary)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IntakeService:
@@ -171,7 +176,8 @@ class IntakeService:
         )
         invalid = InvalidModelSlot(settings)
         invalid.refresh_soon()
-        return cls(search, store, invalid, settings.site_timezone, settings.duplicate_window_days)
+        answers = SqliteFeedbackStore(settings.report_store_path)
+        return cls(search, store, invalid, settings.site_timezone, settings.duplicate_window_days, answers)
 
     @property
     def duplicate_model(self) -> DuplicateModelRef:
@@ -238,6 +244,30 @@ class IntakeService:
             leaf_id=result.leaf_id if result else None,
         )
 
+    def record_answers(
+        self, classifier: Any, model: ModelRef, texts: dict[str, str], classified: dict[str, ClassifyResult]
+    ) -> None:
+        """Keep what the model answered (and how novel each text was to it) for feedback and the review
+        queue. `texts` are the model inputs by report id. A store that fails is logged, never fatal."""
+        if self.answers is None or not classified:
+            return
+        ids = [item_id for item_id in classified if item_id in texts]
+        novelty = unseen_ngram_share([texts[i] for i in ids], self._vocabulary_of(classifier))
+        now = datetime.now(UTC)
+        rows = [
+            _answer(classified[item_id], model, now, None if value != value else float(value))
+            for item_id, value in zip(ids, novelty, strict=True)
+        ]
+        try:
+            self.answers.add_answers(rows)
+        except StoreUnavailableError as exc:
+            logger.warning("answers not kept for feedback (%s)", exc)
+
+    def _vocabulary_of(self, classifier: Any) -> Any:
+        if self._vocabulary[0] != id(classifier):
+            self._vocabulary = (id(classifier), training_vocabulary(classifier))
+        return self._vocabulary[1]
+
     def warnings(self) -> list[str]:
         status = self.store.status()
         found = []
@@ -246,6 +276,23 @@ class IntakeService:
         if status.spooled:
             found.append(f"report store: {status.spooled} reports wait in the spool {self.store.spool_path}")
         return found
+
+
+def _answer(result: ClassifyResult, model: ModelRef, now: datetime, novelty: float | None) -> Answer:
+    probabilities = [alternative.probability for alternative in result.alternatives]
+    top = probabilities[0] if probabilities else result.category_l3.probability
+    runner_up = probabilities[1] if len(probabilities) > 1 else 0.0
+    return Answer(
+        report_id=result.id,
+        answered_at=now,
+        model_name=model.name,
+        model_version=model.version or "",
+        leaf_id=result.leaf_id,
+        confidence=float(top),
+        margin=float(top - runner_up),
+        needs_review=result.needs_review,
+        novelty=novelty,
+    )
 
 
 def _check(outcome: Outcome) -> DuplicateCheck:

@@ -30,7 +30,19 @@ from serving.openapi_limits import document_limits
 from serving.rate_limit import RateLimiter
 from serving.request_id import RequestIdMiddleware
 from serving.resources import Resources, build_resources, registry_view
-from serving.routers import admin, classify, drift, grids, health, intake, metrics, models, risk, site
+from serving.routers import (
+    admin,
+    classify,
+    drift,
+    feedback,
+    grids,
+    health,
+    intake,
+    metrics,
+    models,
+    risk,
+    site,
+)
 from serving.routers import hot_issues as hot_issues_router
 from serving.schemas import ERROR_RESPONSES
 from serving.telemetry import ServingMetrics
@@ -63,6 +75,8 @@ TAG_PERMISSIONS = {
     "grids": ("Grid geometry, weekly activity, recent reports", Permission.DASHBOARD),
     "site": ("The site: name, language, risk groups and their labels", Permission.DASHBOARD),
     "hot issues": ("Reports about one problem in one place, ranked by heat", Permission.DASHBOARD),
+    "feedback": ("Dispatchers' confirmations and corrections of reports taken in", Permission.FEEDBACK),
+    "review": ("The unreviewed reports whose labels would teach the model most", Permission.REVIEW),
     "models": ("The MLflow model registry", Permission.MODELS),
     "admin": ("Model reloads", Permission.ADMIN),
     "metrics": ("Prometheus metrics", Permission.METRICS),
@@ -196,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(grids.router)
     app.include_router(intake.router)
+    app.include_router(feedback.router)
     app.include_router(drift.router)
     app.include_router(site.router)
     app.include_router(hot_issues_router.router)

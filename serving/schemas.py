@@ -491,11 +491,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "The request is not valid UTF-8.",
         401: "No API key, or an invalid or revoked one.",
         403: "The key's role may not use this endpoint.",
-        404: "Not found: unknown grid ids (listed in `unknown_ids`), an unknown week (`available_weeks`).",
+        404: "Not found: unknown grid ids (listed in `unknown_ids`), an unknown week (`available_weeks`), "
+        "a report id GridSense never took in (`unknown_report`).",
+        409: "This feedback revision was recorded before with other content: send the next revision.",
         413: "Too many items, too much text, or evidence asked for too large a batch; the message says "
         "the limit.",
         422: "Invalid request; `field` names the offending field (an unknown risk group: `unknown_group`, "
-        "listing the site's groups in `valid_groups`).",
+        "listing the site's groups in `valid_groups`; a leaf or department not in the taxonomy: "
+        "`invalid_feedback`).",
         429: "Too many requests with this API key; retry after the `Retry-After` header's seconds.",
         503: "The model or table this endpoint needs is not loaded.",
     }.items()

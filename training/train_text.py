@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.registry import DEMO_SITE, SITE_TAG, TEXT_MODEL_NAME, site_model_name
+from core.registry import (
+    CORRECTIONS_ARTIFACT_DIR,
+    CORRECTIONS_HOLDOUT_FILE,
+    DEMO_SITE,
+    SITE_TAG,
+    TEXT_MODEL_NAME,
+    site_model_name,
+)
+from features.corrections import HOLDOUT, TRAIN
 from features.taxonomy import Taxonomy
 from features.text_dataset import TIME_SPLIT, split_method
 from models.baselines import MostFrequentTextBaseline
@@ -54,14 +62,22 @@ def train_text_model(
     alias: str | None = "champion",
     params: dict | None = None,
     site: str = DEMO_SITE,
+    corrections: pl.DataFrame | None = None,
+    correction_weight: float = 1.0,
+    corrections_source: str = "",
 ) -> TextTrainingResult:
     """Fit on the train split, score on the later test split against the majority baseline,
     log everything to the active MLflow experiment and register a new version of the site's text model
-    (`gridsense-text` for the demo, tagged with the site)."""
+    (`gridsense-text` for the demo, tagged with the site).
+
+    `corrections` (``features.corrections.corrections_frame``): people's labels, its `train` rows added to
+    the training set `correction_weight` times each (rounded), its held-out newest rows scored and logged
+    for the promotion gate; both logged as MLflow dataset inputs with `corrections_source`."""
     import mlflow
 
     train = dataset.filter(pl.col("split") == "train")
     test = dataset.filter(pl.col("split") == "test")
+    has_corrections = corrections is not None and not corrections.is_empty()
     model = TfidfTextClassifier(taxonomy=taxonomy, **(params or {}))
     baseline = MostFrequentTextBaseline()
 
@@ -73,6 +89,11 @@ def train_text_model(
 
         texts_train = train.get_column("text").to_list()
         labels_train = train.get_column("leaf_id").to_list()
+        if has_corrections:
+            extra = _log_corrections(corrections, correction_weight, corrections_source, taxonomy)
+            repeats = max(1, round(correction_weight))
+            texts_train += extra.get_column("text").to_list() * repeats
+            labels_train += extra.get_column("leaf_id").to_list() * repeats
         model.fit(texts_train, labels_train)
         baseline.fit(texts_train, labels_train)
 
@@ -86,6 +107,8 @@ def train_text_model(
         metrics["ece_leaf"] = expected_calibration_error(confidence, correct)
         metrics.update(_review_metrics(confidence, correct, model.review_threshold))
         metrics.update(_unseen_template_metrics(train, test, y_pred, taxonomy))
+        if has_corrections:
+            metrics.update(corrections_holdout_metrics(model, corrections, taxonomy))
         baseline_metrics = text_metrics(y_test, baseline.predict(texts_test), taxonomy)
         mlflow.log_metrics({f"test.{k}": float(v) for k, v in metrics.items()})
         mlflow.log_metrics({f"baseline_most_frequent.{k}": float(v) for k, v in baseline_metrics.items()})
@@ -97,6 +120,56 @@ def train_text_model(
         name, tags = site_model_name(TEXT_MODEL_NAME, site), {SITE_TAG: site}
         version = register(model_info.model_uri, name, alias, tags=tags) if alias is not None else None
     return TextTrainingResult(run.info.run_id, version, metrics, baseline_metrics)
+
+
+def _log_corrections(
+    corrections: pl.DataFrame, weight: float, source: str, taxonomy: Taxonomy
+) -> pl.DataFrame:
+    """Log the corrections as dataset inputs (trained on / held out) and their counts; the held-out rows
+    as the artifact the promotion gate reads. Returns the rows to train on."""
+    import mlflow
+
+    known = set(taxonomy.leaf_ids)
+    usable = corrections.filter(pl.col("leaf_id").is_in(known))
+    trained, held = usable.filter(pl.col("split") == TRAIN), usable.filter(pl.col("split") == HOLDOUT)
+    for frame, context in ((trained, "training"), (held, HOLDOUT)):
+        if not frame.is_empty():
+            dataset = mlflow.data.from_pandas(
+                frame.to_pandas(), source=source or None, name=f"corrections-{context}"
+            )
+            mlflow.log_input(dataset, context=context)
+    mlflow.log_params(
+        {
+            "corrections.rows": usable.height,
+            "corrections.trained": trained.height,
+            "corrections.held_out": held.height,
+            "corrections.unknown_leaf": corrections.height - usable.height,
+            "corrections.weight": weight,
+            "corrections.source": source,
+        }
+    )
+    if not held.is_empty():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / CORRECTIONS_HOLDOUT_FILE
+            held.write_parquet(path)
+            mlflow.log_artifact(str(path), artifact_path=CORRECTIONS_ARTIFACT_DIR)
+    return trained
+
+
+def corrections_holdout_metrics(model, corrections: pl.DataFrame, taxonomy: Taxonomy) -> dict[str, float]:
+    """The model's scores on the held-out newest corrections (what the gate compares), if any."""
+    held = corrections.filter((pl.col("split") == HOLDOUT) & pl.col("leaf_id").is_in(set(taxonomy.leaf_ids)))
+    if held.is_empty():
+        return {}
+    return {f"{HOLDOUT}.{k}": v for k, v in holdout_scores(model, held, taxonomy).items()}
+
+
+def holdout_scores(model, held: pl.DataFrame, taxonomy: Taxonomy) -> dict[str, float]:
+    truth = np.asarray(held.get_column("leaf_id").to_list())
+    predicted = np.asarray(model.predict(held.get_column("text").to_list()))
+    return {"accuracy": float((predicted == truth).mean()), "rows": float(len(truth))} | text_metrics(
+        truth, predicted, taxonomy
+    )
 
 
 def _split_params(dataset: pl.DataFrame, test: pl.DataFrame) -> dict[str, str]:

@@ -99,6 +99,11 @@ async def intake(
         metrics.observe_predictions(service.model.version, results)
         classified = {result.id: result for result in results}
     outcome = await run_in_threadpool(intake_service.process, items, ids, classified)
+    if classified:
+        texts = {item.id: item.text for item in prepared}
+        await run_in_threadpool(
+            intake_service.record_answers, service.classifier, service.model, texts, classified
+        )
     set_model_headers(response, service.model)
     return IntakeResponse(
         model=service.model, duplicate_model=intake_service.duplicate_model, results=outcome

@@ -52,6 +52,13 @@ class FakeClassifier:
     def __init__(self) -> None:
         self.calls: list[dict] = []
 
+    @property
+    def taxonomy_(self):
+        """The demo taxonomy (both leaves it answers are in it): what feedback is checked against."""
+        from features.taxonomy import load_taxonomy
+
+        return load_taxonomy()
+
     def describe(
         self,
         texts: Sequence[str],
