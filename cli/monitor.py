@@ -186,11 +186,14 @@ def _step(step: int | None, default: int, size: int) -> int:
 
 
 def _range_label(since: datetime | None, until: datetime | None) -> str:
-    if since is None and until is None:
-        return ""
-    start = "" if since is None else f"{since:%Y-%m-%d %H:%M}"
-    end = "" if until is None else f"{until:%Y-%m-%d %H:%M}"
-    return f" [{start} to {end})".replace(" 00:00", "")
+    def moment(value: datetime) -> str:
+        return f"{value:%Y-%m-%d}" if value.time() == datetime.min.time() else f"{value:%Y-%m-%d %H:%M:%S}"
+
+    if since is not None and until is not None:
+        return f" [{moment(since)}, {moment(until)})"
+    if since is not None:
+        return f" (since {moment(since)})"
+    return "" if until is None else f" (before {moment(until)})"
 
 
 def _save_reference(reference, settings: Settings) -> None:
