@@ -115,7 +115,7 @@ class PromotionRule:
             primary.champion,
             primary.challenger,
             recent.passed and holds.passed,
-            f"{recent.message}; {holds.message}",
+            f"{primary.message}; but on the newest corrections: {recent.message}; {holds.message}",
         )
 
     def _check_primary(self, champion: dict[str, float], challenger: dict[str, float]) -> Check:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,9 +135,12 @@ def _log_corrections(
     trained, held = usable.filter(pl.col("split") == TRAIN), usable.filter(pl.col("split") == HOLDOUT)
     for frame, context in ((trained, "training"), (held, HOLDOUT)):
         if not frame.is_empty():
-            dataset = mlflow.data.from_pandas(
-                frame.to_pandas(), source=source or None, name=f"corrections-{context}"
-            )
+            # MLflow warns that a local path "can be interpreted in multiple ways": it is a file
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+                dataset = mlflow.data.from_pandas(
+                    frame.to_pandas(), source=source or None, name=f"corrections-{context}"
+                )
             mlflow.log_input(dataset, context=context)
     mlflow.log_params(
         {
