@@ -155,6 +155,20 @@ class ReportStore(Protocol):
         """Delete reports made before `before` (the retention window); returns how many."""
         ...
 
+    # Optional (duplicate search keeps a window of the store in memory when a store has it):
+    # def recent_features(self, after: int, since: datetime) -> RecentRows
+
+
+@dataclass(frozen=True)
+class RecentRows:
+    """Reports written since a cursor: `rows` of (id, reported_at as Unix seconds, grid_id,
+    places joined by PLACE_SEPARATOR, features, leaf_id) in the order they were written, and the cursor
+    to ask from next time (an increasing write sequence: SQLite's rowid; a replaced id comes again with a
+    later one). A cursor smaller than the one asked from: rows were deleted, read everything again."""
+
+    rows: list[tuple[str, float, str | None, str, bytes, str | None]]
+    cursor: int
+
     def count(self) -> int: ...
 
     def status(self) -> StoreStatus: ...
@@ -364,6 +378,33 @@ class SqliteReportStore:
             list(ids), list(joined), [f or b"" for f in features], list(leaves), list(grids)
         )
 
+    def recent_features(self, after: int, since: datetime) -> RecentRows:
+        """The light columns of the reports written after the cursor `after`, for a reader that keeps
+        them in memory: from 0, those with a grid made at or after `since`; after a cursor, all of them
+        (grid None and older ones included, so the reader sees every id written again)."""
+        start = as_utc(since).timestamp()
+
+        def read(conn: sqlite3.Connection) -> RecentRows:
+            # the cursor first: a row committed after this read has a larger rowid (rowids grow; a replaced
+            # id is deleted and inserted again with a new, larger rowid), so the next call finds it
+            cursor = conn.execute("SELECT coalesce(max(rowid), 0) FROM reports").fetchone()[0]
+            if cursor <= after:  # nothing new; a smaller cursor says the newest rows were deleted
+                return RecentRows([], cursor)
+            columns = "id, reported_at, grid_id, places, coalesce(features, X''), leaf_id"
+            if after == 0:  # the first read takes the window by time, the next ones the new rowids
+                query = (
+                    f"SELECT {columns} FROM reports INDEXED BY reports_time WHERE reported_at >= ? "
+                    "AND rowid <= ? AND grid_id IS NOT NULL ORDER BY rowid"
+                )
+                params: tuple = (start, cursor)
+            else:
+                query = f"SELECT {columns} FROM reports WHERE rowid > ? AND rowid <= ? ORDER BY rowid"
+                params = (after, cursor)
+            rows = conn.execute(query, params).fetchall()
+            return RecentRows(rows, cursor)
+
+        return self._run(read)
+
     def get(self, ids: Sequence[str]) -> list[StoredReport]:
         if not ids:
             return []
@@ -529,6 +570,12 @@ class SpoolingReportStore:
 
     def get(self, ids: Sequence[str]) -> list[StoredReport]:
         return self.inner.get(ids)
+
+    def recent_features(self, after: int, since: datetime) -> RecentRows:
+        read = getattr(self.inner, "recent_features", None)
+        if read is None:
+            raise StoreUnavailableError(f"{type(self.inner).__name__} keeps no write sequence")
+        return read(after, since)
 
     def purge(self, before: datetime) -> int:
         return self.inner.purge(before)

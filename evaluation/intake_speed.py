@@ -21,6 +21,7 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,35 +142,32 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(
-    reports: int = 1_000_000,
-    grids: int = 360,
-    days: int = 30,
-    pool: int = 20_000,
-    queries: int = 1000,
-    batch: int = 64,
-    batches: int = 30,
-    directory: Path | None = None,
-    seed: int = 11,
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux), MB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def measure(
+    search: DuplicateSearch,
+    incoming: Callable[[int], Incoming],
+    queries: int,
+    batch: int,
+    batches: int,
 ) -> dict[str, Any]:
-    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-    workdir = Path(directory or tempfile.mkdtemp(prefix="gridsense-intake-speed-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "reports.sqlite"
-    store = SpoolingReportStore.sqlite(path, retention_days=None)
-    fill_seconds = fill_store(store, reports, grids, days, pool, now - timedelta(days=1))
-    search = DuplicateSearch(store, DuplicateParams.load(), GridNeighbours.from_table(grid_table(grids)))
-    rng = random.Random(seed)
-    grid_ids = [f"G{i:05d}" for i in range(grids)]
-
-    def incoming(index: int) -> Incoming:
-        title, text = synthetic_report(rng)
-        return Incoming(f"Q{index:07d}", title, text, now + timedelta(seconds=index), rng.choice(grid_ids))
-
+    """Single searches, single search + store calls and batches with one DuplicateSearch."""
+    rss_before = _rss_mb()
+    started, cpu = time.perf_counter(), time.thread_time()
+    search._sync([incoming(0).reported_at])  # the first look (the in-memory window is read here)
+    first_look = (time.perf_counter() - started, time.thread_time() - cpu)
     candidates, search_times, search_cpu = [], [], []
     for index in range(queries):
         probe = search._probe(incoming(index))
         started, cpu = time.perf_counter(), time.thread_time()
+        search._sync([probe.item.reported_at])
         outcome = search._search(probe, [])
         search_times.append(time.perf_counter() - started)
         search_cpu.append(time.thread_time() - cpu)
@@ -186,10 +184,11 @@ def run(
         search.process([incoming(10_000_000 + number * batch + i) for i in range(batch)])
     batch_seconds, batch_cpu = time.perf_counter() - started, time.thread_time() - cpu
     return {
-        "stored_reports": store.count(),
-        "grids": grids,
-        "days": days,
-        "fill_seconds": round(fill_seconds, 1),
+        "in_memory": search.recent is not None,
+        "first_look_s": round(first_look[0], 2),
+        "first_look_cpu_s": round(first_look[1], 2),
+        "window_reports": len(search.recent) if search.recent is not None else 0,
+        "rss_growth_mb": round(_rss_mb() - rss_before, 1),
         "candidates_per_search": {
             "mean": round(float(np.mean(candidates)), 1),
             "max": int(np.max(candidates)),
@@ -202,7 +201,52 @@ def run(
         "search_and_store_batch_reports_per_s": round(batches * batch / batch_seconds, 1),
         "search_and_store_batch_reports_per_cpu_s": round(batches * batch / batch_cpu, 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
+    }
+
+
+def run(
+    reports: int = 1_000_000,
+    grids: int = 360,
+    days: int = 30,
+    pool: int = 20_000,
+    queries: int = 1000,
+    batch: int = 64,
+    batches: int = 30,
+    directory: Path | None = None,
+    seed: int = 11,
+    modes: tuple[str, ...] = ("store", "memory"),
+) -> dict[str, Any]:
+    """Fill a store, then measure each mode on it in turn: `store` asks the store for every search's
+    candidates (no in-memory window), `memory` keeps the window in memory (the default in the API).
+    Each mode draws its own queries (seed + its position), on the newest day."""
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    workdir = Path(directory or tempfile.mkdtemp(prefix="gridsense-intake-speed-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "reports.sqlite"
+    store = SpoolingReportStore.sqlite(path, retention_days=None)
+    fill_seconds = fill_store(store, reports, grids, days, pool, now - timedelta(days=1))
+    neighbours = GridNeighbours.from_table(grid_table(grids))
+    grid_ids = [f"G{i:05d}" for i in range(grids)]
+    result: dict[str, Any] = {
+        "stored_reports": store.count(),
+        "grids": grids,
+        "days": days,
+        "fill_seconds": round(fill_seconds, 1),
+        "rss_after_fill_mb": _rss_mb(),
+    }
+    for position, mode in enumerate(modes):
+        rng = random.Random(seed + position)
+
+        def incoming(index: int, rng: random.Random = rng, prefix: str = mode[0].upper()) -> Incoming:
+            title, text = synthetic_report(rng)
+            at = now + timedelta(seconds=index % 10_000_000)
+            return Incoming(f"{prefix}{index:08d}", title, text, at, rng.choice(grid_ids))
+
+        search = DuplicateSearch(store, DuplicateParams.load(), neighbours, in_memory=mode == "memory")
+        result[mode] = measure(search, incoming, queries, batch, batches)
+    result |= {
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "store_mb": round(sum(p.stat().st_size for p in workdir.glob("reports.sqlite*")) / 2**20, 1),
         "store_path": str(path),
     }
+    return result
