@@ -154,7 +154,7 @@ class IntakeService:
         self.timezone = ZoneInfo(timezone)
         self.window_days = window_days
         self.answers = answers
-        self._vocabulary: tuple[int, Any] = (0, None)  # (id of the classifier, its n-gram vocabulary)
+        self._vocabulary: tuple[Any, Any] = (None, None)  # (the classifier, its n-gram vocabulary)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IntakeService:
@@ -264,8 +264,8 @@ class IntakeService:
             logger.warning("answers not kept for feedback (%s)", exc)
 
     def _vocabulary_of(self, classifier: Any) -> Any:
-        if self._vocabulary[0] != id(classifier):
-            self._vocabulary = (id(classifier), training_vocabulary(classifier))
+        if self._vocabulary[0] is not classifier:
+            self._vocabulary = (classifier, training_vocabulary(classifier))
         return self._vocabulary[1]
 
     def warnings(self) -> list[str]:
