@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -357,12 +358,14 @@ class DuplicateSearch:
         self.recent = RecentWindow(store) if keeps_sequence else None
         self._in_step = False  # the window has read the store's latest writes
         self._prepared: OrderedDict[str, tuple[StoredReport, PreparedReport]] = OrderedDict()
+        self._searching = threading.Lock()
 
     def process(self, items: Sequence[Incoming]) -> list[Outcome]:
         """Search each item (against the store and the batch's earlier items), then store them all."""
         probes = [self._probe(item) for item in items]
-        self._sync([p.item.reported_at for p in probes if p.item.grid_id])
-        outcomes = [self._search(probe, probes[:position]) for position, probe in enumerate(probes)]
+        with self._searching:  # the window and the prepared texts are shared by the worker's threads
+            self._sync([p.item.reported_at for p in probes if p.item.grid_id])
+            outcomes = [self._search(probe, probes[:position]) for position, probe in enumerate(probes)]
         self._store(probes, outcomes)
         return outcomes
 

@@ -118,3 +118,32 @@ def test_a_rewritten_report_is_searched_in_its_new_version(tmp_path):
     )  # rewritten
     [outcome] = search.process([replace(probe, id="q2")])
     assert "a" not in [m.id for m in outcome.matches]
+
+
+def test_threads_of_one_worker_search_and_store_at_once(stores):
+    """The API runs intake calls in a thread pool: one search object, many threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    neighbours = GridNeighbours.from_table(grid_table(GRIDS))
+    search = DuplicateSearch(stores[0], DuplicateParams.load(), neighbours)
+    rng = random.Random(4)
+    batches = [
+        [
+            Incoming(
+                f"T{b}-{i}",
+                *synthetic_report(rng),
+                NOW + timedelta(seconds=b),
+                f"G{rng.randrange(GRIDS):05d}",
+            )
+            for i in range(rng.choice([1, 8]))
+        ]
+        for b in range(40)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = [o for batch in pool.map(search.process, batches) for o in batch]
+    assert len(outcomes) == sum(map(len, batches)) and all(o.stored == "stored" for o in outcomes)
+    search._sync([NOW])  # the window reads the last writes at the next batch
+    start = datetime.fromtimestamp(search.recent.start, UTC)
+    everyone = [f"G{i:05d}" for i in range(GRIDS)]
+    in_store = stores[0].candidate_features(start, NOW + timedelta(days=1), everyone, (), 10**6)
+    assert len(search.recent) == len(in_store) > 2000  # every stored report of the window, once
