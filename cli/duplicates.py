@@ -96,12 +96,29 @@ def benchmark_duplicates_demo(
     context_params: Annotated[
         Path | None, typer.Option(help="Also score with these context params (train duplicates-context).")
     ] = None,
+    leaves: Annotated[
+        str,
+        typer.Option(
+            help="log: the log's category stands in for the classifier's leaf; predicted: the registered "
+            "text champion's leaf (GRIDSENSE_HOME), as intake has it."
+        ),
+    ] = "log",
     out: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")] = None,
 ) -> None:
     """Duplicate pairs' precision/recall on the demo city's test period (intake's search, replayed)."""
+    from core.errors import GridSenseUserError
     from evaluation.duplicate_demo import run
 
-    result = run(events, grids, test_weeks=test_weeks, max_reports=max_reports, context_params=context_params)
+    if leaves not in ("log", "predicted"):
+        raise GridSenseUserError(f"--leaves must be log or predicted, not {leaves!r}")
+    result = run(
+        events,
+        grids,
+        test_weeks=test_weeks,
+        max_reports=max_reports,
+        context_params=context_params,
+        leaves=leaves,  # type: ignore[arg-type]
+    )
     print_result(result, out)
 
 
@@ -109,7 +126,12 @@ def train_duplicates_context(
     events: Annotated[Path, typer.Option(help="An event log with incident_id (gridsense demo-data).")],
     grids: Annotated[Path, typer.Option(help="Its grids table.")],
     test_weeks: Annotated[int, typer.Option(help="The last weeks, kept out for the benchmark.")] = 13,
-    train_weeks: Annotated[int, typer.Option(help="Weeks before them to fit on.")] = 4,
+    train_weeks: Annotated[
+        int, typer.Option(help="Weeks to fit on, ending --gap-weeks before the test.")
+    ] = 8,
+    gap_weeks: Annotated[
+        int, typer.Option(help="Weeks between training and test (13 keeps the demo's late phrasings unseen).")
+    ] = 0,
     min_precision: Annotated[
         float, typer.Option(help="The threshold is the lowest score with this cross-validated precision.")
     ] = 0.95,
@@ -124,7 +146,9 @@ def train_duplicates_context(
     from training.train_duplicates import train_duplicates_context as train
 
     target = out or CONTEXT_PARAMS_FILE
-    params = train(events, grids, project_root(), target, test_weeks, train_weeks, min_precision, track)
+    params = train(
+        events, grids, project_root(), target, test_weeks, train_weeks, min_precision, track, gap_weeks
+    )
     print(
         f"context duplicate threshold {params.duplicate_threshold:.3f}; {json.dumps(params.fitted_on)}; "
         f"cross-validated {json.dumps(params.metrics)}; written to {target}"

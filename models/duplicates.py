@@ -12,6 +12,10 @@ compared on arrival:
   neither names a place;
 - ``place_conflict``: places named but neither report names the other's: one complaint template about
   two estates or streets is two problems;
+- ``number_shared`` / ``number_conflict``: the numbered spots each names anywhere in its text (3号楼, 502室,
+  12栋, 7单元): how many the two share (up to 3), or 1 when both name some and share none (another building);
+- ``place_shared`` / ``place_disjoint``: the same for every place named anywhere in the texts (not only the
+  title's or the first ones): a shop, a road or an estate named again in other words is the same spot;
 - ``embedding_cosine`` (optional): cosine of mean-pooled e5 sentence embeddings (:mod:`models.encoder`),
   for paraphrases.
 
@@ -42,7 +46,7 @@ from core.scrub import scrub_text
 from models.places import core, extract_places, place_similarity
 
 Decision = Literal["duplicate", "related", "new"]
-FEATURES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "title_dice",
     "text_containment",
     "text_cosine",
@@ -51,14 +55,20 @@ FEATURES: tuple[str, ...] = (
     "place_conflict",
     "mentions_x_cosine",
     "admin_conflict",
-    "embedding_cosine",
 )
+SPOT_FEATURES: tuple[str, ...] = ("number_shared", "number_conflict", "place_shared", "place_disjoint")
+# what pair_features returns, in order (the embedding cosine last, 0 when not computed)
+FEATURES: tuple[str, ...] = BASE_FEATURES + SPOT_FEATURES + ("embedding_cosine",)
 # what intake also knows about a pair: the classifier's leaf of both, their grids and times
-CONTEXT_FEATURES: tuple[str, ...] = ("same_leaf", "same_grid", "days_apart")
+CONTEXT_FEATURES: tuple[str, ...] = ("same_leaf", "same_grid", "days_apart", "log_days", "within_day")
+COLUMNS: tuple[str, ...] = FEATURES + CONTEXT_FEATURES  # a pair's row: FEATURES, then CONTEXT_FEATURES
+MAX_SHARED_SPOTS = 3
 PARAMS_FILE = Path(__file__).with_name("duplicate_params.json")
 CONTEXT_PARAMS_FILE = Path(__file__).with_name("duplicate_params_context.json")
 _ADMIN_UNIT = re.compile(r"[A-Z][0-9]{0,2}[市区县]|[一-鿿]{2}[市区县](?=[一-鿿])")
 PLACE_HEAD_CHARS = 300  # places are read from the title and the start of the text
+# a numbered spot: building, unit, room, floor, house number (Arabic digits after NFKC; PII is redacted first)
+_NUMBERED_SPOT = re.compile(r"(?<![0-9])[0-9]{1,4}(?:号楼|号院|号|幢|栋|单元|室|层|楼|期|排|弄)")
 MAX_TEXT_CHARS = 2000  # longer texts are compared on their first 2,000 characters
 
 
@@ -73,6 +83,8 @@ class PreparedReport:
     primary_places: tuple[str, ...]  # what the report is about: the title's places, else the text's first two
     joined: str
     admin_units: frozenset[str]  # the cities, districts and counties its title names (A市, A3区)
+    numbered_spots: frozenset[str]  # 3号楼, 502室 ... anywhere in title and text
+    spots: frozenset[str]  # the distinctive part of every place named anywhere in title and text
     title_bigrams: frozenset[str]
     trigrams: frozenset[str]
     bigram_counts: dict[str, int] = field(repr=False)
@@ -101,6 +113,7 @@ def prepare(title: str | None, text: str | None, redact: bool = True) -> Prepare
     places = tuple(dict.fromkeys(title_places + tuple(extract_places(text_clean[:PLACE_HEAD_CHARS]))))
     joined = f"{title_clean}。{text_clean}" if title_clean and text_clean else title_clean or text_clean
     counts = Counter(_ngrams(joined, 2))
+    named = places + tuple(extract_places(text_clean[PLACE_HEAD_CHARS:]))
     return PreparedReport(
         title=title_clean,
         text=text_clean,
@@ -109,6 +122,8 @@ def prepare(title: str | None, text: str | None, redact: bool = True) -> Prepare
         primary_places=title_places or places[:2],
         joined=joined,
         admin_units=frozenset(_ADMIN_UNIT.findall(title_clean)),
+        numbered_spots=frozenset(_NUMBERED_SPOT.findall(joined)),
+        spots=frozenset(c for c in map(core, named) if len(c) >= 2),
         title_bigrams=frozenset(_ngrams(title_clean, 2)),
         trigrams=frozenset(_ngrams(joined, 3)),
         bigram_counts=dict(counts),
@@ -144,16 +159,27 @@ def pair_features(a: PreparedReport, b: PreparedReport, embedding_cosine: float 
             1.0 if mentions == 0.0 else 0.0,
             (mentions if mentions is not None else 0.5) * cosine,
             1.0 if admin_conflict(a.admin_units, b.admin_units) else 0.0,
+            *_overlap(a.numbered_spots, b.numbered_spots),
+            *_overlap(a.spots, b.spots),
             embedding_cosine,
         ]
     )
 
 
+def _overlap(first: frozenset[str], second: frozenset[str]) -> tuple[float, float]:
+    """(spots both name, up to MAX_SHARED_SPOTS; 1.0 when both name some and share none)."""
+    shared = len(first & second)
+    return float(min(shared, MAX_SHARED_SPOTS)), float(bool(first and second and not shared))
+
+
 def context_features(
     leaf_a: str | None, leaf_b: str | None, grid_a: str | None, grid_b: str | None, days_apart: float
 ) -> np.ndarray:
-    """CONTEXT_FEATURES of a pair: the same leaf (1/0), the same grid (1/0), days between them."""
-    return np.array([float(leaf_a == leaf_b), float(grid_a == grid_b), abs(days_apart)])
+    """CONTEXT_FEATURES of a pair: the same leaf (1/0), the same grid (1/0), days between them (also as
+    log(1 + days) and whether less than a day: repeats come mostly within hours)."""
+    days = abs(days_apart)
+    same = (float(leaf_a == leaf_b), float(grid_a == grid_b))
+    return np.array([*same, days, math.log1p(days), float(days < 1)])
 
 
 def admin_conflict(first: frozenset[str], second: frozenset[str]) -> bool:
@@ -211,42 +237,55 @@ class DuplicateParams:
 
 
 class DuplicateScorer:
-    """Logistic regression on the pair features; decisions at two thresholds."""
+    """Logistic regression on the pair features; decisions at two thresholds. Which features it uses:
+    BASE_FEATURES, SPOT_FEATURES with `spots`, the embedding cosine with `use_embeddings`, CONTEXT_FEATURES
+    with `context`; a scorer built from params uses the features its coefficients name (older params
+    without the spot features score as before)."""
 
-    def __init__(self, use_embeddings: bool = False, C: float = 1.0, context: bool = False) -> None:
+    def __init__(
+        self, use_embeddings: bool = False, C: float = 1.0, context: bool = False, spots: bool = True
+    ) -> None:
         self.use_embeddings = use_embeddings
         self.C = C
         self.context = context
+        self.spots = spots
 
     @property
     def features(self) -> tuple[str, ...]:
-        text = FEATURES if self.use_embeddings else FEATURES[:-1]
-        return text + CONTEXT_FEATURES if self.context else text
+        if hasattr(self, "coef_"):
+            return tuple(self.coef_)
+        return (
+            BASE_FEATURES
+            + (SPOT_FEATURES if self.spots else ())
+            + (("embedding_cosine",) if self.use_embeddings else ())
+            + (CONTEXT_FEATURES if self.context else ())
+        )
 
     def fit(self, X: np.ndarray, y: Sequence[int]) -> DuplicateScorer:
         from sklearn.linear_model import LogisticRegression
 
-        model = LogisticRegression(C=self.C, max_iter=1000).fit(self._columns(X), np.asarray(y))
-        self.coef_ = dict(zip(self.features, map(float, model.coef_[0]), strict=True))
+        names = self.features
+        model = LogisticRegression(C=self.C, max_iter=2000).fit(self._columns(X, names), np.asarray(y))
+        self.coef_ = dict(zip(names, map(float, model.coef_[0]), strict=True))
         self.intercept_ = float(model.intercept_[0])
         return self
 
-    def _columns(self, X: np.ndarray) -> np.ndarray:
-        """X holds FEATURES, then CONTEXT_FEATURES when the scorer uses them."""
-        X = np.atleast_2d(X)
-        text = X[:, : len(FEATURES)] if self.use_embeddings else X[:, : len(FEATURES) - 1]
-        return np.hstack([text, X[:, len(FEATURES) : len(FEATURES) + 3]]) if self.context else text
+    @staticmethod
+    def _columns(X: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """The named columns of X, whose rows are COLUMNS (FEATURES, then CONTEXT_FEATURES when known)."""
+        return np.atleast_2d(X)[:, [COLUMNS.index(name) for name in names]]
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """P(same problem, same place) per row of pair features."""
-        weights = np.array([self.coef_[name] for name in self.features])
-        logits = self._columns(X) @ weights + self.intercept_
+        names = self.features
+        weights = np.array([self.coef_[name] for name in names])
+        logits = self._columns(X, names) @ weights + self.intercept_
         return 1.0 / (1.0 + np.exp(-logits))
 
     @classmethod
     def from_params(cls, params: DuplicateParams) -> DuplicateScorer:
         scorer = cls(use_embeddings=params.use_embeddings, context=params.context)
-        scorer.coef_ = {name: float(params.coef.get(name, 0.0)) for name in scorer.features}
+        scorer.coef_ = {name: float(value) for name, value in params.coef.items()}
         scorer.intercept_ = float(params.intercept)
         return scorer
 
@@ -263,19 +302,20 @@ def choose_threshold(
     scores: np.ndarray, labels: np.ndarray, min_precision: float = 0.95
 ) -> tuple[float, dict[str, float]]:
     """The lowest threshold whose precision is at least `min_precision` (the most recall at that
-    precision); if none reaches it, the threshold of the best F1. Returns it with its metrics."""
+    precision); if none reaches it, the threshold of the best F1. Returns it with its metrics. One sort:
+    precision and recall at every distinct score from cumulative counts."""
     scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=int)
-    best: tuple[float, dict[str, float]] | None = None
-    best_f1: tuple[float, dict[str, float]] | None = None
-    for threshold in np.unique(scores):
-        metrics = pair_metrics(scores >= threshold, labels)
-        if metrics["precision"] >= min_precision and (best is None or threshold < best[0]):
-            best = (float(threshold), metrics)
-        if best_f1 is None or metrics["f1"] > best_f1[1]["f1"]:
-            best_f1 = (float(threshold), metrics)
-    chosen = best or best_f1
-    assert chosen is not None, "no scores"
-    return chosen
+    assert len(scores), "no scores"
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], labels[order]
+    last = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]  # end of each distinct score
+    tp, fp = np.cumsum(hits)[last], np.cumsum(1 - hits)[last]
+    precision = tp / (tp + fp)
+    f1 = 2 * tp / (tp + fp + hits.sum())
+    reaching = np.flatnonzero(precision >= min_precision)
+    position = reaching[-1] if len(reaching) else int(np.argmax(f1))
+    threshold = float(ranked[last[position]])
+    return threshold, pair_metrics(scores >= threshold, labels)
 
 
 def pair_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -87,7 +87,7 @@ def leaf_of(frame: pl.DataFrame) -> pl.Series:
 
 
 def context_pairs(
-    frame: pl.DataFrame, neighbours: GridNeighbours, window_days: float = 7.0, limit: int = 40_000
+    frame: pl.DataFrame, neighbours: GridNeighbours, window_days: float = 7.0, limit: int = 400_000
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs intake's search sees (a report and each earlier one within the window in its grid or
     a neighbouring one) as FEATURES + CONTEXT_FEATURES, labelled 1 when they share an incident id."""
@@ -117,26 +117,26 @@ def train_duplicates_context(
     root: Path,
     out: Path = CONTEXT_PARAMS_FILE,
     test_weeks: int = 13,
-    train_weeks: int = 4,
+    train_weeks: int = 8,
     min_precision: float = 0.95,
     track: bool = True,
+    gap_weeks: int = 0,
 ) -> DuplicateParams:
-    """Fit the context scorer on a log with incident ids (the demo city): the `train_weeks` weeks before
-    the last `test_weeks` (kept for `gridsense benchmark duplicates-demo`)."""
+    """Fit the context scorer on a log with incident ids (the demo city): the `train_weeks` weeks that end
+    `gap_weeks` before the last `test_weeks` (kept for `gridsense benchmark duplicates-demo`). A gap keeps
+    the phrasings that appear only late in the log out of training (the demo's late templates: 13 weeks)."""
     frame = valid_reports(pl.read_parquet(events))
     end = frame.get_column("reported_at").max()
-    test_start = end - timedelta(weeks=test_weeks)
-    train = frame.filter(
-        (pl.col("reported_at") >= test_start - timedelta(weeks=train_weeks))
-        & (pl.col("reported_at") < test_start)
-    )
+    train_to = end - timedelta(weeks=test_weeks + gap_weeks)
+    train_from = train_to - timedelta(weeks=train_weeks)
+    train = frame.filter((pl.col("reported_at") >= train_from) & (pl.col("reported_at") < train_to))
     X, y = context_pairs(train, GridNeighbours.from_file(grids))
     fitted_on = {
         "events": str(events),
         "pairs": len(y),
         "positives": int(y.sum()),
-        "train_from": str(test_start - timedelta(weeks=train_weeks)),
-        "train_to": str(test_start),
+        "train_from": str(train_from),
+        "train_to": str(train_to),
     }
     params = fit_params(X, y, False, min_precision, fitted_on, context=True, repeats=1)
     if track:

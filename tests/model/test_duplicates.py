@@ -14,7 +14,18 @@ from typer.testing import CliRunner
 from cli.app import app
 from core.errors import DataFileError
 from models.duplicate_pairs import benchmark, fit_params, prepared_pairs, read_pairs
-from models.duplicates import DuplicateParams, DuplicateScorer, decide, features_of, prepare, score_pairs
+from models.duplicates import (
+    FEATURES,
+    SPOT_FEATURES,
+    DuplicateParams,
+    DuplicateScorer,
+    choose_threshold,
+    decide,
+    features_of,
+    pair_features,
+    prepare,
+    score_pairs,
+)
 from models.places import extract_places, place_similarity
 
 TEMPLATE = (
@@ -122,3 +133,50 @@ def test_pairs_files_in_gbk_with_spelled_labels_are_read(tmp_path):
     path.write_bytes(text.encode("gbk"))
     frame = read_pairs(path)
     assert frame["title_a"][0] == "阳光小区停水" and frame["label"].to_list() == [1]
+
+
+def test_punctuation_and_full_width_forms_do_not_change_a_pairs_features():
+    plain = prepare(
+        "英祥春天小区3号楼楼道堆物", "英祥春天小区3号楼楼道堆满杂物，消防通道被堵死，请尽快处理。"
+    )
+    marked = prepare(
+        "英祥春天小区３号楼楼道堆物！", "英祥春天小区３号楼楼道堆满杂物!!!消防通道被堵死……请尽快处理"
+    )
+    other = prepare("英祥春天小区楼道杂物", "3号楼楼道里杂物堆满了，英祥春天小区物业不管。")
+    assert plain.numbered_spots == marked.numbered_spots == {"3号楼"}
+    assert np.allclose(pair_features(plain, other)[8:], pair_features(marked, other)[8:])
+    params = DuplicateParams.load()
+    assert decide(float(score_pairs([(marked, plain)], params)[0]), params) == "duplicate"
+
+
+def test_spots_named_anywhere_are_shared_or_in_conflict():
+    first = prepare(
+        None, "市民来电反映：我们这栋楼都是老住户。学院街东北快餐店还在用液化气钢瓶，7栋502室闻到气味。"
+    )
+    again = prepare("餐馆用煤气罐", "学院街那家快餐店用液化气钢瓶放在地下室，7栋的住户很担心。")
+    elsewhere = prepare(None, "平海巷佳佳面馆还在用液化气钢瓶，9栋301室闻到气味。")
+    shared = dict(zip(FEATURES, pair_features(first, again), strict=True))
+    apart = dict(zip(FEATURES, pair_features(first, elsewhere), strict=True))
+    assert shared["number_shared"] == 1 and shared["place_shared"] >= 1 and shared["number_conflict"] == 0
+    assert apart["number_shared"] == 0 and apart["number_conflict"] == 1 and apart["place_disjoint"] == 1
+
+
+def test_params_without_the_spot_features_score_as_before():
+    """The recorded text-only params name only the base features: the spot columns get no weight."""
+    params = DuplicateParams.load()
+    assert set(params.coef) <= set(FEATURES)
+    pair = (prepare("阳光小区停水", "阳光小区3栋停水三天"), prepare("阳光小区没水", "阳光小区9栋又停水了"))
+    X = features_of([pair])
+    zeroed = X.copy()
+    zeroed[:, [FEATURES.index(name) for name in SPOT_FEATURES]] = 0.0
+    scorer = DuplicateScorer.from_params(params)
+    assert scorer.score(X)[0] == scorer.score(zeroed)[0]
+
+
+def test_threshold_is_the_lowest_score_reaching_the_precision():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    labels = np.array([1, 1, 0, 1, 1, 0])
+    threshold, metrics = choose_threshold(scores, labels, min_precision=0.8)
+    assert threshold == 0.5 and metrics["precision"] == 0.8 and metrics["recall"] == 1.0
+    threshold, _ = choose_threshold(scores, labels, min_precision=1.0)
+    assert threshold == 0.8
