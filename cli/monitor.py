@@ -125,7 +125,7 @@ def monitor(
         )
         label = f"{reference_split}{_range_label(reference_since, reference_until)}"
         baseline = timed(
-            f"reference: {held_out.height:,} reports of {source.name} ({label})",
+            f"reference: {held_out.height:,} reports of {source.name} ({label}){_dated(held_out)}",
             lambda: build_reference(loaded.classifier, held_out, loaded.version, f"{source}:{label}"),
         )
         _save_reference(baseline, settings)
@@ -194,6 +194,13 @@ def _range_label(since: datetime | None, until: datetime | None) -> str:
     if since is not None:
         return f" (since {moment(since)})"
     return "" if until is None else f" (before {moment(until)})"
+
+
+def _dated(reports) -> str:
+    """`, reported YYYY-MM-DD to YYYY-MM-DD` when the reports are dated: a reference that runs past a known
+    change (a `valid` split often does) holds the drift it should reveal."""
+    times = reports.get_column("reported_at").drop_nulls()
+    return f", reported {times.min()[:10]} to {times.max()[:10]}" if len(times) else ""
 
 
 def _save_reference(reference, settings: Settings) -> None:
