@@ -1,4 +1,4 @@
-"""Partitioned Parquet datasets (``<root>/site=<site>/month=<YYYY-MM>/``) that a killed job cannot leave
+"""Partitioned Parquet datasets (``<root>/site=<site>/year_month=<YYYY-MM>/``) that a killed job cannot leave
 half-written.
 
 Each partition is written whole into a staging folder beside it (``<root>/.staging-<id>/``), gets a
@@ -22,7 +22,7 @@ import polars as pl
 
 MARKER = "_SUCCESS"
 STAGING_PREFIX = ".staging-"
-SITE, MONTH = "site", "month"
+SITE, MONTH = "site", "year_month"  # not "month": the panel has a month-of-year feature of that name
 
 
 def month_expr(column: str) -> pl.Expr:
@@ -57,7 +57,7 @@ def commit_partition(staged: Path, final: Path) -> None:
 
 
 def commit_staging(staging: Path, root: Path) -> list[Path]:
-    """Commit every ``site=*/month=*`` folder of ``staging`` into ``root``; then remove ``staging``."""
+    """Commit every ``site=*/year_month=*`` folder of ``staging`` into ``root``; then remove ``staging``."""
     committed = []
     for staged in sorted(staging.glob(f"{SITE}=*/{MONTH}=*")):
         final = Path(root) / staged.parent.name / staged.name
@@ -67,9 +67,17 @@ def commit_staging(staging: Path, root: Path) -> list[Path]:
     return committed
 
 
+def check_no_clash(columns: Iterable[str]) -> None:
+    """Refuse data columns named like a partition key: a reader would take the folder's value for them."""
+    clash = sorted({SITE, MONTH} & set(columns))
+    if clash:
+        raise ValueError(f"columns {clash} would be replaced by the partition keys; rename them")
+
+
 def write_partitioned(frame: pl.DataFrame, root: Path, site: str, date_column: str) -> list[Path]:
-    """Write ``frame`` as ``root/site=<site>/month=<month of date_column>/part-0.parquet``, partition by
+    """Write ``frame`` as ``root/site=<site>/year_month=<month of date_column>/part-0.parquet``, partition by
     partition (each replaces the old one whole). Returns the committed partition folders."""
+    check_no_clash(frame.columns)
     staging = new_staging(root)
     with_month = frame.with_columns(month_expr(date_column))
     for (month,), rows in with_month.partition_by(MONTH, as_dict=True, maintain_order=True).items():

@@ -5,16 +5,19 @@ marked partitions, so a cluster reads just the sites and months a job needs and 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from engines.partitions import MONTH, SITE, commit_staging, complete_partitions, new_staging
+from engines.partitions import MONTH, SITE, check_no_clash, commit_staging, complete_partitions, new_staging
 
 
 def write_partitioned(frame, root: Path, site: str, date_column: str) -> list[Path]:
-    """Write a Spark frame as ``root/site=<site>/month=<YYYY-MM of date_column>/``; returns the partitions."""
+    """Write a Spark frame as ``root/site=<site>/year_month=<YYYY-MM of date_column>/``; returns the
+    partitions."""
     from pyspark.sql import functions as F
 
+    check_no_clash(frame.columns)
     staging = new_staging(Path(root))
     (
         frame.withColumn(SITE, F.lit(site))
@@ -23,7 +26,9 @@ def write_partitioned(frame, root: Path, site: str, date_column: str) -> list[Pa
         .partitionBy(SITE, MONTH)
         .parquet(str(staging / "data"))
     )
-    return commit_staging(staging / "data", Path(root))
+    committed = commit_staging(staging / "data", Path(root))
+    shutil.rmtree(staging, ignore_errors=True)  # the staging folder around Spark's output folder
+    return committed
 
 
 def read_partitioned(

@@ -4,8 +4,6 @@ batch classification with a text model and the batch forecast with a risk model.
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -13,30 +11,9 @@ from polars.testing import assert_frame_equal
 from features.date_window import DateWindow
 from features.events import load_events
 from features.panel import build_panel
-from features.taxonomy import load_taxonomy
 from features.text_dataset import build_text_dataset
 
 WINDOW = DateWindow.default()  # fixed once: both engines must judge dates against the same "now"
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    from demo_city import generate_demo_city
-
-    root = tmp_path_factory.mktemp("spark-city")
-    made = generate_demo_city(root, seed=5, n_grids=60, weeks=30, start=date(2024, 1, 1))
-    events = pl.read_parquet(made.events_path).with_columns(
-        pl.col("reported_at").cast(pl.String),
-        pl.col("category_l2").alias("text_category"),  # a text-classified category: the cnt_txt_* family
-    )
-    bad = events.head(6).with_columns(
-        pl.Series("reported_at", ["not a date", "2024-02-30 10:00", None, "1999-01-01", "2024-03-01", "x"]),
-        pl.Series("channel", ["app", "fax", "app", "app", "app", "app"]),
-        pl.Series("text", ["t", "t", "t", "t", "   ", "t"]),
-    )
-    log = root / "log.parquet"
-    pl.concat([events, bad]).write_parquet(log)  # the bad rows also repeat event ids
-    return {"log": log, "grids": pl.read_parquet(made.grids_path), "taxonomy": load_taxonomy()}
 
 
 @pytest.fixture(scope="module")
@@ -148,5 +125,11 @@ def test_feature_job_writes_the_same_files_with_either_engine(spark, city, tmp_p
     assert months["spark"] == months["polars"]
     panels = {e: read_partitioned(tmp_path / e / "panel").sort("grid_id", "week_start") for e in runs}
     assert_frame_equal(panels["spark"], panels["polars"].select(panels["spark"].columns), check_dtypes=False)
+    load = load_events(city["log"], city["taxonomy"], window=WINDOW)
+    built = build_panel(load.events, city["grids"], l1_categories=city["taxonomy"].level1)
+    assert "month" in built.columns  # the month-of-year feature survives the year_month partitions
+    assert_frame_equal(
+        panels["polars"].drop("site", "year_month"), built.sort("grid_id", "week_start"), check_dtypes=False
+    )
     for name in ("rejects.csv", "text.parquet"):
         assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "polars" / name).read_bytes()
