@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,33 @@ def _contributions(forecaster, rows: pl.DataFrame, group: str) -> tuple:
     return forecaster.contributions(rows, group), list(forecaster.feature_columns_)
 
 
+@dataclass(frozen=True)
+class Champion:
+    """A site's registered risk model at an alias: its name, version, URI (``models:/name/version``,
+    pinned: a promotion during a job does not change it), run and the loaded python model."""
+
+    name: str
+    version: str
+    uri: str
+    run_id: str | None
+    loaded: object
+
+
+def load_champion(site: str = DEMO_SITE, alias: str = "champion") -> Champion:
+    """The site's risk model at `alias` (`gridsense-risk@alias` for the demo), refused if it fails its
+    validation sample."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    name = site_model_name(RISK_MODEL_NAME, site)
+    model_version = MlflowClient().get_model_version_by_alias(name, alias)
+    uri = f"models:/{name}/{model_version.version}"
+    loaded = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    if getattr(loaded, "validation_sample", None) is not None:  # refuse a champion that fails its sample
+        check_risk(loaded.validation_sample, loaded.forecaster.predict_proba(loaded.validation_sample.rows))
+    return Champion(name, str(model_version.version), uri, model_version.run_id, loaded)
+
+
 def run_forecast(
     panel: pl.DataFrame,
     out_path: Path,
@@ -181,28 +209,34 @@ def run_forecast(
     `grids` (optional) adds each grid's district; `levels` sets the 高/中/低 rule (default: top 5% /
     top 20% of grids); `history_path` defaults to ``history.parquet`` next to `out_path`; the drivers
     name `taxonomy`'s categories and risk groups (default the bundled taxonomy) in `language`."""
-    import mlflow
+    champion = load_champion(site, alias)
+    table = forecast_table(
+        panel, champion.loaded.forecaster, champion.version, levels, grids,
+        served=served_or_model(champion.loaded), model_name=champion.name, taxonomy=taxonomy,
+        language=language,
+    )  # fmt: skip
+    return publish_forecast(table, panel, out_path, champion.run_id, history_path)
+
+
+def publish_forecast(
+    table: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    out_path: Path,
+    run_id: str | None,
+    history_path: Path | None = None,
+) -> pl.DataFrame:
+    """Append the forecast week's `table` to the history (seeded from run `run_id`'s backtest when there
+    is none) with the actual events `outcomes` has (``grid_id``, ``week_start``, ``n_<group>``: the
+    panel or those columns of it), add the trend and write both tables; returns the table written."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
-    name = site_model_name(RISK_MODEL_NAME, site)
-    model_version = client.get_model_version_by_alias(name, alias)
-    version = model_version.version
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
-    forecaster, served = loaded.forecaster, served_or_model(loaded)
-    if getattr(loaded, "validation_sample", None) is not None:  # refuse a champion that fails its sample
-        check_risk(loaded.validation_sample, forecaster.predict_proba(loaded.validation_sample.rows))
     history_path = history_path or out_path.parent / HISTORY_FILE
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with locked(history_path):  # two forecast runs at once must not lose each other's history rows
         history = load_history(history_path)
         if history.is_empty():
-            history = seeded_history(client, model_version.run_id)
-        table = forecast_table(
-            panel, forecaster, str(version), levels, grids, served=served, model_name=name,
-            taxonomy=taxonomy, language=language,
-        )  # fmt: skip
-        history = update_history(history, table, panel)
+            history = seeded_history(MlflowClient(), run_id)
+        history = update_history(history, table, outcomes)
         table = with_trend(table, history)
         # replaced whole (the API never reads half a file); the history first: the API reloads on the table
         atomic_write_with(history_path, history.write_parquet, mode=0o644)

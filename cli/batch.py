@@ -1,4 +1,6 @@
-"""`gridsense forecast`: score the coming week with the risk champion; write the tables the API reads."""
+"""The batch jobs with the registered models, on polars or Spark (``--engine``): `gridsense forecast`
+scores the coming week with the risk champion and writes the tables the API reads; `gridsense
+classify-log` classifies a log of reports with the text champion."""
 
 from __future__ import annotations
 
@@ -8,10 +10,18 @@ from typing import Annotated
 import typer
 
 from cli.console import console, timed
-from cli.options import SiteOption, TaxonomyOption
+from cli.options import (
+    EncodingOption,
+    EngineOption,
+    NotAfterOption,
+    NotBeforeOption,
+    RawRejectsOption,
+    SiteOption,
+    TaxonomyOption,
+)
 from core.home import project_root
-from core.registry import RISK_EXPERIMENT
-from core.sites import load_site
+from core.registry import RISK_EXPERIMENT, TEXT_EXPERIMENT
+from core.sites import Site, load_site
 
 
 def forecast(
@@ -42,27 +52,32 @@ def forecast(
         ),
     ] = False,
     site: SiteOption = None,
+    engine: EngineOption = None,
 ) -> None:
-    """Score the coming week for every grid with the champion risk model; write the table the API reads."""
+    """Score the coming week for every grid with the champion risk model; write the table the API reads.
+    The panel is a file or a partitioned folder (build-features --engine spark writes one)."""
 
-    from batch.forecast import default_map_metric, run_forecast
+    from batch.forecast import default_map_metric
+    from engines import resolve_engine
+    from engines.jobs import run_forecast
     from features.files import read_parquet
-    from features.panel import read_panel
     from features.taxonomy import load_taxonomy
     from training.tracking import use_local_store
 
+    engine = resolve_engine(engine)  # first: a missing Spark is said before any file is read
     current = load_site(site)
-    panel_table = read_panel(panel or current.paths.panel)
+    panel_path = panel or _site_panel(current)
     grids_path = grids or current.grids
     has_grids = grids_path is not None and (grids is not None or grids_path.exists())
     grid_table = read_parquet(grids_path, "grid table", ["grid_id"]) if has_grids else None
     use_local_store(project_root(), current.model_name(RISK_EXPERIMENT))
     site_taxonomy = load_taxonomy(taxonomy or current.taxonomy)
     table = timed(
-        "forecast coming week",
+        f"forecast coming week ({engine})",
         lambda: run_forecast(
-            panel_table,
+            panel_path,
             out or current.forecasts,
+            engine=engine,
             alias=alias,
             grids=grid_table,
             site=current.name,
@@ -93,3 +108,80 @@ def forecast(
             keep_raw_text=keep_raw_report_text,
         ),
     )
+
+
+def _site_panel(site: Site) -> Path:
+    """The site's panel file, else its partitioned panel folder (features/panel/) when only that exists."""
+    folder = site.paths.features / "panel"
+    return folder if not site.paths.panel.exists() and folder.is_dir() else site.paths.panel
+
+
+def classify_log(
+    events: Annotated[
+        Path, typer.Argument(help="Event log of reports to classify (CSV or Parquet; categories not needed).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output Parquet: event_id and the text model's outputs, in the log's order.")
+    ],
+    alias: str = "champion",
+    taxonomy: TaxonomyOption = None,
+    encoding: EncodingOption = None,
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    raw_rejects: RawRejectsOption = False,
+    site: SiteOption = None,
+    engine: EngineOption = None,
+) -> None:
+    """Classify every report of an event log with the site's registered text model (@champion); rejected
+    rows go to OUT's name + .rejects.csv with their reasons."""
+    from cli.data import _date_window, _encoding
+    from engines import resolve_engine
+    from engines.jobs import classify_log as classify_with_engine
+    from features.taxonomy import load_taxonomy
+    from training.tracking import use_local_store
+
+    engine = resolve_engine(engine)  # first: a missing Spark is said before any file is read
+    current = load_site(site)
+    name = current.model_name(TEXT_EXPERIMENT)
+    use_local_store(project_root(), name)
+    model_uri = _pinned_uri(name, alias)
+    import mlflow
+
+    run = timed(
+        f"classify {events.name} with {model_uri} ({engine})",
+        lambda: classify_with_engine(
+            events,
+            out,
+            load_taxonomy(taxonomy or current.taxonomy),
+            model_uri,
+            engine=engine,
+            window=_date_window(not_before, not_after),
+            encoding=_encoding(encoding),
+            tracking_uri=mlflow.get_tracking_uri(),
+        ),
+    )
+    counts = run.load.counts
+    console.print(f"  accepted {counts['events']:,} rows, rejected {counts['rejects']:,}")
+    if run.load.rejects.height:
+        rejects = run.load.write_rejects(
+            out.with_name(out.name.split(".")[0] + ".rejects.csv"), raw=raw_rejects
+        )
+        for reason, count in list(counts.get("reasons", {}).items())[:5]:
+            console.print(f"    {count:>7,}  {reason}", markup=False)
+        console.print(f"  rejected rows with reasons: {rejects}", markup=False, soft_wrap=True)
+    console.print(f"  wrote {out} ({run.classified.height:,} rows)", markup=False, soft_wrap=True)
+
+
+def _pinned_uri(name: str, alias: str) -> str:
+    """``models:/name/version`` of the version at ``alias`` (a promotion during the job changes nothing)."""
+    from mlflow import MlflowClient
+
+    from core.errors import GridSenseUserError
+    from core.registry import alias_version
+
+    version = alias_version(MlflowClient(), name, alias)
+    if version is None:
+        raise GridSenseUserError(
+            f"no registered text model {name}@{alias}", "train one with `gridsense train text` first"
+        )
+    return f"models:/{name}/{version}"

@@ -11,6 +11,7 @@ import typer
 from cli.console import console, timed
 from cli.options import (
     EncodingOption,
+    EngineOption,
     NotAfterOption,
     NotBeforeOption,
     RawRejectsOption,
@@ -154,21 +155,18 @@ def build_features(
         ),
     ] = None,
     site: SiteOption = None,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            help="polars | spark (default: GRIDSENSE_ENGINE, polars). spark writes the panel as partitioned "
-            "Parquet in OUT/panel/site=<site>/month=<YYYY-MM>/ (docs/SPARK.md)."
-        ),
-    ] = None,
+    engine: EngineOption = None,
 ) -> None:
-    """Validate the event log, then build the text training set and the grid x week panel."""
+    """Validate the event log, then build the text training set and the grid x week panel (with --engine
+    spark: as partitioned Parquet in OUT/panel/site=<site>/year_month=<YYYY-MM>/)."""
+    from engines import resolve_engine
     from features.events import load_events
     from features.files import read_parquet
     from features.panel import GRID_COLUMNS, MAX_PANEL_WEEKS, PanelOptions, build_panel, events_outside_grids
     from features.taxonomy import load_taxonomy
     from features.text_dataset import build_text_dataset
 
+    engine = resolve_engine(engine)  # first: a missing Spark is said before any file is read
     current = load_site(site)
     events_path, grids_path = events or current.require_events(), grids or current.grids
     out_dir = out or current.paths.features
@@ -177,9 +175,7 @@ def build_features(
     grid_table = None if skip_panel else read_parquet(grids_path, "grid table", GRID_COLUMNS)  # early
     window = _date_window(not_before, not_after)
     max_weeks = max_panel_weeks or Settings().max_panel_weeks or MAX_PANEL_WEEKS
-    from engines import resolve_engine
-
-    if resolve_engine(engine) == "spark" and not skip_panel:  # the same files, computed on Spark
+    if engine == "spark" and not skip_panel:  # the same files, computed on Spark
         from engines.jobs import build_features as build_with_engine
 
         options = PanelOptions(holiday_country=holiday_country(calendar, current))

@@ -48,3 +48,10 @@ SiteOption = Annotated[
         "(default: GRIDSENSE_SITE, demo; `gridsense site list`).",
     ),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        help="polars | spark (default: GRIDSENSE_ENGINE, polars). spark needs `pip install -e '.[spark]'` "
+        "and Java 17 (docs/SPARK.md).",
+    ),
+]

@@ -16,11 +16,16 @@ ENGINES: tuple[str, ...] = ("polars", "spark")
 
 
 def resolve_engine(option: str | None = None) -> str:
-    """The --engine option, else GRIDSENSE_ENGINE; a user error for an unknown name."""
+    """The --engine option, else GRIDSENSE_ENGINE; a user error for an unknown name, and for ``spark``
+    when PySpark or Java is missing (one line saying what to install)."""
     from core.errors import GridSenseUserError
     from core.settings import Settings
 
     name = (option or Settings().engine).strip().lower()
     if name not in ENGINES:
         raise GridSenseUserError(f"unknown engine {name!r}", f"use one of {', '.join(ENGINES)}")
+    if name == "spark":
+        from engines.spark_session import require_spark
+
+        require_spark()
     return name

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import polars as pl
 
-_LOADED: dict[str, object] = {}  # model URI -> pyfunc model, one load per process
+_LOADED: dict[tuple, object] = {}  # (tracking URI, model URI) -> pyfunc model, one load per process
 
 
 def load_pyfunc(model_uri: str, tracking_uri: str | None = None):
-    """The MLflow pyfunc model at ``model_uri`` (``models:/name@alias``, ``runs:/...``, a path), loaded
-    once per process."""
-    if model_uri not in _LOADED:
+    """The MLflow pyfunc model at ``model_uri`` (``models:/name/version``, ``runs:/...``, a path), loaded
+    once per process (Spark reuses its Python workers: once per executor). Pin a version rather than an
+    alias: ``models:/name@alias`` is resolved once and kept even if the alias moves."""
+    key = (tracking_uri, model_uri)
+    if key not in _LOADED:
         import mlflow
 
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)
-        _LOADED[model_uri] = mlflow.pyfunc.load_model(model_uri)
-    return _LOADED[model_uri]
+        _LOADED[key] = mlflow.pyfunc.load_model(model_uri)
+    return _LOADED[key]
 
 
 def classify_with(model, events: pl.DataFrame) -> pl.DataFrame:

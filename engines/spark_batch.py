@@ -15,24 +15,35 @@ from __future__ import annotations
 import polars as pl
 
 from batch.forecast import forecast_table
+from core.registry import RISK_MODEL_NAME
 from engines.arrow import spark_arrow, spark_schema
 from engines.classify import classify_with, load_pyfunc
+from features.taxonomy import Taxonomy
 from models.risk_levels import RiskLevels
+from models.served_scorer import served_or_model
 
 
-def classify_events_spark(events, model_uri: str, tracking_uri: str | None = None):
-    """A Spark frame: ``event_id`` and the text model's outputs per event of the Spark frame ``events``."""
+def classify_events_spark(
+    events, model_uri: str, tracking_uri: str | None = None, keep: tuple[str, ...] = ()
+):
+    """A Spark frame: ``event_id`` and the text model's outputs per event of the Spark frame ``events``,
+    then the columns ``keep`` of the events (e.g. ``source_row``, to put the result in file order)."""
     inputs = [name for name in ("event_id", "title", "text") if name in events.columns]
-    probe = events.select(inputs).limit(1).toArrow()
-    schema = spark_schema(classify_with(load_pyfunc(model_uri, tracking_uri), pl.from_arrow(probe)))
+    chosen = events.select(*inputs, *keep)
+    probe = pl.from_arrow(chosen.limit(1).toArrow())
+    schema = spark_schema(_classified(load_pyfunc(model_uri, tracking_uri), probe, keep))
 
     def classify(batches):
         model = load_pyfunc(model_uri, tracking_uri)
         for batch in batches:
             if batch.num_rows:
-                yield from spark_arrow(classify_with(model, pl.from_arrow(batch))).to_batches()
+                yield from spark_arrow(_classified(model, pl.from_arrow(batch), keep)).to_batches()
 
-    return events.select(inputs).mapInArrow(classify, schema)
+    return chosen.mapInArrow(classify, schema)
+
+
+def _classified(model, events: pl.DataFrame, keep: tuple[str, ...]) -> pl.DataFrame:
+    return pl.concat([classify_with(model, events.drop(keep)), events.select(keep)], how="horizontal")
 
 
 def forecast_table_spark(
@@ -43,31 +54,42 @@ def forecast_table_spark(
     grids: pl.DataFrame | None = None,
     labels: dict[str, str] | None = None,
     tracking_uri: str | None = None,
+    *,
+    model_name: str = RISK_MODEL_NAME,
+    taxonomy: Taxonomy | None = None,
+    language: str = "zh",
 ) -> pl.DataFrame:
-    """``batch.forecast.forecast_table`` for a Spark panel (e.g. ``engines.spark_io.read_partitioned``):
-    the same table, sorted by group and rank."""
+    """``batch.forecast.forecast_table`` for a Spark panel (e.g. ``engines.spark_io.read_partitioned``)
+    with the model at ``model_uri`` (its served scorer when it has one, as ``batch.forecast.run_forecast``
+    scores): the same table, sorted by group and rank."""
     from pyspark.sql import functions as F
 
     week = panel.agg(F.max("week_start")).first()[0]
     rows = panel.filter(F.col("week_start") == F.lit(week))
-    forecaster = _forecaster(model_uri, tracking_uri)
-    probe = forecast_table(pl.from_arrow(rows.limit(1).toArrow()), forecaster, version, levels, None, labels)
+    options = {"model_name": model_name, "taxonomy": taxonomy, "language": language}
+
+    def table(model, part: pl.DataFrame) -> pl.DataFrame:
+        return forecast_table(
+            part, model.forecaster, version, levels, None, labels, served=served_or_model(model), **options
+        )
+
+    probe = table(_risk_model(model_uri, tracking_uri), pl.from_arrow(rows.limit(1).toArrow()))
 
     def score(batches):
-        model = _forecaster(model_uri, tracking_uri)
         import pyarrow as pa
 
+        model = _risk_model(model_uri, tracking_uri)
         tables = [pa.Table.from_batches([b]) for b in batches if b.num_rows]
         if tables:
-            part = pl.from_arrow(pa.concat_tables(tables))
-            yield from spark_arrow(forecast_table(part, model, version, levels, None, labels)).to_batches()
+            yield from spark_arrow(table(model, pl.from_arrow(pa.concat_tables(tables)))).to_batches()
 
     scored = pl.from_arrow(rows.mapInArrow(score, spark_schema(probe)).toArrow()).cast(dict(probe.schema))
     return _ranked(scored, rows_order(grids, scored), levels, grids)
 
 
-def _forecaster(model_uri: str, tracking_uri: str | None):
-    return load_pyfunc(model_uri, tracking_uri).unwrap_python_model().forecaster
+def _risk_model(model_uri: str, tracking_uri: str | None):
+    """The risk pyfunc's python model (``forecaster``, ``served``), loaded once per process."""
+    return load_pyfunc(model_uri, tracking_uri).unwrap_python_model()
 
 
 def rows_order(grids: pl.DataFrame | None, scored: pl.DataFrame) -> pl.DataFrame:

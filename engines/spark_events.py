@@ -26,7 +26,8 @@ import polars as pl
 
 from engines.arrow import spark_arrow
 from features.date_window import DateWindow
-from features.events import REASON_SEPARATOR, EventLoad, read_raw_events, validate_events
+from features.encodings import AUTO
+from features.events import REASON_SEPARATOR, EventLoad, read_event_file, validate_events
 from features.taxonomy import Taxonomy
 
 ROW = "_gridsense_source_row"  # the global record number, carried through the validation as a column
@@ -50,16 +51,22 @@ class SparkEventLoad:
         return EventLoad(events=events, rejects=rejects, counts=dict(self.counts))
 
 
-def read_raw(spark, source: str | Path):
-    """A Spark frame of the log: Parquet files or partitioned folders by Spark, CSV through polars."""
-    path = Path(source)
+def read_raw(spark, source: str | Path, encoding: str = AUTO):
+    """A Spark frame of the log: Parquet files or partitioned folders by Spark, CSV through polars (read
+    with ``encoding``, default detected)."""
+    return _read_raw(spark, Path(source), encoding)[0]
+
+
+def _read_raw(spark, path: Path, encoding: str):
+    """The Spark frame and, for a CSV, the encoding it was read with (``load_counts``' "encoding")."""
     if path.is_dir():
         from engines.spark_io import read_partitioned
 
-        return read_partitioned(spark, path)
+        return read_partitioned(spark, path), None
     if path.name.lower().endswith(".parquet"):
-        return spark.read.parquet(str(path))
-    return spark.createDataFrame(spark_arrow(read_raw_events(path)))
+        return spark.read.parquet(str(path)), None
+    raw, used = read_event_file(path, encoding)
+    return spark.createDataFrame(spark_arrow(raw)), used
 
 
 def load_events(
@@ -70,12 +77,15 @@ def load_events(
     *,
     window: DateWindow | None = None,
     partitions: int | None = None,
+    encoding: str = AUTO,
 ) -> SparkEventLoad:
     """Validate a log (a path or a Spark frame) on Spark: the same events, rejects and reasons as
     ``features.events.load_events``."""
     from pyspark.sql import functions as F
 
-    raw = source if not isinstance(source, str | Path) else read_raw(spark, source)
+    raw, used = (
+        (source, None) if not isinstance(source, str | Path) else _read_raw(spark, Path(source), encoding)
+    )
     window = window or DateWindow.default()
     probe = validate_events(_empty_like(raw), taxonomy, require_labels, window=window)  # file-level errors
     numbered = _numbered(raw)
@@ -99,7 +109,10 @@ def load_events(
         "reject_reason",
         *(F.col(f"`{REJECT_PREFIX}{name}`").alias(name) for name in reject_columns),
     )
-    return SparkEventLoad(events, rejects, _counts(out, require_labels))
+    counts = _counts(out, require_labels)
+    if used:
+        counts["encoding"] = used
+    return SparkEventLoad(events, rejects, counts)
 
 
 def _empty_like(raw) -> pl.DataFrame:
