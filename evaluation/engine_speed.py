@@ -26,14 +26,34 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def write_synthetic(events: int, grids: int, weeks: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
+CHUNK_EVENTS = 10_000_000  # events generated at once: about 4 GiB in the generator (50 M at once: > 21 GiB)
+
+
+def write_synthetic(
+    events: int, grids: int, weeks: int, folder: Path, seed: int = 0, chunk: int = CHUNK_EVENTS
+) -> tuple[Path, Path]:
+    """The log and the grid table as Parquet. A log of more than ``chunk`` events is written chunk by
+    chunk: chunk i is the log of seed ``seed + i`` (its own draw of busy and quiet grids) with its event ids
+    moved past the previous chunks', so the generator's memory stays that of one chunk."""
+    import pyarrow.parquet as pq
+
     from evaluation.panel_speed import synthetic_log
 
     folder.mkdir(parents=True, exist_ok=True)
-    log, table = synthetic_log(events, grids, weeks, seed)
+    writer, done, part = None, 0, 0
+    while done < events:
+        size = min(chunk, events - done)
+        log, table = synthetic_log(size, grids, weeks, seed + part)
+        log = log.with_columns((pl.col("event_id").cast(pl.Int64) + done).cast(pl.String)) if done else log
+        arrow = log.to_arrow()
+        writer = writer or pq.ParquetWriter(folder / "log.parquet", arrow.schema)
+        writer.write_table(arrow)
+        done, part = done + size, part + 1
+        del log, arrow
+    writer.close()
+    table = synthetic_log(1, grids, weeks, seed)[1]
     jitter = np.random.default_rng(seed + 1).uniform(-1.0, 1.0, (2, table.height))
     table = table.with_columns(pl.col("x_m") + jitter[0], pl.col("y_m") + jitter[1])
-    log.write_parquet(folder / "log.parquet")
     table.write_parquet(folder / "grids.parquet")
     return folder / "log.parquet", folder / "grids.parquet"
 
@@ -47,15 +67,19 @@ def time_engine_panel(
     memory_cap_gib: float = 8.0,
     spark_driver_memory: str = "2g",
     shard_grids: int = 1_000,
+    spark_event_log: bool = False,
 ) -> dict:
-    """Wall time and peak resident memory (process tree) of the panel job on ``engine``."""
+    """Wall time and peak resident memory (process tree) of the panel job on ``engine``. With
+    ``spark_event_log`` Spark keeps its event log beside the panel and the result has what its tasks
+    spilled and wrote to local disk (``engines.spark_session.spill_totals``)."""
     if folder is None:  # the log and the panel in a folder removed afterwards
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="gridsense-engine-bench-") as tmp:
             return time_engine_panel(
-                engine, events, grids, weeks, Path(tmp), memory_cap_gib, spark_driver_memory, shard_grids
-            )
+                engine, events, grids, weeks, Path(tmp), memory_cap_gib, spark_driver_memory, shard_grids,
+                spark_event_log,
+            )  # fmt: skip
     folder = Path(folder)
     log_path, grids_path = write_synthetic(events, grids, weeks, folder / f"log-{events}-{grids}-{weeks}")
     out = folder / f"panel-{engine}"
@@ -69,6 +93,7 @@ def time_engine_panel(
         str(out),
         spark_driver_memory,
         str(shard_grids),
+        str(folder / "spark-events") if spark_event_log and engine == "spark" else "",
     ]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -136,9 +161,11 @@ def tree_usage(pid: int) -> tuple[int, dict[int, int]]:
     return total, used
 
 
-def _run(engine: str, log_path: str, grids_path: str, out: str, driver_memory: str, shard_grids: str) -> dict:
+def _run(
+    engine: str, log_path: str, grids_path: str, out: str, driver_memory: str, shard_grids: str, events_dir=""
+) -> dict:
     """The timed job (in the child process)."""
-    grids = pl.read_parquet(grids_path)
+    grids, spilled = pl.read_parquet(grids_path), None
     if engine == "polars":
         from engines.partitions import write_partitioned
         from features.panel import build_panel
@@ -151,20 +178,31 @@ def _run(engine: str, log_path: str, grids_path: str, out: str, driver_memory: s
         from engines.spark_panel import build_panel_spark
         from engines.spark_session import get_spark
 
-        spark = get_spark(driver_memory=driver_memory, shuffle_partitions=16, local_dir=f"{out}-spark-tmp")
+        spark = get_spark(
+            driver_memory=driver_memory,
+            shuffle_partitions=16,
+            local_dir=f"{out}-spark-tmp",
+            event_log_dir=events_dir or None,
+        )
         spark.sparkContext.setLogLevel("ERROR")
         n_shards = -(-grids.height // int(shard_grids))
         panel = build_panel_spark(spark, spark.read.parquet(log_path), grids, n_shards=n_shards)
         written = write_partitioned(panel, Path(out), "bench", "week_start")
         rows, columns = None, len(panel.columns) - 0
+        if events_dir:
+            from engines.spark_session import spill_totals
+
+            spark.stop()  # the event log is complete once the application has ended
+            spilled = spill_totals(events_dir)
     scanned = pl.scan_parquet([str(p / "*.parquet") for p in written]).select(pl.len()).collect().item()
     return {
         "rows": rows if rows is not None else scanned,
         "rows_written": scanned,
         "columns": columns,
         "partitions": len(written),
+        **({"spark_tasks": spilled} if spilled is not None else {}),
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(_run(*sys.argv[1:7])))
+    print(json.dumps(_run(*sys.argv[1:8])))
