@@ -8,7 +8,20 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, batch, benchmarks, data, duplicates, ingest, monitor, ops, serve, taxonomy, train
+from cli import (
+    audit,
+    batch,
+    benchmarks,
+    data,
+    duplicates,
+    feedback,
+    ingest,
+    monitor,
+    ops,
+    serve,
+    taxonomy,
+    train,
+)
 from cli import hot_issues as hot_issues_cli
 from cli import invalid as invalid_cli
 from cli.console import console, timed
@@ -48,7 +61,9 @@ def demo(
             lambda: train.transformer(schedule="demo", reuse_tfidf="champion", site=DEMO_SITE),
         )
     train.train_risk(site=DEMO_SITE)
+    invalid_cli.train_invalid()  # intake's invalid verdicts and the hot-issue job use it
     batch.forecast(site=DEMO_SITE)
+    hot_issues_cli.hot_issues(site=DEMO_SITE)  # the dashboard's 本周热点问题
     console.print(f"[bold green]demo pipeline done in {time.perf_counter() - started:.0f}s[/]")
     console.print(CURL_EXAMPLES.format(port=port), soft_wrap=True)
     if serve_api:
@@ -88,6 +103,7 @@ train.app.command("duplicates")(duplicates.train_duplicates)
 train.app.command("duplicates-context")(duplicates.train_duplicates_context)
 train.app.command("invalid")(invalid_cli.train_invalid)
 benchmarks.app.command("hot-issues")(hot_issues_cli.benchmark_hot_issues)
+benchmarks.app.command("corrections")(feedback.benchmark_corrections)
 app.command("hot-issues")(hot_issues_cli.hot_issues)
 app.add_typer(benchmarks.app, name="benchmark")
 app.add_typer(taxonomy.app, name="taxonomy")

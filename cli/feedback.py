@@ -64,3 +64,20 @@ def benchmark_corrections(
         + ", ".join(f"{arm} {value:.4f}" for arm, value in report["median_unseen"].items())
     )
     print_result(report, out)
+
+
+def promote_in(work: Path, dataset: Path):
+    """`gridsense promote text` on the replay's own registry: the real gate, on the dataset's test split."""
+    from mlflow import MlflowClient
+
+    from core.audit import AuditLog
+    from core.registry import TEXT_MODEL_NAME
+    from core.settings import tracking_uri
+    from promotion.registry_ops import default_evaluator, promote
+
+    uri = tracking_uri(work)
+    client = MlflowClient(uri, uri)
+    audit = AuditLog(work / ".gridsense" / "audit.jsonl")
+    return promote(
+        client, TEXT_MODEL_NAME, audit, "replay", evaluator=default_evaluator(TEXT_MODEL_NAME, dataset)
+    )

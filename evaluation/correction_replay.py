@@ -21,11 +21,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from core.audit import AuditLog
 from core.feedback_store import SqliteFeedbackStore
 from core.keys import KeyFile, Role
 from core.registry import CHALLENGER, CHAMPION, TEXT_EXPERIMENT, TEXT_MODEL_NAME
@@ -48,20 +48,25 @@ class ReplayOptions:
     traffic_limit: int | None = None  # replay at most this many reports per seed (quick runs)
 
 
+Promote = Callable[[Path, Path], Any]  # (work folder, dataset) -> a result with .promoted, .explanation
+
+
 def replay(
     dataset: pl.DataFrame,
     dataset_path: Path,
     taxonomy: Taxonomy,
     options: ReplayOptions,
+    promote: Promote,
     work: Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict:
-    """Every arm for every seed; figures in a JSON-ready dict."""
+    """Every arm for every seed; figures in a JSON-ready dict. `promote` runs the real gate on the work
+    folder's registry (`promotion.registry_ops`, which this layer may not import: the CLI passes it)."""
     if "template_id" not in dataset.columns:
         raise ValueError("the dataset has no template_id column: unseen phrasings cannot be told apart")
     if work is None:
         with tempfile.TemporaryDirectory(prefix="gridsense-replay-") as tmp:
-            return replay(dataset, dataset_path, taxonomy, options, Path(tmp), progress)
+            return replay(dataset, dataset_path, taxonomy, options, promote, Path(tmp), progress)
     test = dataset.filter(pl.col("split") == "test")
     seen = dataset.filter(pl.col("split") == "train").get_column("template_id").unique().implode()
     unseen = test.filter(~pl.col("template_id").is_in(seen))
@@ -73,6 +78,8 @@ def replay(
         traffic = _traffic(dataset, seed, options.traffic_limit)
         for arm in ARMS:
             result = _one_arm(arm, seed, traffic, dataset, dataset_path, taxonomy, work, options, progress)
+            promoted = promote(work, dataset_path)
+            result |= {"promoted": promoted.promoted, "gate": promoted.explanation}
             model = _champion_model(work)
             result |= {
                 "macro_f1_leaf_all": _score(model, test, taxonomy),
@@ -137,15 +144,12 @@ def _one_arm(
         f"seed {seed} {arm}: {len(chosen)} labelled ({wrong_before} corrections of wrong answers); retraining"
     )
     _train(dataset, dataset_path, taxonomy, work, corrections, options, CHALLENGER, str(store_path))
-    promoted = _promote(work, dataset_path)
     return {
         "seed": seed,
         "arm": arm,
         "traffic": traffic.height,
         "labelled": len(chosen),
         "model_was_wrong": wrong_before,
-        "promoted": promoted.promoted,
-        "gate": promoted.explanation,
     }
 
 
@@ -195,19 +199,6 @@ def _train(dataset, dataset_path, taxonomy, work, corrections, options, alias, s
         corrections_source=source,
     )
     return _champion_model(work) if alias == CHAMPION else None
-
-
-def _promote(work: Path, dataset_path: Path):
-    from mlflow import MlflowClient
-
-    from promotion.registry_ops import default_evaluator, promote
-
-    uri = tracking_uri(work)
-    client = MlflowClient(uri, uri)
-    audit = AuditLog(work / ".gridsense" / "audit.jsonl")
-    return promote(
-        client, TEXT_MODEL_NAME, audit, "replay", evaluator=default_evaluator(TEXT_MODEL_NAME, dataset_path)
-    )
 
 
 def _champion_model(work: Path):
