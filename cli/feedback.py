@@ -52,9 +52,8 @@ def benchmark_corrections(
         traffic_limit=traffic_limit,
     )
     try:
-        report = replay(
-            dataset, path, load_taxonomy(taxonomy or current.taxonomy), options, progress=console.print
-        )
+        taxonomy_ = load_taxonomy(taxonomy or current.taxonomy)
+        report = replay(dataset, path, taxonomy_, options, promote_in, progress=console.print)
     except ValueError as exc:
         raise GridSenseUserError(
             str(exc), "build the set from a log with template ids (the demo city)"
