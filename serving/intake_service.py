@@ -40,16 +40,15 @@ from serving.schemas import ClassifyItem, ClassifyResult, ModelRef
 
 logger = logging.getLogger(__name__)
 
-INVALID_MODEL_NAME = getattr(registry, "INVALID_MODEL_NAME", "gridsense-invalid")
 INVALID_RETRY_SECONDS = 300.0
 
 
 class InvalidModelSlot:
     """The invalid-report model when one is registered; loaded off the request path."""
 
-    def __init__(self, settings: Settings, name: str = INVALID_MODEL_NAME) -> None:
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
         self.settings = settings
-        self.name = name
+        self.name = name or registry.site_model_name(registry.INVALID_MODEL_NAME, settings.site)
         self.model: Any = None
         self.version: str | None = None
         self.last_error: str | None = "not loaded yet"

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import DataFileError
-from core.registry import INVALID_MODEL_NAME
+from core.registry import DEMO_SITE, INVALID_MODEL_NAME, SITE_TAG, site_model_name
 from features.text import prepare_text_expr
 from models.invalid_reports import VALID, InvalidReportClassifier, invalid_metrics
 from training.tracking import fingerprint, git_commit, register
@@ -66,6 +66,7 @@ def train_invalid_model(
     params: dict | None = None,
     max_valid_train: int = MAX_VALID_TRAIN,
     seed: int = 0,
+    site: str = DEMO_SITE,
 ) -> InvalidTrainingResult:
     import mlflow
 
@@ -85,7 +86,8 @@ def train_invalid_model(
         mlflow.log_metrics(metrics)
         example = data.filter(pl.col("split") == "test").head(3).select("text").to_pandas()
         info = log_invalid_model(model, example)
-        version = register(info.model_uri, INVALID_MODEL_NAME, alias) if alias is not None else None
+        name, tags = site_model_name(INVALID_MODEL_NAME, site), {SITE_TAG: site}
+        version = register(info.model_uri, name, alias, tags=tags) if alias is not None else None
     return InvalidTrainingResult(run.info.run_id, version, metrics)
 
 
