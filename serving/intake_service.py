@@ -243,6 +243,19 @@ class IntakeService:
             leaf_id=result.leaf_id if result else None,
         )
 
+    def take_in(
+        self,
+        items: Sequence[IntakeItem],
+        ids: Sequence[str],
+        classified: dict[str, ClassifyResult],
+        text_service: Any,
+        texts: dict[str, str],
+    ) -> list[IntakeResult]:
+        """`process`, then keep the model's answers (one trip off the event loop)."""
+        outcome = self.process(items, ids, classified)
+        self.record_answers(text_service.classifier, text_service.model, texts, classified)
+        return outcome
+
     def record_answers(
         self, classifier: Any, model: ModelRef, texts: dict[str, str], classified: dict[str, ClassifyResult]
     ) -> None:

@@ -98,12 +98,8 @@ async def intake(
         results = await runner.predict(service, prepared)
         metrics.observe_predictions(service.model.version, results)
         classified = {result.id: result for result in results}
-    outcome = await run_in_threadpool(intake_service.process, items, ids, classified)
-    if classified:
-        texts = {item.id: item.text for item in prepared}
-        await run_in_threadpool(
-            intake_service.record_answers, service.classifier, service.model, texts, classified
-        )
+    texts = {item.id: item.text for item in prepared} if classified else {}
+    outcome = await run_in_threadpool(intake_service.take_in, items, ids, classified, service, texts)
     set_model_headers(response, service.model)
     return IntakeResponse(
         model=service.model, duplicate_model=intake_service.duplicate_model, results=outcome
