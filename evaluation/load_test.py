@@ -84,6 +84,7 @@ class ScenarioResult:
     versions: dict[str, int]
     swap: dict[str, float | str] = field(default_factory=dict)
     http: str = field(default_factory=lambda: http_stack())
+    server_cpu_ms_per_request: float = float("nan")  # the server's processes' CPU during the scenario
 
     @property
     def error_rate(self) -> float:
@@ -244,6 +245,39 @@ def http_stack() -> str:
 
 
 # ---- the server ------------------------------------------------------------------------------------------
+class ServerPort(int):
+    """The port the server listens on, carrying the server's process id (`pid`)."""
+
+    pid: int
+
+    def __new__(cls, port: int, pid: int) -> ServerPort:
+        made = super().__new__(cls, port)
+        made.pid = pid
+        return made
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (Linux /proc; NaN
+    elsewhere). On a shared machine this is steadier than throughput: it does not count waiting for a core."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(entry.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, ticks
+    if pid not in stats:
+        return float("nan")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, (ppid, _) in stats.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(stats[member][1] for member in tree) / ticks
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
@@ -257,8 +291,9 @@ def running_server(
     key: str,
     extra_env: dict[str, str] | None = None,
     log_path: Path | None = None,
-) -> Iterator[int]:
-    """uvicorn on 127.0.0.1 with `workers` processes; yields the port once /readyz answers 200."""
+) -> Iterator[ServerPort]:
+    """uvicorn on 127.0.0.1 with `workers` processes; yields the port (a ServerPort: with the server's pid)
+    once /readyz answers 200."""
     from core.home import project_root
     from core.settings import tracking_uri
 
@@ -289,7 +324,7 @@ def running_server(
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_ready(port, key, server, timeout=180)
-        yield port
+        yield ServerPort(port, server.pid)
     finally:
         server.terminate()
         try:
@@ -518,8 +553,13 @@ def run_benchmark(
                     )
                     continue
                 asyncio.run(drive(port, makers[name], concurrency, min(2.0, seconds), 2000))  # warm-up
+                cpu = process_tree_cpu_seconds(port.pid)
                 samples, elapsed = asyncio.run(drive(port, makers[name], concurrency, seconds, max_requests))
-                results.append(summarise(name, samples, elapsed, workers, inference, concurrency))
+                cpu = process_tree_cpu_seconds(port.pid) - cpu
+                result = summarise(name, samples, elapsed, workers, inference, concurrency)
+                if samples:
+                    result.server_cpu_ms_per_request = round(1000 * cpu / len(samples), 3)
+                results.append(result)
     finally:
         for created in issued.values():
             keys.revoke(created.record.key_id)
@@ -551,6 +591,13 @@ def throughput_ratios(results: list[ScenarioResult]) -> list[dict[str, float | s
                 "reports_per_s": round(r.throughput * REPORTS_PER_REQUEST.get(r.scenario, 1), 1),
                 "risk_read_per_s": base.throughput,
                 "ratio_to_risk_read": round(r.throughput / base.throughput, 2),
+                # the same comparison in the server's CPU per request (risk_read's / this one's): on a busy
+                # machine throughput also counts waiting for a core
+                "cpu_ratio_to_risk_read": round(
+                    base.server_cpu_ms_per_request / r.server_cpu_ms_per_request, 2
+                )
+                if r.server_cpu_ms_per_request > 0
+                else float("nan"),
             }
         )
     return ratios
@@ -561,6 +608,7 @@ def ratio_lines(ratios: list[dict[str, float | str]]) -> str:
         f"{r['scenario']} / risk_read ({r['workers']} worker(s), {r['inference']}): "
         f"{r['requests_per_s']:.0f} / {r['risk_read_per_s']:.0f} req/s = {r['ratio_to_risk_read']:.2f}x"
         + (f" ({r['reports_per_s']:.0f} reports/s)" if r["reports_per_s"] != r["requests_per_s"] else "")
+        + f"; in server CPU per request {r['cpu_ratio_to_risk_read']:.2f}x"
         for r in ratios
     )
 
@@ -642,9 +690,9 @@ def _swap_run(
 def markdown_table(results: list[ScenarioResult]) -> str:
     header = (
         "| scenario | workers | inference | conc. | requests | req/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| errors | versions | swap: worst 250 ms-window p99 / p99 before | http |"
+        "| errors | versions | swap: worst 250 ms-window p99 / p99 before | http | server CPU ms/req |"
     )
-    lines = [header, "|" + "---|" * 14]
+    lines = [header, "|" + "---|" * 15]
     for r in results:
         swap = (
             f"{r.swap['worst_window_p99_ms']} / {r.swap['p99_before_ms']} ms (x{r.swap['spike_ratio']})"
@@ -655,6 +703,7 @@ def markdown_table(results: list[ScenarioResult]) -> str:
         lines.append(
             f"| {r.scenario} | {r.workers} | {r.inference} | {r.concurrency} | {r.requests} | "
             f"{r.throughput:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} | "
-            f"{r.errors} ({r.error_rate:.2%}) | {versions} | {swap} | {r.http} |"
+            f"{r.errors} ({r.error_rate:.2%}) | {versions} | {swap} | {r.http} | "
+            f"{r.server_cpu_ms_per_request:.2f} |"
         )
     return "\n".join(lines)

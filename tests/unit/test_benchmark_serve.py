@@ -131,3 +131,25 @@ def test_the_prefilled_store_holds_the_logs_reports_in_their_grids(tmp_path, mon
     stored = store.get([f"S{i:08d}" for i in range(50)])
     assert {(r.grid_id, r.text) for r in stored} == {("G1", "阳光小区门口井盖松动"), ("G2", "楼道堆满杂物")}
     assert all(len(r.features) == 256 for r in stored)
+
+
+def test_the_server_s_cpu_per_request_is_compared_too():
+    import os
+
+    from evaluation.load_test import ServerPort, process_tree_cpu_seconds, throughput_ratios
+
+    assert process_tree_cpu_seconds(os.getpid()) > 0
+    assert process_tree_cpu_seconds(2**22 + 12345) != process_tree_cpu_seconds(
+        2**22 + 12345
+    )  # NaN: no such pid
+    port = ServerPort(8123, pid=42)
+    assert port == 8123 and port.pid == 42 and f":{port}" == ":8123"
+
+    def result(name, ms_per_request):
+        made = summarise(name, [Sample(0, 0.01, 200, "1")] * 10, 1.0, 2, "microbatch", 4)
+        made.server_cpu_ms_per_request = ms_per_request
+        return made
+
+    [ratio] = throughput_ratios([result("risk_read", 1.0), result("intake_single", 8.0)])
+    assert ratio["cpu_ratio_to_risk_read"] == 0.12
+    assert "server CPU ms/req" in markdown_table([result("intake_single", 8.0)])
