@@ -61,7 +61,7 @@ def demo(
             lambda: train.transformer(schedule="demo", reuse_tfidf="champion", site=DEMO_SITE),
         )
     train.train_risk(site=DEMO_SITE)
-    invalid_cli.train_invalid()  # intake's invalid verdicts and the hot-issue job use it
+    invalid_cli.train_invalid(site=DEMO_SITE)  # intake's invalid verdicts and the hot-issue job use it
     batch.forecast(site=DEMO_SITE)
     hot_issues_cli.hot_issues(site=DEMO_SITE)  # the dashboard's 本周热点问题
     console.print(f"[bold green]demo pipeline done in {time.perf_counter() - started:.0f}s[/]")
