@@ -14,6 +14,51 @@ from cli.options import SiteOption, TaxonomyOption
 from core.sites import load_site
 
 
+def export_feedback(
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")] = Path("traffic_with_feedback.parquet"),
+    site: SiteOption = None,
+) -> None:
+    """The reports intake answered (redacted) with the leaf a person gave them, as traffic for
+    `gridsense monitor --reports FILE`: its correction rate by category comes from `corrected_leaf_id`."""
+    import polars as pl
+
+    from core.errors import GridSenseUserError
+    from core.feedback_store import (
+        SqliteFeedbackStore,
+        StoreUnavailableError,
+        answered_reports,
+        latest_revisions,
+    )
+    from core.settings import Settings
+    from monitoring.traffic import CORRECTION_COLUMN
+
+    path = Settings(site=load_site(site).name).report_store_path
+    if not path.exists():
+        raise GridSenseUserError(f"no report store at {path}", "intake writes it: POST /v1/intake")
+    store = SqliteFeedbackStore(path)
+    try:
+        rows = answered_reports(store)
+        labels = {
+            f.report_id: f.leaf_id for f in latest_revisions([f for f in store.feedback() if f.leaf_id])
+        }
+    except StoreUnavailableError as exc:
+        raise GridSenseUserError(
+            f"cannot read the report store: {exc}", "retry when it is not locked"
+        ) from exc
+    finally:
+        store.close()
+    frame = pl.DataFrame(
+        rows,
+        schema=["id", "reported_at", "title", "text", "answered_leaf_id", "model_version"],
+        orient="row",
+    ).with_columns(
+        pl.col("reported_at").dt.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        pl.col("id").replace_strict(labels, default=None, return_dtype=pl.String).alias(CORRECTION_COLUMN),
+    )
+    frame.write_parquet(out)
+    console.print(f"  {frame.height:,} reports, {len(labels):,} with a person's leaf -> {out}")
+
+
 def benchmark_corrections(
     data: Annotated[
         Path | None, typer.Option(help="Text training set with template_id (default: the site's).")

@@ -204,6 +204,17 @@ class SqliteFeedbackStore(SqliteReportStore):
         return [_answer(row) for row in rows]
 
 
+def answered_reports(store: SqliteFeedbackStore) -> list[tuple]:
+    """(id, reported_at, title, text, answered leaf, model version) of every stored report intake answered,
+    oldest first: the traffic `gridsense feedback export` hands to `gridsense monitor`."""
+    query = (
+        "SELECT r.id, r.reported_at, r.title, r.text, a.leaf_id, a.model_version FROM reports r "
+        "JOIN answers a ON a.report_id = r.id ORDER BY r.reported_at, r.id"
+    )
+    rows = store._run(lambda conn: conn.execute(query).fetchall())
+    return [(i, datetime.fromtimestamp(at, tz=UTC), *rest) for i, at, *rest in rows]
+
+
 def latest_revisions(feedback: Sequence[Feedback]) -> list[Feedback]:
     """The highest revision of each report, in the order the reports were last revised."""
     latest: dict[str, Feedback] = {}

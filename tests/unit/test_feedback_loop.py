@@ -230,3 +230,31 @@ def test_retrain_learns_new_phrasings_from_corrections_and_the_gate_scores_them(
     comparison = outcome.comparison
     assert "6 newest corrections held out" in comparison.eval_set
     assert comparison.challenger[f"{HOLDOUT}.accuracy"] > comparison.champion[f"{HOLDOUT}.accuracy"]
+
+
+def test_export_feedback_hands_the_monitor_traffic_with_the_peoples_leaves(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from core.report_store import redacted
+    from core.settings import Settings
+    from monitoring.traffic import CORRECTION_COLUMN, load_reports
+
+    monkeypatch.setenv("GRIDSENSE_HOME", str(tmp_path))
+    path = Settings().report_store_path
+    path.parent.mkdir(parents=True)
+    store = SqliteFeedbackStore(path)
+    store.add(
+        [redacted(i, T0 + timedelta(hours=n), f"第{n}条，电话13812345678") for n, i in enumerate("abc")]
+    )
+    store.add_answers([answer("a"), answer("b"), answer("c")])
+    store.record(feedback("b", leaf_id=STALL))
+    store.close()
+    out = tmp_path / "traffic.parquet"
+
+    result = CliRunner().invoke(app, ["export-feedback", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    traffic = load_reports([out])
+    assert traffic.get_column(CORRECTION_COLUMN).to_list() == [None, STALL, None]
+    assert not any("13812345678" in text for text in traffic.get_column("text"))
