@@ -369,6 +369,11 @@ class DuplicateSearch:
         self._store(probes, outcomes)
         return outcomes
 
+    def warm(self, now: datetime) -> None:
+        """Read the window ending `now` into memory now, not on the worker's first search."""
+        with self._searching:
+            self._sync([now])
+
     def _sync(self, times: Sequence[datetime]) -> None:
         """Bring the in-memory window up to the store's latest writes (once per batch)."""
         self._in_step = False

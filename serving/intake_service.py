@@ -178,6 +178,17 @@ class IntakeService:
         answers = SqliteFeedbackStore(settings.report_store_path)
         return cls(search, store, invalid, settings.site_timezone, settings.duplicate_window_days, answers)
 
+    def start_warming(self) -> None:
+        """Fill the duplicate search's in-memory window off the request path (seconds at a million
+        stored reports); a request arriving meanwhile waits for it instead of reading it again."""
+        threading.Thread(target=self._warm, name="gridsense-intake-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.search.warm(datetime.now(UTC))
+        except Exception as exc:  # the first request reads the window itself
+            logger.warning("intake: the duplicate window was not read at start-up (%s)", exc)
+
     @property
     def duplicate_model(self) -> DuplicateModelRef:
         params = self.search.params

@@ -24,6 +24,7 @@ from serving.dashboard import router as dashboard_router
 from serving.errors import install_error_handlers
 from serving.hot_swap import ReloadEvent
 from serving.inference import make_runner
+from serving.intake_service import IntakeService
 from serving.logs import configure_logging
 from serving.observability import ObservabilityMiddleware
 from serving.openapi_limits import document_limits
@@ -84,6 +85,18 @@ TAG_PERMISSIONS = {
 }
 
 
+async def _start_intake(app: FastAPI, settings: Settings) -> None:
+    """Open the report store and start reading the duplicate window now, so the first intake call does
+    not pay for it; a failure here only leaves that to the first call."""
+    try:
+        service = await run_in_threadpool(IntakeService.from_settings, settings)
+    except Exception as exc:
+        logger.warning("intake not prepared at start-up (%s); the first intake call will", exc)
+        return
+    app.state.intake = service
+    service.start_warming()
+
+
 def openapi_tags() -> list[dict[str, str]]:
     return [
         {"name": tag, "description": f"{text} (roles: {', '.join(roles_with(permission))})."}
@@ -105,6 +118,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "`gridsense keys create --role ...`",
             settings.api_keys_path,
         )
+    if settings.serve_text:
+        await _start_intake(app, settings)
     poller = asyncio.create_task(_poll(app, settings.reload_interval_seconds), name="gridsense-poller")
     try:
         yield
