@@ -58,6 +58,7 @@ def forecast(
     The panel is a file or a partitioned folder (build-features --engine spark writes one)."""
 
     from batch.forecast import default_map_metric
+    from core.errors import require_file
     from engines import resolve_engine
     from engines.jobs import run_forecast
     from features.files import read_parquet
@@ -67,6 +68,8 @@ def forecast(
     engine = resolve_engine(engine)  # first: a missing Spark is said before any file is read
     current = load_site(site)
     panel_path = panel or _site_panel(current)
+    if not panel_path.exists():  # said before the model store is opened (a file or a partitioned folder)
+        require_file(panel_path, "panel")
     grids_path = grids or current.grids
     has_grids = grids_path is not None and (grids is not None or grids_path.exists())
     grid_table = read_parquet(grids_path, "grid table", ["grid_id"]) if has_grids else None

@@ -20,8 +20,9 @@ def load_pyfunc(model_uri: str, tracking_uri: str | None = None):
     if key not in _LOADED:
         import mlflow
 
-        if tracking_uri:
+        if tracking_uri:  # and the registry: a worker may have inherited another MLFLOW_REGISTRY_URI
             mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(tracking_uri)
         _LOADED[key] = mlflow.pyfunc.load_model(model_uri)
     return _LOADED[key]
 
