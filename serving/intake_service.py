@@ -275,7 +275,11 @@ class IntakeService:
         if self.answers is None or not classified:
             return
         ids = [item_id for item_id in classified if item_id in texts]
-        novelty = unseen_ngram_share([texts[i] for i in ids], self._vocabulary_of(classifier))
+        try:
+            novelty = unseen_ngram_share([texts[i] for i in ids], self._vocabulary_of(classifier))
+        except Exception as exc:  # a model without the vocabulary we expect: keep the answers without it
+            logger.warning("novelty not measured (%s)", exc)
+            novelty = [float("nan")] * len(ids)
         now = datetime.now(UTC)
         rows = [
             _answer(classified[item_id], model, now, None if value != value else float(value))
