@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal, Protocol
 
 from core.report_store import SqliteReportStore, StoreUnavailableError, as_utc
@@ -266,8 +265,3 @@ __all__ = [
     "StoreUnavailableError",
     "latest_revisions",
 ]
-
-
-def open_feedback_store(path: Path) -> SqliteFeedbackStore:
-    """The embedded store at `path` (the report store's file)."""
-    return SqliteFeedbackStore(path)
