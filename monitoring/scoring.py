@@ -51,6 +51,21 @@ def training_vocabulary(classifier: object) -> pd.Index | None:
     return None if keys is None else pd.Index(np.unique(np.asarray(keys, dtype=np.uint64)))
 
 
+class VocabularyCache:
+    """The training vocabulary of the classifier last asked about, built again only when a hot swap
+    brings another one (holding the classifier itself: an `id` could be reused by the next model)."""
+
+    def __init__(self) -> None:
+        self._entry: tuple[object, pd.Index | None] | None = None
+
+    def of(self, classifier: object) -> pd.Index | None:
+        entry = self._entry
+        if entry is None or entry[0] is not classifier:
+            entry = (classifier, training_vocabulary(classifier))
+            self._entry = entry
+        return entry[1]
+
+
 def unseen_ngram_share(prepared: Sequence[str], vocabulary: pd.Index | None) -> np.ndarray:
     """Per text, the share of its character 2- and 3-gram occurrences that are not in `vocabulary`."""
     if vocabulary is None:

@@ -28,13 +28,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry, Gauge
 
 from core.settings import Settings
 from features.text import prepare_texts
-from monitoring.scoring import ScoredReports, training_vocabulary, unseen_ngram_share
+from monitoring.scoring import ScoredReports, VocabularyCache, unseen_ngram_share
 from monitoring.signals import SIGNALS, DriftReference, DriftThresholds, compare
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class DriftGauges:
         self._lock = threading.Lock()
         self._reference: DriftReference | None = None
         self._reference_stamp: float | None = None
-        self._vocabulary: tuple[int, pd.Index | None] | None = None  # (id of the classifier, keys)
+        self._vocabulary = VocabularyCache()
         self._alarms: set[str] = set()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)  # GET /v1/drift, the dashboard
         self.reports_seen = 0
@@ -124,7 +123,7 @@ class DriftGauges:
         classifier = pending[-1][1][0]
         sampled = range(0, len(pending), TEXT_SAMPLE_EVERY)  # the text measures: every k-th report
         prepared = prepare_texts([pending[i][0] for i in sampled])
-        unseen = unseen_ngram_share(prepared, self._vocabulary_of(classifier))
+        unseen = unseen_ngram_share(prepared, self._vocabulary.of(classifier))
         length = np.full(len(pending), np.nan)
         share = np.full(len(pending), np.nan)
         length[sampled], share[sampled] = [len(text) for text in prepared], unseen
@@ -184,11 +183,6 @@ class DriftGauges:
             "window_reports": window,
             "history": history,
         }
-
-    def _vocabulary_of(self, classifier: Any) -> pd.Index | None:
-        if self._vocabulary is None or self._vocabulary[0] != id(classifier):  # a hot swap: a new model
-            self._vocabulary = (id(classifier), training_vocabulary(classifier))
-        return self._vocabulary[1]
 
     def _current_reference(self) -> DriftReference | None:
         try:

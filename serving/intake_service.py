@@ -27,7 +27,7 @@ from core.tables import GRIDS_FILE
 from models.duplicate_search import DuplicateSearch, Incoming, Outcome
 from models.duplicates import DuplicateParams
 from models.grid_neighbours import GridNeighbours
-from monitoring.scoring import training_vocabulary, unseen_ngram_share
+from monitoring.scoring import VocabularyCache, unseen_ngram_share
 from serving.intake_schemas import (
     DuplicateCheck,
     DuplicateMatch,
@@ -153,7 +153,7 @@ class IntakeService:
         self.timezone = ZoneInfo(timezone)
         self.window_days = window_days
         self.answers = answers
-        self._vocabulary: tuple[Any, Any] = (None, None)  # (the classifier, its n-gram vocabulary)
+        self._vocabulary = VocabularyCache()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IntakeService:
@@ -276,7 +276,7 @@ class IntakeService:
             return
         ids = [item_id for item_id in classified if item_id in texts]
         try:
-            novelty = unseen_ngram_share([texts[i] for i in ids], self._vocabulary_of(classifier))
+            novelty = unseen_ngram_share([texts[i] for i in ids], self._vocabulary.of(classifier))
         except Exception as exc:  # a model without the vocabulary we expect: keep the answers without it
             logger.warning("novelty not measured (%s)", exc)
             novelty = [float("nan")] * len(ids)
@@ -289,11 +289,6 @@ class IntakeService:
             self.answers.add_answers(rows)
         except StoreUnavailableError as exc:
             logger.warning("answers not kept for feedback (%s)", exc)
-
-    def _vocabulary_of(self, classifier: Any) -> Any:
-        if self._vocabulary[0] is not classifier:
-            self._vocabulary = (classifier, training_vocabulary(classifier))
-        return self._vocabulary[1]
 
     def warnings(self) -> list[str]:
         status = self.store.status()
