@@ -137,9 +137,10 @@ def _one_arm(
             body = {"report_id": report_id, "revision": 1, "leaf_id": truth[report_id]}
             api.post("/v1/feedback", json=body, headers=supervisor).raise_for_status()
     store = SqliteFeedbackStore(store_path)
-    corrections = corrections_frame(store.feedback(), options.holdout_share)
+    feedback = store.feedback()
     store.close()
-    wrong_before = sum(1 for i in chosen if _answered(store_path, i) != truth[i])
+    corrections = corrections_frame(feedback, options.holdout_share)
+    wrong_before = sum(item.answered_leaf_id != item.leaf_id for item in feedback)  # each row: the truth
     progress(
         f"seed {seed} {arm}: {len(chosen)} labelled ({wrong_before} corrections of wrong answers); retraining"
     )
@@ -159,15 +160,6 @@ def _choose(arm: str, api, headers: dict, traffic_ids: list[str], n: int, seed: 
         response.raise_for_status()
         return [item["report_id"] for item in response.json()["items"]]
     return random.Random(seed).sample(traffic_ids, n)
-
-
-def _answered(store_path: Path, report_id: str) -> str | None:
-    store = SqliteFeedbackStore(store_path)
-    try:
-        found = store.answers([report_id]).get(report_id)
-    finally:
-        store.close()
-    return found.leaf_id if found else None
 
 
 def _settings(work: Path, store_path: Path) -> Settings:
