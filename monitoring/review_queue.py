@@ -37,13 +37,13 @@ class Candidate:
     disagreement: bool = False
 
 
-def priorities(candidates: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(priority, uncertainty, novelty percentile) per candidate."""
+def priorities(candidates: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+    """(priority, uncertainty) per candidate."""
     uncertainty = np.clip(1.0 - np.array([c.margin for c in candidates], dtype=float), 0.0, 1.0)
     novelty = np.array([np.nan if c.novelty is None else c.novelty for c in candidates], dtype=float)
     rank = _percentile_rank(novelty)
     disagreement = np.array([c.disagreement for c in candidates], dtype=float)
-    return uncertainty + rank + disagreement, uncertainty, rank
+    return uncertainty + rank + disagreement, uncertainty
 
 
 def _percentile_rank(values: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ class FeedbackService:
             Candidate(a.margin, a.novelty, a.second_leaf_id is not None and a.second_leaf_id != a.leaf_id)
             for a in answers
         ]
-        priority, uncertainty, _ = priorities(candidates)
+        priority, uncertainty = priorities(candidates)
         texts = [reports[a.report_id].text for a in answers]
         chosen = diverse_top(texts, priority, limit)
         items = [

@@ -106,7 +106,7 @@ def test_uncertain_novel_and_disputed_reports_rank_first():
         Candidate(margin=0.9, novelty=0.5),
         Candidate(margin=0.9, novelty=0.0, disagreement=True),
     ]
-    priority, uncertainty, _ = priorities(candidates)
+    priority, uncertainty = priorities(candidates)
     assert priority[1] > priority[0] and priority[2] > priority[0] and priority[3] > priority[0]
     assert uncertainty[1] == pytest.approx(0.9)
 
