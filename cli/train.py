@@ -61,7 +61,7 @@ def train_text(
     dataset, tax = read_parquet(path, "text training set", TEXT_DATASET_COLUMNS), load_taxonomy(taxonomy)
     settings = Settings(site=current.name)
     weight = correction_weight or settings.feedback_weight
-    people = _corrections(settings) if corrections else None
+    people = _corrections(settings, weight) if corrections else None
     use_local_store(root, current.model_name(TEXT_EXPERIMENT))
     result = timed(
         "train text model",
@@ -82,7 +82,7 @@ def train_text(
     _print_registered(result, current.model_name(TEXT_MODEL_NAME), alias)
 
 
-def _corrections(settings: Settings):
+def _corrections(settings: Settings, weight: float):
     """People's labels from the site's feedback store (none when it does not exist yet)."""
     import polars as pl
 
@@ -104,7 +104,7 @@ def _corrections(settings: Settings):
         store.close()
     held = frame.filter(pl.col("split") == HOLDOUT).height
     console.print(
-        f"  corrections: {frame.height - held} to train on (x{settings.feedback_weight:g}), {held} held out "
+        f"  corrections: {frame.height - held} to train on (x{weight:g}), {held} held out "
         f"for the gate, from {path}"
     )
     return frame
