@@ -27,7 +27,7 @@ def export_feedback(
         SqliteFeedbackStore,
         StoreUnavailableError,
         answered_reports,
-        latest_revisions,
+        latest_labels,
     )
     from core.settings import Settings
     from monitoring.traffic import CORRECTION_COLUMN
@@ -38,9 +38,7 @@ def export_feedback(
     store = SqliteFeedbackStore(path)
     try:
         rows = answered_reports(store)
-        labels = {
-            f.report_id: f.leaf_id for f in latest_revisions([f for f in store.feedback() if f.leaf_id])
-        }
+        labels = {f.report_id: f.leaf_id for f in latest_labels(store.feedback())}
     except StoreUnavailableError as exc:
         raise GridSenseUserError(
             f"cannot read the report store: {exc}", "retry when it is not locked"

@@ -224,6 +224,12 @@ def latest_revisions(feedback: Sequence[Feedback]) -> list[Feedback]:
     return sorted(latest.values(), key=lambda item: (as_utc(item.received_at), item.report_id))
 
 
+def latest_labels(feedback: Sequence[Feedback]) -> list[Feedback]:
+    """Each report's latest revision that names a leaf: a later revision without one (case times only)
+    does not undo the label."""
+    return latest_revisions([item for item in feedback if item.leaf_id is not None])
+
+
 def _answer_row(answer: Answer) -> tuple:
     values = asdict(answer)
     values["answered_at"] = as_utc(answer.answered_at).timestamp()
@@ -263,5 +269,6 @@ __all__ = [
     "FeedbackStore",
     "SqliteFeedbackStore",
     "StoreUnavailableError",
+    "latest_labels",
     "latest_revisions",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from core.feedback_store import Feedback, latest_revisions
+from core.feedback_store import Feedback, latest_labels
 from features.text import join_title_text
 
 TRAIN = "train"
@@ -41,7 +41,7 @@ def corrections_frame(
     """Labelled rows from feedback, oldest correction first, with `split` train / corrections_holdout."""
     if not 0.0 <= holdout_share < 1.0:
         raise ValueError(f"holdout_share must be in [0, 1), not {holdout_share}")
-    labelled = [item for item in latest_revisions(_with_leaf(feedback)) if item.text.strip()]
+    labelled = [item for item in latest_labels(feedback) if item.text.strip()]
     frame = pl.DataFrame(
         {
             "event_id": [item.report_id for item in labelled],
@@ -62,11 +62,6 @@ def corrections_frame(
         .otherwise(pl.lit(TRAIN))
         .alias("split")
     )
-
-
-def _with_leaf(feedback: Sequence[Feedback]) -> list[Feedback]:
-    """Revisions that name a leaf: the latest of those per report is the label."""
-    return [item for item in feedback if item.leaf_id is not None]
 
 
 def _held_out_count(rows: int, share: float) -> int:
