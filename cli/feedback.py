@@ -26,7 +26,6 @@ def export_feedback(
     from core.feedback_store import (
         SqliteFeedbackStore,
         StoreUnavailableError,
-        answered_reports,
         latest_labels,
     )
     from core.settings import Settings
@@ -37,7 +36,7 @@ def export_feedback(
         raise GridSenseUserError(f"no report store at {path}", "intake writes it: POST /v1/intake")
     store = SqliteFeedbackStore(path)
     try:
-        rows = answered_reports(store)
+        rows = store.answered_reports()
         labels = {f.report_id: f.leaf_id for f in latest_labels(store.feedback())}
     except StoreUnavailableError as exc:
         raise GridSenseUserError(

@@ -99,6 +99,10 @@ class FeedbackStore(Protocol):
         """Answers since `since` whose report has no feedback yet, newest first, at most `limit`."""
         ...
 
+    def answered_reports(self) -> list[tuple]:
+        """Every stored report intake answered, oldest first, with the answer's leaf and version."""
+        ...
+
 
 FEEDBACK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -202,16 +206,15 @@ class SqliteFeedbackStore(SqliteReportStore):
         rows = self._run(lambda conn: conn.execute(query, (as_utc(since).timestamp(), int(limit))).fetchall())
         return [_answer(row) for row in rows]
 
-
-def answered_reports(store: SqliteFeedbackStore) -> list[tuple]:
-    """(id, reported_at, title, text, answered leaf, model version) of every stored report intake answered,
-    oldest first: the traffic `gridsense feedback export` hands to `gridsense monitor`."""
-    query = (
-        "SELECT r.id, r.reported_at, r.title, r.text, a.leaf_id, a.model_version FROM reports r "
-        "JOIN answers a ON a.report_id = r.id ORDER BY r.reported_at, r.id"
-    )
-    rows = store._run(lambda conn: conn.execute(query).fetchall())
-    return [(i, datetime.fromtimestamp(at, tz=UTC), *rest) for i, at, *rest in rows]
+    def answered_reports(self) -> list[tuple]:
+        """(id, reported_at, title, text, answered leaf, model version) of every stored report intake
+        answered, oldest first: the traffic `gridsense export-feedback` hands to `gridsense monitor`."""
+        query = (
+            "SELECT r.id, r.reported_at, r.title, r.text, a.leaf_id, a.model_version FROM reports r "
+            "JOIN answers a ON a.report_id = r.id ORDER BY r.reported_at, r.id"
+        )
+        rows = self._run(lambda conn: conn.execute(query).fetchall())
+        return [(i, datetime.fromtimestamp(at, tz=UTC), *rest) for i, at, *rest in rows]
 
 
 def latest_revisions(feedback: Sequence[Feedback]) -> list[Feedback]:
