@@ -41,7 +41,9 @@ OPEN_ATTEMPTS = 5
 @dataclass(frozen=True)
 class StoredReport:
     """One report as stored: texts already redacted. `places` are the place keys named in the text (what
-    duplicate detection matched on); `features` an opaque blob the detector computed (may be empty)."""
+    duplicate detection matched on); `features` an opaque blob the detector computed for a first look at many
+    candidates, and `prepared` one it reads back to compare a shortlisted report without preparing it again
+    (either may be empty)."""
 
     id: str
     reported_at: datetime  # aware, UTC
@@ -52,6 +54,7 @@ class StoredReport:
     places: tuple[str, ...] = ()
     leaf_id: str | None = None
     features: bytes = field(default=b"", repr=False)
+    prepared: bytes = field(default=b"", repr=False)
 
 
 def redacted(
@@ -65,6 +68,7 @@ def redacted(
     places: Iterable[str] = (),
     leaf_id: str | None = None,
     features: bytes = b"",
+    prepared: bytes = b"",
 ) -> StoredReport:
     """A report ready to store: texts scrubbed and PII-redacted, the time made aware UTC."""
 
@@ -81,6 +85,7 @@ def redacted(
         places=tuple(dict.fromkeys(clean(p) or "" for p in places if p)),
         leaf_id=leaf_id,
         features=features,
+        prepared=prepared,
     )
 
 
@@ -184,7 +189,8 @@ CREATE TABLE IF NOT EXISTS reports (
     text TEXT NOT NULL,
     leaf_id TEXT,
     places TEXT NOT NULL DEFAULT '',
-    features BLOB
+    features BLOB,
+    prepared BLOB
 );
 CREATE INDEX IF NOT EXISTS reports_grid_time ON reports (grid_id, reported_at);
 CREATE INDEX IF NOT EXISTS reports_time ON reports (reported_at);
@@ -206,8 +212,8 @@ CREATE TABLE IF NOT EXISTS report_grid_features (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS report_grid_features_id ON report_grid_features (id);
 """
-COLUMNS = "id, reported_at, grid_id, place, title, text, leaf_id, places, features"
-LIGHT_COLUMNS = "id, reported_at, grid_id, place, NULL, '', leaf_id, places, features"
+COLUMNS = "id, reported_at, grid_id, place, title, text, leaf_id, places, features, prepared"
+LIGHT_COLUMNS = "id, reported_at, grid_id, place, NULL, '', leaf_id, places, features, NULL"
 PLACE_SEPARATOR = "\x1f"
 
 
@@ -251,6 +257,7 @@ class SqliteReportStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
         except BaseException:
             conn.close()
             raise
@@ -294,7 +301,7 @@ class SqliteReportStore:
                 conn.executemany("DELETE FROM report_places WHERE report_id = ?", ids)
                 conn.executemany("DELETE FROM report_grid_features WHERE id = ?", ids)
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+                    f"INSERT OR REPLACE INTO reports ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
                 )
                 conn.executemany("INSERT INTO report_places VALUES (?,?,?)", place_rows)
                 conn.executemany("INSERT INTO report_grid_features VALUES (?,?,?,?,?,?)", grid_rows)
@@ -454,11 +461,23 @@ def _row(report: StoredReport) -> tuple:
         report.leaf_id,
         PLACE_SEPARATOR.join(report.places),
         report.features or None,
+        report.prepared or None,
     )
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A store written by an older version lacks the `prepared` column: add it (rows keep NULL there)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(reports)")}
+    if "prepared" not in columns:
+        try:
+            conn.execute("ALTER TABLE reports ADD COLUMN prepared BLOB")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def _report(row: tuple) -> StoredReport:
-    id_, at, grid_id, place, title, text, leaf_id, places, features = row
+    id_, at, grid_id, place, title, text, leaf_id, places, features, prepared = row
     return StoredReport(
         id=id_,
         reported_at=datetime.fromtimestamp(at, tz=UTC),
@@ -469,6 +488,7 @@ def _report(row: tuple) -> StoredReport:
         places=tuple(p for p in places.split(PLACE_SEPARATOR) if p),
         leaf_id=leaf_id,
         features=features or b"",
+        prepared=prepared or b"",
     )
 
 
@@ -606,6 +626,7 @@ def _spool_line(report: StoredReport) -> str:
     record["reported_at"] = report.reported_at.isoformat()
     record["places"] = list(report.places)
     record["features"] = report.features.hex()
+    record["prepared"] = report.prepared.hex()
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -620,4 +641,5 @@ def _from_spool(record: dict) -> StoredReport:
         places=tuple(record.get("places") or ()),
         leaf_id=record.get("leaf_id"),
         features=bytes.fromhex(record.get("features") or ""),
+        prepared=bytes.fromhex(record.get("prepared") or ""),
     )

@@ -32,7 +32,7 @@ import polars as pl
 
 from core.report_store import SpoolingReportStore, redacted
 from models.duplicate_search import DuplicateSearch, Incoming
-from models.duplicates import DuplicateParams, minhash, prepare
+from models.duplicates import DuplicateParams, minhash, prepare, stored_payload
 from models.grid_neighbours import GridNeighbours
 
 ESTATE_HEADS = (
@@ -113,9 +113,13 @@ def fill_store_with(
     `now`, in their own grid or, without one, a random one of `grid_ids`; batches of 10,000. Returns the
     seconds the writes took."""
     prepared = [prepare(title, text) for title, text, _ in texts]
+    stored = [
+        redacted("", now, text, title=title, places=p.primary_places, features=minhash(p).tobytes())
+        for (title, text, _), p in zip(texts, prepared, strict=True)
+    ]
     templates = [
-        (redacted("", now, text, title=title, places=p.primary_places, features=minhash(p).tobytes()), grid)
-        for (title, text, grid), p in zip(texts, prepared, strict=True)
+        (replace(report, prepared=stored_payload(p, report.title, report.text)), grid)
+        for report, p, (_, _, grid) in zip(stored, prepared, texts, strict=True)
     ]
     started = time.perf_counter()
     span = days * 86_400

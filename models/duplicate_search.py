@@ -22,9 +22,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain
+from operator import itemgetter
 from typing import Literal
 
 import numpy as np
@@ -47,9 +48,11 @@ from models.duplicates import (
     context_features,
     decide,
     estimated_jaccard,
+    features_against,
     minhash,
-    pair_features,
     prepare,
+    prepare_stored,
+    stored_payload,
 )
 from models.grid_neighbours import GridNeighbours
 from models.places import core
@@ -184,9 +187,9 @@ class _GridRows:
 
     def keep(self, positions: np.ndarray) -> None:
         """Keep only these rows, in this order."""
-        self.ids = [self.ids[i] for i in positions]
-        self.places = [self.places[i] for i in positions]
-        self.leaves = [self.leaves[i] for i in positions]
+        self.ids = _take(self.ids, positions)
+        self.places = _take(self.places, positions)
+        self.leaves = _take(self.leaves, positions)
         size = max(len(positions), 16)
         self.times = np.resize(self.times[positions], size)
         self.signatures = np.resize(self.signatures[positions], (size, MINHASH_SIZE))
@@ -194,11 +197,15 @@ class _GridRows:
         self._joined = None
 
     def sort(self) -> None:
-        if not self.in_order:
-            times = self.times[: len(self.ids)].tolist()
-            self.keep(
-                np.array(sorted(range(len(self.ids)), key=lambda i: (times[i], self.ids[i])), dtype=int)
-            )
+        if self.in_order:
+            return
+        times = self.times[: len(self.ids)]
+        order = np.argsort(times, kind="stable")
+        ranked = times[order]
+        if np.any(ranked[1:] == ranked[:-1]):  # equal times: the store's key breaks the tie by id
+            listed = times.tolist()
+            order = np.array(sorted(range(len(self.ids)), key=lambda i: (listed[i], self.ids[i])), dtype=int)
+        self.keep(order)
 
     def span(self, since: float, until: float) -> tuple[int, int]:
         """Rows made in [since, until)."""
@@ -394,7 +401,7 @@ class DuplicateSearch:
         explicit = prepare(None, item.place).text if item.place else ""
         keys = tuple(dict.fromkeys(([explicit] if explicit else []) + list(report.primary_places)))
         signature = minhash(report)
-        return _Probe(item, report, signature, keys, _as_stored(item, keys, signature))
+        return _Probe(item, report, signature, keys, _as_stored(item, keys, signature, report))
 
     def _scope(self, probe: _Probe) -> tuple[tuple[str, ...], tuple[str, ...]] | Outcome:
         """(grid ids, place keys) to search, or the Outcome that says why there is no search."""
@@ -446,11 +453,11 @@ class DuplicateSearch:
         """The shortlisted reports, stored and prepared, in the order asked (ids no longer stored are
         left out); prepared texts come from memory when the window is in step with the store."""
         if not (self._in_step and self.recent is not None):
-            return [(c, prepare(c.title, c.text, redact=False)) for c in self.store.get(ids)]
+            return [(c, prepare_stored(c.title, c.text, c.prepared)) for c in self.store.get(ids)]
         found = {id_: self._prepared[id_] for id_ in ids if id_ in self._prepared}
         missing = [id_ for id_ in ids if id_ not in found]
         for c in self.store.get(missing) if missing else []:
-            found[c.id] = (c, prepare(c.title, c.text, redact=False))
+            found[c.id] = (c, prepare_stored(c.title, c.text, c.prepared))
         for id_ in ids:
             if id_ in found:
                 self._prepared[id_] = found[id_]
@@ -488,7 +495,7 @@ class DuplicateSearch:
     def _score(self, probe: _Probe, pairs: Sequence[tuple[StoredReport, PreparedReport]]) -> list[Match]:
         if not pairs:
             return []
-        X = np.array([pair_features(probe.report, other) for _, other in pairs])
+        X = features_against(probe.report, [other for _, other in pairs])
         scores = self.scorer.score(X)
         chosen = [self.params] * len(pairs)
         item = probe.item
@@ -546,6 +553,13 @@ class DuplicateSearch:
             logger.warning("report store: retention purge failed: %s", exc)
 
 
+def _take(values: list, positions: np.ndarray) -> list:
+    """values[i] for i in positions, as a list."""
+    if len(positions) < 2:
+        return [values[i] for i in positions.tolist()]
+    return list(itemgetter(*positions.tolist())(values))
+
+
 def _skipped(reason: SkipReason, **values: str) -> Outcome:
     return Outcome(skipped=reason, detail=SKIP_DETAILS[reason].format(**values))
 
@@ -574,8 +588,11 @@ def _signatures(features: Sequence[bytes]) -> np.ndarray:
     )
 
 
-def _as_stored(item: Incoming, place_keys: tuple[str, ...], signature: np.ndarray) -> StoredReport:
-    return redacted(
+def _as_stored(
+    item: Incoming, place_keys: tuple[str, ...], signature: np.ndarray, report: PreparedReport
+) -> StoredReport:
+    """The report as stored, with what a later search needs to compare it without preparing it again."""
+    stored = redacted(
         item.id,
         as_utc(item.reported_at),
         item.text or "",
@@ -586,6 +603,7 @@ def _as_stored(item: Incoming, place_keys: tuple[str, ...], signature: np.ndarra
         leaf_id=item.leaf_id,
         features=signature.tobytes(),
     )
+    return replace(stored, prepared=stored_payload(report, stored.title, stored.text))
 
 
 def _in_scope(

@@ -33,7 +33,6 @@ import math
 import re
 import unicodedata
 import zlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,9 +71,10 @@ _NUMBERED_SPOT = re.compile(r"(?<![0-9])[0-9]{1,4}(?:号楼|号院|号|幢|栋|�
 MAX_TEXT_CHARS = 2000  # longer texts are compared on their first 2,000 characters
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PreparedReport:
-    """One report ready for comparison: redacted, NFKC text and its shingles and places."""
+    """One report ready for comparison: redacted, NFKC text, its places and its character n-grams. Each
+    n-gram is one integer (:func:`_shingles`: exact, no hashing), so many reports compare as arrays."""
 
     title: str
     text: str
@@ -85,9 +85,10 @@ class PreparedReport:
     admin_units: frozenset[str]  # the cities, districts and counties its title names (A市, A3区)
     numbered_spots: frozenset[str]  # 3号楼, 502室 ... anywhere in title and text
     spots: frozenset[str]  # the distinctive part of every place named anywhere in title and text
-    title_bigrams: frozenset[str]
-    trigrams: frozenset[str]
-    bigram_counts: dict[str, int] = field(repr=False)
+    title_bigrams: np.ndarray = field(repr=False)  # sorted distinct bigram codes of the title
+    trigrams: np.ndarray = field(repr=False)  # sorted distinct trigram codes of title and text
+    bigrams: np.ndarray = field(repr=False)  # sorted distinct bigram codes of title and text ...
+    bigram_counts: np.ndarray = field(repr=False)  # ... and how often each occurs
     bigram_norm: float = 0.0
 
     @property
@@ -105,65 +106,191 @@ def _ngrams(text: str, n: int) -> list[str]:
     return [compact[i : i + n] for i in range(len(compact) - n + 1)] or ([compact] if compact else [])
 
 
+_CODE_BITS = np.uint64(21)  # every Unicode code point (+1) fits in 21 bits: a trigram in 63
+
+
+def _codes(text: str) -> np.ndarray:
+    """The text's characters, whitespace dropped, as code points + 1 (0 never stands for a character)."""
+    compact = "".join(text.split())
+    return np.frombuffer(compact.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+
+
+def _shingles(codes: np.ndarray, n: int) -> np.ndarray:
+    """The n-grams of :func:`_ngrams`, each as the integer of its characters' codes packed 21 bits apiece
+    (exact, no hashing): equal grams, equal integers; a text shorter than n is one gram of itself, whose
+    leading field is 0, so it never equals a full gram."""
+    width = min(n, len(codes))
+    count = len(codes) - width + 1
+    grams = codes[:count].copy()
+    for offset in range(1, width):
+        grams = (grams << _CODE_BITS) | codes[offset : offset + count]
+    return grams
+
+
+def _distinct(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values and how often each occurs (np.unique's, with less overhead)."""
+    grams = np.sort(grams)
+    first = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1]))) if len(grams) else grams
+    return grams[first], np.diff(np.append(first, len(grams))).astype(np.int64)
+
+
 def prepare(title: str | None, text: str | None, redact: bool = True) -> PreparedReport:
-    """Redact, normalise and shingle one report (cheap: a few hundred microseconds). `redact=False` for
-    texts redacted already (read back from the report store)."""
+    """Redact, normalise and shingle one report (cheap: about a hundred microseconds). `redact=False`
+    for texts redacted already (read back from the report store)."""
     title_clean, text_clean = _clean(title, redact), _clean(text, redact)[:MAX_TEXT_CHARS]
     title_places = tuple(extract_places(title_clean))
     places = tuple(dict.fromkeys(title_places + tuple(extract_places(text_clean[:PLACE_HEAD_CHARS]))))
-    joined = f"{title_clean}。{text_clean}" if title_clean and text_clean else title_clean or text_clean
-    counts = Counter(_ngrams(joined, 2))
     named = places + tuple(extract_places(text_clean[PLACE_HEAD_CHARS:]))
+    spots = frozenset(c for c in map(core, named) if len(c) >= 2)
+    return _assemble(title_clean, text_clean, title_places, places, spots)
+
+
+def _assemble(
+    title: str, text: str, title_places: tuple[str, ...], places: tuple[str, ...], spots: frozenset[str]
+) -> PreparedReport:
+    """A prepared report from its clean texts and the places found in them (the costly part)."""
+    joined = f"{title}。{text}" if title and text else title or text
+    codes = _codes(joined)
+    bigrams, counts = _distinct(_shingles(codes, 2))
     return PreparedReport(
-        title=title_clean,
-        text=text_clean,
+        title=title,
+        text=text,
         places=places,
         title_places=title_places,
         primary_places=title_places or places[:2],
         joined=joined,
-        admin_units=frozenset(_ADMIN_UNIT.findall(title_clean)),
+        admin_units=frozenset(_ADMIN_UNIT.findall(title)),
         numbered_spots=frozenset(_NUMBERED_SPOT.findall(joined)),
-        spots=frozenset(c for c in map(core, named) if len(c) >= 2),
-        title_bigrams=frozenset(_ngrams(title_clean, 2)),
-        trigrams=frozenset(_ngrams(joined, 3)),
-        bigram_counts=dict(counts),
-        bigram_norm=math.sqrt(sum(c * c for c in counts.values())),
+        spots=spots,
+        title_bigrams=_distinct(_shingles(_codes(title), 2))[0],
+        trigrams=_distinct(_shingles(codes, 3))[0],
+        bigrams=bigrams,
+        bigram_counts=counts,
+        bigram_norm=math.sqrt(int((counts * counts).sum())),
     )
 
 
-def _dice(a: frozenset[str], b: frozenset[str]) -> float:
-    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+# What a stored report keeps so that it is compared without extracting its places again; a change to
+# place extraction or to PreparedReport's fields bumps the version (older payloads are prepared again).
+PAYLOAD_VERSION = 1
 
 
-def _cosine(a: PreparedReport, b: PreparedReport) -> float:
-    if not a.bigram_norm or not b.bigram_norm:
-        return 0.0
-    small, large = sorted((a.bigram_counts, b.bigram_counts), key=len)
-    dot = sum(count * large.get(gram, 0) for gram, count in small.items())
-    return dot / (a.bigram_norm * b.bigram_norm)
+def prepared_payload(report: PreparedReport) -> bytes:
+    """The costly part of `report` (its places), to store beside its redacted text."""
+    fields = {
+        "v": PAYLOAD_VERSION,
+        "places": report.places,
+        "title_places": report.title_places,
+        "spots": sorted(report.spots),
+    }
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def stored_payload(report: PreparedReport, stored_title: str | None, stored_text: str | None) -> bytes:
+    """The payload of `report` as stored with these (redacted) texts: its own places when the stored
+    texts read back as the report's texts, else those of the stored texts prepared again."""
+    as_read = (_clean(stored_title, False), _clean(stored_text, False)[:MAX_TEXT_CHARS])
+    if as_read != (report.title, report.text):
+        report = prepare(stored_title, stored_text, redact=False)
+    return prepared_payload(report)
+
+
+def prepare_stored(title: str | None, text: str | None, payload: bytes = b"") -> PreparedReport:
+    """A stored (redacted) report prepared as `prepare(title, text, redact=False)` would, from the places
+    in its payload when it has a current one."""
+    try:
+        fields = json.loads(payload) if payload else None
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or fields.get("v") != PAYLOAD_VERSION:
+        return prepare(title, text, redact=False)
+    return _assemble(
+        _clean(title, False),
+        _clean(text, False)[:MAX_TEXT_CHARS],
+        tuple(fields["title_places"]),
+        tuple(fields["places"]),
+        frozenset(fields["spots"]),
+    )
+
+
+def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Per value, whether it is in `sorted_unique` (and where: the second array)."""
+    position = np.searchsorted(sorted_unique, values)
+    position[position == len(sorted_unique)] = 0
+    return sorted_unique[position] == values, position
+
+
+def _per_other(values: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The others' arrays end to end, and each value's owner (its position in `values`)."""
+    lengths = [len(v) for v in values]
+    return np.concatenate(values), np.repeat(np.arange(len(values)), lengths)
+
+
+def _shared(mine: np.ndarray, theirs: Sequence[np.ndarray]) -> np.ndarray:
+    """How many of each other set's codes are in mine."""
+    found = np.zeros(len(theirs), np.int64)
+    if not len(mine) or not any(len(t) for t in theirs):
+        return found
+    values, owner = _per_other(theirs)
+    hit, _ = _member(values, mine)
+    return np.bincount(owner[hit], minlength=len(theirs))
+
+
+def _dice(mine: np.ndarray, theirs: Sequence[np.ndarray]) -> np.ndarray:
+    sizes = np.array([len(t) for t in theirs], dtype=float)
+    both = (sizes > 0) & (len(mine) > 0)
+    return np.where(both, 2 * _shared(mine, theirs) / np.maximum(sizes + len(mine), 1), 0.0)
+
+
+def _containment(a: PreparedReport, others: Sequence[PreparedReport]) -> np.ndarray:
+    shorter = np.array([min(len(a.trigrams), len(o.trigrams)) for o in others], dtype=float)
+    shared = _shared(a.trigrams, [o.trigrams for o in others])
+    return np.where(shorter > 0, shared / np.maximum(shorter, 1), 0.0)
+
+
+def _cosine(a: PreparedReport, others: Sequence[PreparedReport]) -> np.ndarray:
+    dots = np.zeros(len(others))
+    if a.bigram_norm and any(o.bigram_norm for o in others):
+        values, owner = _per_other([o.bigrams for o in others])
+        counts = np.concatenate([o.bigram_counts for o in others])
+        hit, position = _member(values, a.bigrams)
+        products = counts[hit] * a.bigram_counts[position[hit]]  # integers: the dot products are exact
+        dots = np.bincount(owner[hit], weights=products, minlength=len(others))
+    norms = np.array([a.bigram_norm * o.bigram_norm for o in others])
+    return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
 
 
 def pair_features(a: PreparedReport, b: PreparedReport, embedding_cosine: float = 0.0) -> np.ndarray:
     """The FEATURES of one pair, in order."""
-    shorter = min(len(a.trigrams), len(b.trigrams))
-    containment = len(a.trigrams & b.trigrams) / shorter if shorter else 0.0
-    mentions = cross_mentions(a, b)
-    cosine = _cosine(a, b)
-    return np.array(
-        [
-            _dice(a.title_bigrams, b.title_bigrams),
-            containment,
-            cosine,
+    return features_against(a, [b], [embedding_cosine])[0]
+
+
+def features_against(
+    a: PreparedReport, others: Sequence[PreparedReport], embedding_cosines: Sequence[float] | None = None
+) -> np.ndarray:
+    """The FEATURES of the pairs (a, other) for every other report, one row each: the n-gram
+    similarities of all pairs at once, the place checks pair by pair."""
+    if not others:
+        return np.zeros((0, len(FEATURES)))
+    cosine = _cosine(a, others)
+    rows = np.zeros((len(others), len(FEATURES)))
+    rows[:, 0] = _dice(a.title_bigrams, [o.title_bigrams for o in others])
+    rows[:, 1] = _containment(a, others)
+    rows[:, 2] = cosine
+    for row, other, pair_cosine in zip(rows, others, cosine.tolist(), strict=True):
+        mentions = cross_mentions(a, other)
+        row[3:12] = (
             mentions if mentions is not None else 0.0,
             1.0 if mentions is None else 0.0,
             1.0 if mentions == 0.0 else 0.0,
-            (mentions if mentions is not None else 0.5) * cosine,
-            1.0 if admin_conflict(a.admin_units, b.admin_units) else 0.0,
-            *_overlap(a.numbered_spots, b.numbered_spots),
-            *_overlap(a.spots, b.spots),
-            embedding_cosine,
-        ]
-    )
+            (mentions if mentions is not None else 0.5) * pair_cosine,
+            1.0 if admin_conflict(a.admin_units, other.admin_units) else 0.0,
+            *_overlap(a.numbered_spots, other.numbered_spots),
+            *_overlap(a.spots, other.spots),
+        )
+    if embedding_cosines is not None:
+        rows[:, 12] = embedding_cosines
+    return rows
 
 
 def _overlap(first: frozenset[str], second: frozenset[str]) -> tuple[float, float]:
@@ -361,7 +488,14 @@ def features_of(
     if embedder is not None and pairs:
         vectors = embedder([embedding_text(r) for pair in pairs for r in pair])
         cosines = np.einsum("ij,ij->i", vectors[0::2], vectors[1::2])
-    return np.array([pair_features(a, b, float(c)) for (a, b), c in zip(pairs, cosines, strict=True)])
+    rows = np.zeros((len(pairs), len(FEATURES)))
+    by_first: dict[int, list[int]] = {}  # the pairs of each first report, compared with all at once
+    for index, (first, _) in enumerate(pairs):
+        by_first.setdefault(id(first), []).append(index)
+    for indices in by_first.values():
+        first = pairs[indices[0]][0]
+        rows[indices] = features_against(first, [pairs[i][1] for i in indices], cosines[indices])
+    return rows
 
 
 # ---- MinHash: a cheap first look at thousands of stored candidates ----------------------------------
@@ -375,12 +509,11 @@ _B = _RNG.integers(0, _PRIME, MINHASH_SIZE, dtype=np.uint64)
 def minhash(report: PreparedReport) -> np.ndarray:
     """64 uint32 minimum hashes of the report's character 3-grams: the share of equal positions between
     two signatures estimates the Jaccard similarity of their 3-gram sets."""
-    if not report.trigrams:
+    grams = set(_ngrams(report.joined, 3))
+    if not grams:
         return np.full(MINHASH_SIZE, np.iinfo(np.uint32).max, dtype=np.uint32)
     hashes = np.fromiter(
-        (zlib.crc32(gram.encode("utf-8")) for gram in report.trigrams),
-        dtype=np.uint64,
-        count=len(report.trigrams),
+        (zlib.crc32(gram.encode("utf-8")) for gram in grams), dtype=np.uint64, count=len(grams)
     )
     mixed = (hashes[:, None] * _A[None, :] + _B[None, :]) & np.uint64(0xFFFFFFFF)
     return mixed.min(axis=0).astype(np.uint32)

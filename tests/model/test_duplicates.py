@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from core.errors import DataFileError
+from core.pii import redact_pii
 from models.duplicate_pairs import benchmark, fit_params, prepared_pairs, read_pairs
 from models.duplicates import (
     FEATURES,
@@ -21,10 +22,13 @@ from models.duplicates import (
     DuplicateScorer,
     choose_threshold,
     decide,
+    features_against,
     features_of,
     pair_features,
     prepare,
+    prepare_stored,
     score_pairs,
+    stored_payload,
 )
 from models.places import extract_places, place_similarity
 
@@ -180,3 +184,53 @@ def test_threshold_is_the_lowest_score_reaching_the_precision():
     assert threshold == 0.5 and metrics["precision"] == 0.8 and metrics["recall"] == 1.0
     threshold, _ = choose_threshold(scores, labels, min_precision=1.0)
     assert threshold == 0.8
+
+
+def _same_preparation(first, second) -> bool:
+    arrays = ("title_bigrams", "trigrams", "bigrams", "bigram_counts")
+    plain = ("title", "text", "places", "title_places", "primary_places", "joined", "admin_units")
+    plain += ("numbered_spots", "spots", "bigram_norm")
+    return all(getattr(first, a) == getattr(second, a) for a in plain) and all(
+        np.array_equal(getattr(first, a), getattr(second, a)) for a in arrays
+    )
+
+
+def test_a_stored_payload_prepares_a_report_as_preparing_its_stored_text_does():
+    title, text = (
+        "阳光小区3号楼电梯坏了",
+        "建设路阳光小区3号楼2单元电梯停运三天，金色花园那边也一样，电话13812345678",
+    )
+    incoming = prepare(title, text)
+    stored_title, stored_text = redact_pii(title), redact_pii(text)
+    payload = stored_payload(incoming, stored_title, stored_text)
+    assert "13812345678" not in payload.decode("utf-8")
+    again = prepare(stored_title, stored_text, redact=False)
+    assert _same_preparation(prepare_stored(stored_title, stored_text, payload), again)
+    assert again.places and again.spots  # the payload carried something worth keeping
+
+
+def test_a_payload_of_another_version_or_unreadable_is_prepared_again():
+    title, text = "翠湖家园广场舞", "翠湖家园广场舞音响太吵，影响3栋老人休息"
+    stale = json.dumps({"v": -1, "places": ["别处小区"], "title_places": [], "spots": ["别处"]}).encode()
+    fresh = prepare(title, text, redact=False)
+    for payload in (b"", b"\xff not json", stale, b"[1, 2]"):
+        assert _same_preparation(prepare_stored(title, text, payload), fresh)
+
+
+def test_many_pairs_at_once_have_the_features_of_each_pair_alone():
+    texts = [
+        ("阳光小区停水", "阳光小区3栋停水三天"),
+        ("阳光小区没水", "阳光小区9栋又停水了"),
+        (None, "水"),
+        ("", ""),
+        ("英祥春天小区楼道杂物", "3号楼楼道里杂物堆满了，英祥春天小区物业不管。"),
+        ("A4区英祥春天小区一楼被搞成商业门面", TEMPLATE.format(place="英祥春天")),
+    ]
+    reports = [prepare(title, text) for title, text in texts]
+    for first in reports:
+        together = features_against(first, reports)
+        alone = np.array([pair_features(first, other) for other in reports])
+        assert np.array_equal(together, alone)
+    pairs = [(a, b) for a in reports for b in reports]
+    assert np.array_equal(features_of(pairs), np.array([pair_features(a, b) for a, b in pairs]))
+    assert features_of(pairs)[0, FEATURES.index("text_containment")] == 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.report_store import SpoolingReportStore, SqliteReportStore, redacted
@@ -134,3 +135,28 @@ def test_candidate_features_are_the_candidates_as_columns(tmp_path):
     assert store.candidate_features(since, NOW, places=["甲小区"]).ids == ["r1"]
     store.add([report(1, "G3", 1)])  # moved to another grid: its old row goes
     assert store.candidate_features(since, NOW, grid_ids=["G1"]).ids == []
+
+
+def test_a_store_of_an_older_version_gains_the_prepared_column(tmp_path):
+    path = tmp_path / "r.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE reports (id TEXT PRIMARY KEY, reported_at REAL NOT NULL, grid_id TEXT, place TEXT, "
+        "title TEXT, text TEXT NOT NULL, leaf_id TEXT, places TEXT NOT NULL DEFAULT '', features BLOB);"
+        f"INSERT INTO reports VALUES ('old', {NOW.timestamp()}, 'G1', NULL, NULL, '漏水', NULL, '', NULL);"
+    )
+    old.commit()
+    old.close()
+    store = SqliteReportStore(path)
+    store.add([replace(report(1), prepared=b'{"v":1}')])
+    assert {r.id: r.prepared for r in store.get(["old", "r1"])} == {"old": b"", "r1": b'{"v":1}'}
+
+
+def test_the_spool_keeps_what_the_detector_prepared(tmp_path):
+    path = tmp_path / "missing" / "r.sqlite"
+    store = SpoolingReportStore(SqliteReportStore(path), tmp_path / "spool.jsonl")
+    assert store.add([replace(report(1), features=b"\x00\x01", prepared=b'{"v":1}')]) == 0
+    path.parent.mkdir()
+    assert store.replay() == 1
+    [back] = store.get(["r1"])
+    assert (back.features, back.prepared) == (b"\x00\x01", b'{"v":1}')
