@@ -279,7 +279,8 @@ def _render_texts(
     engine: TextEngine, events: pl.DataFrame, grids: pl.DataFrame, report: Progress, seed: int
 ) -> list[pl.Series]:
     """Title, text and template id per report: the one Python loop over reports (string work). Every
-    report of one incident names the same spot (the engine is anchored to the incident)."""
+    report of one incident names the same spot (the engine is anchored to the incident) and tells the
+    same story (the first of its leaf's body templates it used: not a vague body, a title or an alarm)."""
     places = _places(grids)
     leaf = engine.taxonomy.leaf
     columns = ("leaf_id", "secondary_leaf_id", "channel", "grid_index", "reported_at", "incident", "repeat")
@@ -287,6 +288,7 @@ def _render_texts(
     texts: list[str] = []
     template_ids: list[str | None] = []
     first_template: dict[int, str | None] = {}
+    stories = {t.id for entry in engine.templates.values() for t in entry.templates}  # leaves' bodies
     total = events.height
     rows = events.select(columns).iter_rows()
     for i, (leaf_id, secondary_id, channel, grid, when, incident, repeat) in enumerate(rows):
@@ -296,7 +298,8 @@ def _render_texts(
         engine.anchor = f"{seed}:{incident}"
         engine.preferred = first_template.get(incident)
         rendered = engine.render(leaf(leaf_id), channel, places[grid], when, secondary)
-        first_template.setdefault(incident, rendered.template_id)
+        if rendered.template_id in stories:
+            first_template.setdefault(incident, rendered.template_id)
         text = rendered.text
         if repeat and channel != "sensor":
             text = _repeat_sentence(engine, text, when)

@@ -66,7 +66,6 @@ ANCHORED_SLOTS = frozenset({
     "brand", "eatery", "store", "seller", "hospital", "clinic", "school", "office", "institute", "nursery",
     "river", "neighbour",
 })
-PREFERRED_SHARE = 0.6  # a repeat report reuses its incident's first body template this often
 ALARM_SITES = frozenset({"community", "estate", "road", "place"})  # enough to find an alarm's device
 FIRST_PERSON = re.compile(r"^(我|咱|家里|楼上|楼下|隔壁|对门|邻居)")
 CLAUSE_END = re.compile(r"[，。！？；]")
@@ -120,7 +119,9 @@ class TextEngine:
         # While set, slots that name a spot (ANCHORED_SLOTS) are drawn from a generator seeded by the
         # anchor, so every report of one incident names the same estate, building, road, shop ...
         self.anchor: str | None = None
-        self.preferred: str | None = None  # a template id _body picks PREFERRED_SHARE of the time
+        # While set, the body template _body takes when it is usable: a repeat report retells its incident's
+        # story (another of the leaf's templates is another story: a barking dog, not a bass speaker)
+        self.preferred: str | None = None
 
     @property
     def sensed_leaves(self) -> frozenset[str]:
@@ -163,7 +164,7 @@ class TextEngine:
         elif leaf.id in self.templates:
             usable = self._usable(self.templates[leaf.id].templates, when)
             preferred = [t for t in usable if self.preferred is not None and t.id == self.preferred]
-            template = preferred[0] if preferred and rng.random() < PREFERRED_SHARE else rng.choice(usable)
+            template = preferred[0] if preferred else rng.choice(usable)
         else:
             self.fallback_count += 1
             template = Template(rng.choice(styles.FALLBACKS))

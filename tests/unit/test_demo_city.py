@@ -556,6 +556,9 @@ def test_repeat_reports_share_the_grid_and_leaf_and_come_later_from_others(event
     assert (many["channels"] > 1).mean() > 0.4
     assert (many["texts"] == many["reports"]).mean() > 0.95  # other wording
     assert valid["secondary_leaf_id"].is_not_null().any()
+    told = valid.filter(~pl.col("template_id").str.contains(":(vague|title|sensor)"))
+    stories = told.group_by("incident_id").agg(pl.col("template_id").n_unique().alias("stories"))
+    assert (stories["stories"] == 1).all(), "every report of one incident tells its story"
 
 
 def test_invalid_reports_have_every_reason_the_catch_all_leaf_and_late_templates(
