@@ -32,6 +32,18 @@ class InvalidReportModel(mlflow.pyfunc.PythonModel):
         return classifier.decide(report_texts(model_input))
 
 
+def own_classifier(model: object) -> object | None:
+    """The fitted classifier inside a loaded pyfunc of :class:`InvalidReportModel` (callers that hold
+    plain lists ask it directly: the pyfunc's answer without its DataFrame round trips); None for any
+    other model."""
+    unwrap = getattr(model, "unwrap_python_model", None)
+    try:
+        python_model = unwrap() if unwrap is not None else None
+    except Exception:  # not a Python model
+        return None
+    return python_model.classifier if isinstance(python_model, InvalidReportModel) else None
+
+
 def invalid_model_signature() -> ModelSignature:
     return ModelSignature(
         inputs=Schema([ColSpec("string", "title", required=False), ColSpec("string", "text")]),

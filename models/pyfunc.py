@@ -108,11 +108,20 @@ def report_texts(model_input: pd.DataFrame) -> list[str]:
     if "text" not in model_input.columns:
         raise ValueError("model input needs a 'text' column")
     columns = [name for name in ("title", "text") if name in model_input.columns]
-    values = {  # scrubbed strings (a lone surrogate would make polars raise), None for missing values
-        name: [None if pd.isna(value) else scrub_text(str(value)) for value in model_input[name].tolist()]
-        for name in columns
+    values = {
+        name: [None if pd.isna(value) else value for value in model_input[name].tolist()] for name in columns
     }
-    return prepare_texts(values["text"], values.get("title"))  # one report: no polars query's fixed cost
+    return prepared_report_texts(values["text"], values.get("title"))
+
+
+def prepared_report_texts(texts: Sequence[object], titles: Sequence[object] | None = None) -> list[str]:
+    """:func:`report_texts` of plain lists (None for a missing value): what the model reads."""
+
+    def scrubbed(values: Sequence[object]) -> list[str | None]:  # a lone surrogate would make polars raise
+        return [None if value is None else scrub_text(str(value)) for value in values]
+
+    # one report is prepared in Python: a polars query's fixed cost would be most of a single call
+    return prepare_texts(scrubbed(texts), None if titles is None else scrubbed(titles))
 
 
 def text_model_signature() -> ModelSignature:

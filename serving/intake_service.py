@@ -27,6 +27,8 @@ from core.tables import GRIDS_FILE
 from models.duplicate_search import DuplicateSearch, Incoming, Outcome
 from models.duplicates import DuplicateParams
 from models.grid_neighbours import GridNeighbours
+from models.invalid_pyfunc import own_classifier
+from models.pyfunc import prepared_report_texts
 from monitoring.scoring import VocabularyCache, unseen_ngram_share
 from serving.intake_schemas import (
     DuplicateCheck,
@@ -91,20 +93,27 @@ class InvalidModelSlot:
         model = self.model
         if model is None or not texts:
             return [None] * len(texts)
+        titles, texts = [t or "" for t in titles], [t or "" for t in texts]
         try:
-            import pandas as pd
+            classifier = own_classifier(model)  # GridSense's own model is asked directly
+            if classifier is not None:
+                out = classifier.decide(prepared_report_texts(texts, titles))
+            else:
+                import pandas as pd
 
-            frame = pd.DataFrame({"title": [t or "" for t in titles], "text": [t or "" for t in texts]})
-            out = model.predict(frame)
+                out = model.predict(pd.DataFrame({"title": titles, "text": texts}))
             ref = ModelRef(name=self.name, version=self.version)
+            columns = [
+                out[name].tolist() if name in out else [None] * len(out) for name in ("reason", "confidence")
+            ]
             return [
                 InvalidVerdict(
-                    invalid=bool(row["invalid"]),
-                    reason=_text_or_none(row.get("reason")),
-                    confidence=_float_or_none(row.get("confidence")),
+                    invalid=bool(invalid),
+                    reason=_text_or_none(reason),
+                    confidence=_float_or_none(confidence),
                     model=ref,
                 )
-                for row in out.to_dict("records")
+                for invalid, reason, confidence in zip(out["invalid"].tolist(), *columns, strict=True)
             ]
         except Exception as exc:
             logger.warning("invalid-report model failed (%s); answering without it", exc)

@@ -70,6 +70,34 @@ def test_the_pyfunc_takes_title_and_text(fitted) -> None:
     assert out.loc[0, "reason"] == "test"
 
 
+def test_intake_asks_the_classifier_inside_the_pyfunc_and_gets_the_pyfunc_s_answer(fitted, tmp_path) -> None:
+    from core.settings import Settings
+    from models.invalid_pyfunc import invalid_model_signature, own_classifier
+    from models.persistence import save_estimator
+    from serving.intake_service import InvalidModelSlot
+
+    model, _ = fitted
+    path = save_estimator(model, tmp_path / "invalid.joblib")
+    mlflow.pyfunc.save_model(
+        tmp_path / "pyfunc",
+        python_model=InvalidReportModel(),
+        artifacts={"invalid_classifier": str(path)},
+        signature=invalid_model_signature(),
+    )
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
+    assert own_classifier(loaded) is not None and own_classifier(object()) is None
+    titles = ["测试", None, "", "小区门口", "电话13812345678"]
+    texts = ["测试数据，请忽略", "小区门口的路灯坏了好几天了", "哈哈哈哈哈", "", "楼道堆满杂物"]
+    slot = InvalidModelSlot(Settings(home=tmp_path))
+    slot.model, slot.version = loaded, "1"
+    direct = slot.predict(titles, texts)
+    expected = loaded.predict(pd.DataFrame({"title": [t or "" for t in titles], "text": texts}))
+    assert [v.invalid for v in direct] == expected["invalid"].tolist()
+    assert [v.confidence for v in direct] == expected["confidence"].tolist()
+    assert [v.reason for v in direct] == [r if isinstance(r, str) else None for r in expected["reason"]]
+    assert direct[0].invalid and direct[0].reason == "test"
+
+
 @pytest.mark.slow
 def test_training_registers_a_champion_version(events: pl.DataFrame, tmp_path: Path) -> None:
     from training.tracking import use_local_store
