@@ -15,7 +15,9 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +32,7 @@ from models.grid_neighbours import GridNeighbours
 from models.invalid_pyfunc import own_classifier
 from models.pyfunc import prepared_report_texts
 from monitoring.scoring import VocabularyCache, unseen_ngram_share
+from serving.combining import Combiner
 from serving.intake_schemas import (
     DuplicateCheck,
     DuplicateMatch,
@@ -43,6 +46,7 @@ from serving.schemas import ClassifyItem, ClassifyResult, ModelRef
 logger = logging.getLogger(__name__)
 
 INVALID_RETRY_SECONDS = 300.0
+COMBINED_MAX_ITEMS = 128  # reports of concurrent intake calls done as one batch
 
 
 class InvalidModelSlot:
@@ -146,6 +150,24 @@ def report_store(settings: Settings) -> SpoolingReportStore:
     )
 
 
+@dataclass(frozen=True)
+class IntakeCall:
+    """One POST /v1/intake's part after classification."""
+
+    items: Sequence[IntakeItem]
+    ids: Sequence[str]
+    classified: dict[str, ClassifyResult]
+    text_service: Any
+    texts: dict[str, str]
+
+
+def _by_text_service(calls: Sequence[IntakeCall]) -> list[tuple[Any, list[IntakeCall]]]:
+    groups: dict[int, tuple[Any, list[IntakeCall]]] = {}
+    for call in calls:
+        groups.setdefault(id(call.text_service), (call.text_service, []))[1].append(call)
+    return list(groups.values())
+
+
 class IntakeService:
     def __init__(
         self,
@@ -158,6 +180,12 @@ class IntakeService:
     ) -> None:
         self.search = search
         self.store = store
+        self._combiner: Combiner[IntakeCall, list[IntakeResult]] = Combiner(
+            self._take_in_together,
+            size=lambda call: len(call.items),
+            keys=lambda call: call.ids,
+            max_size=COMBINED_MAX_ITEMS,
+        )
         self.invalid = invalid
         self.timezone = ZoneInfo(timezone)
         self.window_days = window_days
@@ -271,10 +299,26 @@ class IntakeService:
         text_service: Any,
         texts: dict[str, str],
     ) -> list[IntakeResult]:
-        """`process`, then keep the model's answers (one trip off the event loop)."""
-        outcome = self.process(items, ids, classified)
-        self.record_answers(text_service.classifier, text_service.model, texts, classified)
-        return outcome
+        """`process`, then keep the model's answers (one trip off the event loop). Calls made at once by
+        several threads are done together as one batch (:mod:`serving.combining`)."""
+        return self._combiner.run(IntakeCall(items, ids, classified, text_service, texts))
+
+    def _take_in_together(self, calls: Sequence[IntakeCall]) -> list[list[IntakeResult]]:
+        classified = {key: value for call in calls for key, value in call.classified.items()}
+        results = self.process(
+            [item for call in calls for item in call.items],
+            [i for call in calls for i in call.ids],
+            classified,
+        )
+        for text_service, group in _by_text_service(calls):  # a model swapped between two calls
+            self.record_answers(
+                text_service.classifier,
+                text_service.model,
+                {key: value for call in group for key, value in call.texts.items()},
+                {key: value for call in group for key, value in call.classified.items()},
+            )
+        ends = list(accumulate(len(call.items) for call in calls))
+        return [results[end - len(call.items) : end] for call, end in zip(calls, ends, strict=True)]
 
     def record_answers(
         self, classifier: Any, model: ModelRef, texts: dict[str, str], classified: dict[str, ClassifyResult]
