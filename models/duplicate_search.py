@@ -51,7 +51,7 @@ from models.duplicates import (
     features_against,
     minhash,
     prepare,
-    prepare_stored,
+    prepare_stored_many,
     stored_payload,
 )
 from models.grid_neighbours import GridNeighbours
@@ -203,8 +203,7 @@ class _GridRows:
         order = np.argsort(times, kind="stable")
         ranked = times[order]
         if np.any(ranked[1:] == ranked[:-1]):  # equal times: the store's key breaks the tie by id
-            listed = times.tolist()
-            order = np.array(sorted(range(len(self.ids)), key=lambda i: (listed[i], self.ids[i])), dtype=int)
+            order = np.lexsort((np.array(self.ids, dtype=str), times))  # code point order, as SQLite's
         self.keep(order)
 
     def span(self, since: float, until: float) -> tuple[int, int]:
@@ -453,11 +452,11 @@ class DuplicateSearch:
         """The shortlisted reports, stored and prepared, in the order asked (ids no longer stored are
         left out); prepared texts come from memory when the window is in step with the store."""
         if not (self._in_step and self.recent is not None):
-            return [(c, prepare_stored(c.title, c.text, c.prepared)) for c in self.store.get(ids)]
+            return _prepared(self.store.get(ids))
         found = {id_: self._prepared[id_] for id_ in ids if id_ in self._prepared}
         missing = [id_ for id_ in ids if id_ not in found]
-        for c in self.store.get(missing) if missing else []:
-            found[c.id] = (c, prepare_stored(c.title, c.text, c.prepared))
+        for stored, prepared in _prepared(self.store.get(missing)) if missing else []:
+            found[stored.id] = (stored, prepared)
         for id_ in ids:
             if id_ in found:
                 self._prepared[id_] = found[id_]
@@ -551,6 +550,12 @@ class DuplicateSearch:
                 logger.info("report store: %d reports past the retention window removed", removed)
         except StoreUnavailableError as exc:
             logger.warning("report store: retention purge failed: %s", exc)
+
+
+def _prepared(stored: Sequence[StoredReport]) -> list[tuple[StoredReport, PreparedReport]]:
+    """Stored reports with their prepared texts (all prepared at once)."""
+    prepared = prepare_stored_many([(c.title, c.text, c.prepared) for c in stored])
+    return list(zip(stored, prepared, strict=True))
 
 
 def _take(values: list, positions: np.ndarray) -> list:

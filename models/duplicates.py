@@ -109,12 +109,6 @@ def _ngrams(text: str, n: int) -> list[str]:
 _CODE_BITS = np.uint64(21)  # every Unicode code point (+1) fits in 21 bits: a trigram in 63
 
 
-def _codes(text: str) -> np.ndarray:
-    """The text's characters, whitespace dropped, as code points + 1 (0 never stands for a character)."""
-    compact = "".join(text.split())
-    return np.frombuffer(compact.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
-
-
 def _shingles(codes: np.ndarray, n: int) -> np.ndarray:
     """The n-grams of :func:`_ngrams`, each as the integer of its characters' codes packed 21 bits apiece
     (exact, no hashing): equal grams, equal integers; a text shorter than n is one gram of itself, whose
@@ -127,11 +121,34 @@ def _shingles(codes: np.ndarray, n: int) -> np.ndarray:
     return grams
 
 
-def _distinct(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted distinct values and how often each occurs (np.unique's, with less overhead)."""
-    grams = np.sort(grams)
-    first = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1]))) if len(grams) else grams
-    return grams[first], np.diff(np.append(first, len(grams))).astype(np.int64)
+def _shingle_sets(texts: Sequence[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text, its distinct n-gram codes (:func:`_shingles`, sorted) and how often each occurs: every
+    text in one pass over their concatenation (a search prepares its shortlisted reports together)."""
+    compacts = ["".join(text.split()) for text in texts]
+    lengths = np.fromiter(map(len, compacts), dtype=np.int64, count=len(compacts))
+    starts = np.cumsum(lengths) - lengths
+    codes = np.frombuffer("".join(compacts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes += np.uint64(1)
+    count = max(len(codes) - n + 1, 0)
+    grams = codes[:count].copy()
+    for offset in range(1, n):
+        grams = (grams << _CODE_BITS) | codes[offset : offset + count]
+    owner = np.repeat(np.arange(len(texts)), lengths)[:count]
+    inside = np.arange(count) - starts[owner] <= lengths[owner] - n  # the gram ends inside its text
+    grams, owner = grams[inside], owner[inside]
+    short = np.flatnonzero((lengths > 0) & (lengths < n))  # one gram of itself each
+    if len(short):
+        whole = [_shingles(codes[starts[i] : starts[i] + lengths[i]], n)[0] for i in short.tolist()]
+        grams = np.concatenate([grams, np.array(whole, dtype=np.uint64)])
+        owner = np.concatenate([owner, short])
+    order = np.lexsort((grams, owner))
+    grams, owner = grams[order], owner[order]
+    changed = (grams[1:] != grams[:-1]) | (owner[1:] != owner[:-1])
+    first = np.flatnonzero(np.concatenate(([True], changed))) if len(grams) else np.zeros(0, np.int64)
+    counts = np.diff(np.append(first, len(grams))).astype(np.int64)
+    bounds = np.searchsorted(owner[first], np.arange(len(texts) + 1)).tolist()
+    distinct = grams[first]
+    return [(distinct[a:b], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def prepare(title: str | None, text: str | None, redact: bool = True) -> PreparedReport:
@@ -142,32 +159,47 @@ def prepare(title: str | None, text: str | None, redact: bool = True) -> Prepare
     places = tuple(dict.fromkeys(title_places + tuple(extract_places(text_clean[:PLACE_HEAD_CHARS]))))
     named = places + tuple(extract_places(text_clean[PLACE_HEAD_CHARS:]))
     spots = frozenset(c for c in map(core, named) if len(c) >= 2)
-    return _assemble(title_clean, text_clean, title_places, places, spots)
+    return _assemble([_Cleaned(title_clean, text_clean, title_places, places, spots)])[0]
 
 
-def _assemble(
-    title: str, text: str, title_places: tuple[str, ...], places: tuple[str, ...], spots: frozenset[str]
-) -> PreparedReport:
-    """A prepared report from its clean texts and the places found in them (the costly part)."""
-    joined = f"{title}。{text}" if title and text else title or text
-    codes = _codes(joined)
-    bigrams, counts = _distinct(_shingles(codes, 2))
-    return PreparedReport(
-        title=title,
-        text=text,
-        places=places,
-        title_places=title_places,
-        primary_places=title_places or places[:2],
-        joined=joined,
-        admin_units=frozenset(_ADMIN_UNIT.findall(title)),
-        numbered_spots=frozenset(_NUMBERED_SPOT.findall(joined)),
-        spots=spots,
-        title_bigrams=_distinct(_shingles(_codes(title), 2))[0],
-        trigrams=_distinct(_shingles(codes, 3))[0],
-        bigrams=bigrams,
-        bigram_counts=counts,
-        bigram_norm=math.sqrt(int((counts * counts).sum())),
-    )
+@dataclass(frozen=True)
+class _Cleaned:
+    """A report's clean texts and the places found in them (the costly part of preparing it)."""
+
+    title: str
+    text: str
+    title_places: tuple[str, ...]
+    places: tuple[str, ...]
+    spots: frozenset[str]
+
+
+def _assemble(reports: Sequence[_Cleaned]) -> list[PreparedReport]:
+    """Prepared reports from their clean texts and places: the n-grams of all of them at once."""
+    joined = [f"{r.title}。{r.text}" if r.title and r.text else r.title or r.text for r in reports]
+    bigrams = _shingle_sets(joined, 2)
+    trigrams = _shingle_sets(joined, 3)
+    title_bigrams = _shingle_sets([r.title for r in reports], 2)
+    return [
+        PreparedReport(
+            title=r.title,
+            text=r.text,
+            places=r.places,
+            title_places=r.title_places,
+            primary_places=r.title_places or r.places[:2],
+            joined=whole,
+            admin_units=frozenset(_ADMIN_UNIT.findall(r.title)),
+            numbered_spots=frozenset(_NUMBERED_SPOT.findall(whole)),
+            spots=r.spots,
+            title_bigrams=title_pair[0],
+            trigrams=trigram_pair[0],
+            bigrams=bigram_pair[0],
+            bigram_counts=bigram_pair[1],
+            bigram_norm=math.sqrt(int((bigram_pair[1] * bigram_pair[1]).sum())),
+        )
+        for r, whole, bigram_pair, trigram_pair, title_pair in zip(
+            reports, joined, bigrams, trigrams, title_bigrams, strict=True
+        )
+    ]
 
 
 # What a stored report keeps so that it is compared without extracting its places again; a change to
@@ -198,19 +230,30 @@ def stored_payload(report: PreparedReport, stored_title: str | None, stored_text
 def prepare_stored(title: str | None, text: str | None, payload: bytes = b"") -> PreparedReport:
     """A stored (redacted) report prepared as `prepare(title, text, redact=False)` would, from the places
     in its payload when it has a current one."""
-    try:
-        fields = json.loads(payload) if payload else None
-    except ValueError:
-        fields = None
-    if not isinstance(fields, dict) or fields.get("v") != PAYLOAD_VERSION:
-        return prepare(title, text, redact=False)
-    return _assemble(
-        _clean(title, False),
-        _clean(text, False)[:MAX_TEXT_CHARS],
-        tuple(fields["title_places"]),
-        tuple(fields["places"]),
-        frozenset(fields["spots"]),
-    )
+    return prepare_stored_many([(title, text, payload)])[0]
+
+
+def prepare_stored_many(reports: Sequence[tuple[str | None, str | None, bytes]]) -> list[PreparedReport]:
+    """:func:`prepare_stored` of many (title, text, payload) at once."""
+    cleaned: dict[int, _Cleaned] = {}
+    prepared: dict[int, PreparedReport] = {}
+    for position, (title, text, payload) in enumerate(reports):
+        try:
+            fields = json.loads(payload) if payload else None
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict) or fields.get("v") != PAYLOAD_VERSION:
+            prepared[position] = prepare(title, text, redact=False)
+            continue
+        cleaned[position] = _Cleaned(
+            _clean(title, False),
+            _clean(text, False)[:MAX_TEXT_CHARS],
+            tuple(fields["title_places"]),
+            tuple(fields["places"]),
+            frozenset(fields["spots"]),
+        )
+    prepared.update(zip(cleaned, _assemble(list(cleaned.values())), strict=True))
+    return [prepared[position] for position in range(len(reports))]
 
 
 def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from models.duplicates import (
     pair_features,
     prepare,
     prepare_stored,
+    prepare_stored_many,
     score_pairs,
     stored_payload,
 )
@@ -207,6 +208,23 @@ def test_a_stored_payload_prepares_a_report_as_preparing_its_stored_text_does():
     again = prepare(stored_title, stored_text, redact=False)
     assert _same_preparation(prepare_stored(stored_title, stored_text, payload), again)
     assert again.places and again.spots  # the payload carried something worth keeping
+
+
+def test_reports_prepared_together_are_prepared_as_each_alone():
+    rows = [
+        ("阳光小区3号楼电梯坏了", "建设路阳光小区3号楼2单元电梯停运三天"),
+        (None, "水"),
+        ("", ""),
+        ("a b", " c "),
+        ("翠湖", None),
+        ("英祥春天小区楼道杂物", "3号楼楼道里杂物堆满了，英祥春天小区物业不管。" * 3),
+    ]
+    stored = [(title, text, stored_payload(prepare(title, text), title, text)) for title, text in rows]
+    stored.insert(2, ("没有载荷的", "旧版本存的报告", b""))
+    together = prepare_stored_many(stored)
+    for report, (title, text, payload) in zip(together, stored, strict=True):
+        assert _same_preparation(report, prepare_stored(title, text, payload))
+        assert _same_preparation(report, prepare(title, text, redact=False))
 
 
 def test_a_payload_of_another_version_or_unreadable_is_prepared_again():
