@@ -271,7 +271,8 @@ def serve(
         str,
         typer.Option(
             help="Comma-separated subset of classify_single, classify_batch32, risk_read, intake_single, "
-            "intake_batch32, alias_swap, poisoned_batch, worst_case, worst_case_unbounded."
+            "intake_batch32, intake_no_search, alias_swap, poisoned_batch, worst_case, worst_case_unbounded "
+            "(evaluation/load_test.py)."
         ),
     ] = "classify_single,classify_batch32,risk_read,intake_single,intake_batch32,alias_swap",
     swap_seconds: Annotated[
@@ -292,6 +293,7 @@ def serve(
 
     from evaluation.load_test import (
         ISOLATION_SCENARIOS,
+        SCENARIOS,
         ScenarioResult,
         markdown_table,
         ratio_lines,
@@ -302,6 +304,11 @@ def serve(
 
     console = Console()
     chosen = tuple(name.strip() for name in scenarios.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in SCENARIOS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     load = tuple(name for name in chosen if name not in ISOLATION_SCENARIOS)
     isolation = tuple(name for name in chosen if name in ISOLATION_SCENARIOS)
     results: list[ScenarioResult] = []

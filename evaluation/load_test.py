@@ -10,6 +10,9 @@ and by a request budget; traffic goes to loopback only. Scenarios:
 - `intake_single`: one report per POST /v1/intake, in a random grid of the site (classified, searched for
   duplicates among the last 7 days of its grid and the neighbouring ones, stored);
 - `intake_batch32`: 32 such reports per request (reports/s = req/s x 32);
+- `intake_no_search`: one report per POST /v1/intake in a grid the site does not have: classified, checked
+  by the invalid-report model, stored, its answer kept, but no duplicate search (`skipped: unknown_grid`):
+  what single intake costs apart from the search, its ceiling if the search were free;
 - `alias_swap`: single classify while the registry alias `champion` is moved to another version of the
   same model half-way (a copy of the champion's artifacts registered as a new version, so the workers
   really download, load, smoke-test and swap it); the alias is put back afterwards;
@@ -409,6 +412,10 @@ def intake_single(reports: list[str], grids: list[str], key: str) -> RequestMake
     return make
 
 
+def intake_no_search(reports: list[str], key: str) -> RequestMaker:
+    return intake_single(reports, [NO_SUCH_GRID], key)
+
+
 def intake_batch(reports: list[str], grids: list[str], key: str, size: int = 32) -> RequestMaker:
     def make(rng: random.Random) -> bytes:
         items = [{"text": rng.choice(reports), "grid_id": rng.choice(grids)} for _ in range(size)]
@@ -419,7 +426,8 @@ def intake_batch(reports: list[str], grids: list[str], key: str, size: int = 32)
     return make
 
 
-INTAKE_SCENARIOS = ("intake_single", "intake_batch32")
+INTAKE_SCENARIOS = ("intake_single", "intake_batch32", "intake_no_search")
+NO_SUCH_GRID = "no-such-grid"  # a grid id no site has: intake skips the duplicate search
 REPORTS_PER_REQUEST = {"classify_batch32": 32, "intake_batch32": 32}
 STORE_DAYS = 30  # the store's default retention window
 STORE_TEMPLATES = 20_000  # distinct log reports the pre-filled store draws from
@@ -538,6 +546,7 @@ def run_benchmark(
                 grids = forecast_grids()
                 makers["intake_single"] = intake_single(reports, grids, key[Role.INTAKE])
                 makers["intake_batch32"] = intake_batch(reports, grids, key[Role.INTAKE])
+                makers["intake_no_search"] = intake_no_search(reports, key[Role.INTAKE])
             for name in scenarios:
                 if name == "alias_swap":
                     results.append(
@@ -614,6 +623,8 @@ def ratio_lines(ratios: list[dict[str, float | str]]) -> str:
 
 
 ISOLATION_SCENARIOS = ("poisoned_batch", "worst_case", "worst_case_unbounded")
+SCENARIOS = ("classify_single", "classify_batch32", "risk_read", *INTAKE_SCENARIOS, "alias_swap")
+SCENARIOS += ISOLATION_SCENARIOS
 
 
 def run_isolation(

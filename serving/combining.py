@@ -94,6 +94,11 @@ class Combiner(Generic[Job, Result]):
             for entry in batch:  # find the job that failed: each alone
                 self._run([entry])
             return
+        except BaseException as exc:  # interrupted: no caller of this batch may wait for ever
+            for entry in batch:
+                entry.error = exc
+                entry.done.set()
+            raise
         for entry, result in zip(batch, results, strict=True):
             entry.result = result
             entry.done.set()
