@@ -129,6 +129,8 @@ def _shingle_sets(texts: Sequence[str], n: int) -> list[tuple[np.ndarray, np.nda
     starts = np.cumsum(lengths) - lengths
     codes = np.frombuffer("".join(compacts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     codes += np.uint64(1)
+    if len(texts) == 1:  # one report (an incoming one): no owners to keep apart
+        return [_distinct(_shingles(codes, n))] if len(codes) else [(codes, np.zeros(0, np.int64))]
     count = max(len(codes) - n + 1, 0)
     grams = codes[:count].copy()
     for offset in range(1, n):
@@ -149,6 +151,13 @@ def _shingle_sets(texts: Sequence[str], n: int) -> list[tuple[np.ndarray, np.nda
     bounds = np.searchsorted(owner[first], np.arange(len(texts) + 1)).tolist()
     distinct = grams[first]
     return [(distinct[a:b], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _distinct(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values and how often each occurs."""
+    grams = np.sort(grams)
+    first = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1])))
+    return grams[first], np.diff(np.append(first, len(grams))).astype(np.int64)
 
 
 def prepare(title: str | None, text: str | None, redact: bool = True) -> PreparedReport:
