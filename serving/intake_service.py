@@ -311,12 +311,10 @@ class IntakeService:
             classified,
         )
         for text_service, group in _by_text_service(calls):  # a model swapped between two calls
-            self.record_answers(
-                text_service.classifier,
-                text_service.model,
-                {key: value for call in group for key, value in call.texts.items()},
-                {key: value for call in group for key, value in call.classified.items()},
-            )
+            answered = {key: value for call in group for key, value in call.classified.items()}
+            if answered:
+                texts = {key: value for call in group for key, value in call.texts.items()}
+                self.record_answers(text_service.classifier, text_service.model, texts, answered)
         ends = list(accumulate(len(call.items) for call in calls))
         return [results[end - len(call.items) : end] for call, end in zip(calls, ends, strict=True)]
 

@@ -170,3 +170,26 @@ def test_the_invalid_model_s_verdict_is_in_the_answer_when_one_is_loaded(client,
         "model": {"name": "gridsense-invalid", "version": "3"},
     }
     assert second["invalid"]["invalid"] is False and second["invalid"]["reason"] is None
+
+
+def test_concurrent_intake_calls_each_get_their_own_answers_and_all_are_stored(client, grids, settings, app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.intake_schemas import IntakeItem
+
+    client.post("/v1/intake", json=FIRST)  # builds the intake service
+    service = app.state.intake
+    calls = [
+        [IntakeItem(id=f"c{i}-{j}", text=f"{REPEAT['text']}第{i}次", grid_id="G2") for j in range(i % 3 + 1)]
+        for i in range(12)
+    ]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(lambda items: service.take_in(items, [i.id for i in items], {}, None, {}), calls)
+        )
+    for items, results in zip(calls, answers, strict=True):
+        assert [r.id for r in results] == [i.id for i in items]
+        assert all(r.stored == "stored" for r in results)
+        assert results[0].duplicates.decision == "duplicate"  # the repeat of r1 (FIRST), whatever the batch
+    stored = SqliteReportStore(settings.report_store_path).get([i.id for items in calls for i in items])
+    assert len(stored) == sum(len(items) for items in calls)
