@@ -43,6 +43,7 @@ import numpy as np
 from core.pii import redact_pii
 from core.scrub import scrub_text
 from models.places import core, extract_places, place_similarity
+from models.text_ngrams import ngram_key, ngram_keys
 
 Decision = Literal["duplicate", "related", "new"]
 BASE_FEATURES: tuple[str, ...] = (
@@ -74,7 +75,7 @@ MAX_TEXT_CHARS = 2000  # longer texts are compared on their first 2,000 characte
 @dataclass(frozen=True, eq=False)
 class PreparedReport:
     """One report ready for comparison: redacted, NFKC text, its places and its character n-grams. Each
-    n-gram is one integer (:func:`_shingles`: exact, no hashing), so many reports compare as arrays."""
+    n-gram is one integer (:func:`_shingle_sets`: exact, no hashing), so many reports compare as arrays."""
 
     title: str
     text: str
@@ -106,57 +107,33 @@ def _ngrams(text: str, n: int) -> list[str]:
     return [compact[i : i + n] for i in range(len(compact) - n + 1)] or ([compact] if compact else [])
 
 
-_CODE_BITS = np.uint64(21)  # every Unicode code point (+1) fits in 21 bits: a trigram in 63
-
-
-def _shingles(codes: np.ndarray, n: int) -> np.ndarray:
-    """The n-grams of :func:`_ngrams`, each as the integer of its characters' codes packed 21 bits apiece
-    (exact, no hashing): equal grams, equal integers; a text shorter than n is one gram of itself, whose
-    leading field is 0, so it never equals a full gram."""
-    width = min(n, len(codes))
-    count = len(codes) - width + 1
-    grams = codes[:count].copy()
-    for offset in range(1, width):
-        grams = (grams << _CODE_BITS) | codes[offset : offset + count]
-    return grams
-
-
 def _shingle_sets(texts: Sequence[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per text, its distinct n-gram codes (:func:`_shingles`, sorted) and how often each occurs: every
-    text in one pass over their concatenation (a search prepares its shortlisted reports together)."""
+    """Per text, its distinct character n-grams and how often each occurs, as :func:`_ngrams` cuts them
+    (whitespace dropped; a text shorter than n is one gram of itself): each gram an exact integer key
+    (:func:`models.text_ngrams.ngram_keys`, 21 bits per character), sorted. All texts in one pass (a search
+    prepares its shortlisted reports together)."""
     compacts = ["".join(text.split()) for text in texts]
-    lengths = np.fromiter(map(len, compacts), dtype=np.int64, count=len(compacts))
-    starts = np.cumsum(lengths) - lengths
-    codes = np.frombuffer("".join(compacts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    codes += np.uint64(1)
+    keys, owners = ngram_keys(compacts, (n, n))
+    short = [i for i, compact in enumerate(compacts) if 0 < len(compact) < n]
+    if short:  # a shorter key never equals a full one: its leading bits are 0
+        keys = np.concatenate([keys, np.array([ngram_key(compacts[i]) for i in short], dtype=np.uint64)])
+        owners = np.concatenate([owners, np.array(short, dtype=np.int64)])
     if len(texts) == 1:  # one report (an incoming one): no owners to keep apart
-        return [_distinct(_shingles(codes, n))] if len(codes) else [(codes, np.zeros(0, np.int64))]
-    count = max(len(codes) - n + 1, 0)
-    grams = codes[:count].copy()
-    for offset in range(1, n):
-        grams = (grams << _CODE_BITS) | codes[offset : offset + count]
-    owner = np.repeat(np.arange(len(texts)), lengths)[:count]
-    inside = np.arange(count) - starts[owner] <= lengths[owner] - n  # the gram ends inside its text
-    grams, owner = grams[inside], owner[inside]
-    short = np.flatnonzero((lengths > 0) & (lengths < n))  # one gram of itself each
-    if len(short):
-        whole = [_shingles(codes[starts[i] : starts[i] + lengths[i]], n)[0] for i in short.tolist()]
-        grams = np.concatenate([grams, np.array(whole, dtype=np.uint64)])
-        owner = np.concatenate([owner, short])
-    order = np.lexsort((grams, owner))
-    grams, owner = grams[order], owner[order]
-    changed = (grams[1:] != grams[:-1]) | (owner[1:] != owner[:-1])
-    first = np.flatnonzero(np.concatenate(([True], changed))) if len(grams) else np.zeros(0, np.int64)
-    counts = np.diff(np.append(first, len(grams))).astype(np.int64)
-    bounds = np.searchsorted(owner[first], np.arange(len(texts) + 1)).tolist()
-    distinct = grams[first]
+        return [_distinct(keys)]
+    order = np.lexsort((keys, owners))
+    keys, owners = keys[order], owners[order]
+    changed = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
+    first = np.flatnonzero(np.concatenate(([True], changed))) if len(keys) else np.zeros(0, np.int64)
+    counts = np.diff(np.append(first, len(keys))).astype(np.int64)
+    bounds = np.searchsorted(owners[first], np.arange(len(texts) + 1)).tolist()
+    distinct = keys[first]
     return [(distinct[a:b], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _distinct(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct values and how often each occurs."""
     grams = np.sort(grams)
-    first = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1])))
+    first = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1]))) if len(grams) else grams
     return grams[first], np.diff(np.append(first, len(grams))).astype(np.int64)
 
 

@@ -26,6 +26,14 @@ _BITS = 21  # Unicode code points are below 2**21
 MAX_N = 3
 
 
+def ngram_key(ngram: str) -> int:
+    """The key of one n-gram, as :func:`ngram_keys` computes it."""
+    key = 0
+    for char in ngram:
+        key = (key << _BITS) | ord(char)
+    return key
+
+
 def ngram_keys(texts: Sequence[str], ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(keys, document index) of every character n-gram of every text (n in ``ngram_range``)."""
     low, high = ngram_range
@@ -53,6 +61,8 @@ def ngram_keys(texts: Sequence[str], ngram_range: tuple[int, int]) -> tuple[np.n
             valid &= window != 0
         keys.append(key[valid])
         owners.append(document[:width][valid])
+    if not keys:  # every text shorter than the shortest n
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     return np.concatenate(keys), np.concatenate(owners)
 
 
