@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from models.text_ngrams import CharNgramTfidf, ngram_keys
+from models.text_ngrams import CharNgramTfidf, ngram_key, ngram_keys
 
 CORPUS = [
     "楼道里闻到很重的煤气味，请尽快处理",
@@ -51,6 +51,12 @@ def test_ngrams_never_cross_documents():
     keys, owners = ngram_keys(["ab", "c"], (2, 2))
     assert keys.tolist() == [_key("ab")] and owners.tolist() == [0]
     assert len(ngram_keys([], (1, 3))[0]) == 0
+
+
+def test_texts_shorter_than_every_n_have_no_ngrams_and_one_key_is_computed_alike():
+    keys, owners = ngram_keys(["", "a"], (2, 3))
+    assert keys.dtype == np.uint64 and len(keys) == len(owners) == 0
+    assert ngram_key("ab") == _key("ab") == ngram_keys(["ab"], (2, 2))[0][0]
 
 
 def test_max_features_keeps_the_most_frequent_ngrams():
