@@ -242,8 +242,8 @@ def prepare_stored_many(reports: Sequence[tuple[str | None, str | None, bytes]])
     return [prepared[position] for position in range(len(reports))]
 
 
-def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """Per value, whether it is in `sorted_unique` (and where: the second array)."""
+def _member(values: np.ndarray, sorted_unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per value, whether it is in `sorted_unique`, and where it is (meaningful where it is)."""
     position = np.searchsorted(sorted_unique, values)
     position[position == len(sorted_unique)] = 0
     return sorted_unique[position] == values, position
