@@ -137,7 +137,7 @@ def classify_log(
 ) -> None:
     """Classify every report of an event log with the site's registered text model (@champion); rejected
     rows go to OUT's name + .rejects.csv with their reasons."""
-    from cli.data import _date_window, _encoding
+    from cli.data import _date_window, _encoding, _print_load_report
     from engines import resolve_engine
     from engines.jobs import classify_log as classify_with_engine
     from features.taxonomy import load_taxonomy
@@ -163,15 +163,7 @@ def classify_log(
             tracking_uri=mlflow.get_tracking_uri(),
         ),
     )
-    counts = run.load.counts
-    console.print(f"  accepted {counts['events']:,} rows, rejected {counts['rejects']:,}")
-    if run.load.rejects.height:
-        rejects = run.load.write_rejects(
-            out.with_name(out.name.split(".")[0] + ".rejects.csv"), raw=raw_rejects
-        )
-        for reason, count in list(counts.get("reasons", {}).items())[:5]:
-            console.print(f"    {count:>7,}  {reason}", markup=False)
-        console.print(f"  rejected rows with reasons: {rejects}", markup=False, soft_wrap=True)
+    _print_load_report(run.load, out.with_name(out.name.split(".")[0] + ".rejects.csv"), raw_rejects)
     console.print(f"  wrote {out} ({run.classified.height:,} rows)", markup=False, soft_wrap=True)
 
 

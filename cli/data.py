@@ -98,7 +98,8 @@ def _encoding(option: str | None) -> str:
 def _print_load_report(loaded, rejects_path: Path, raw_rejects: bool = False) -> None:
     encoding = loaded.counts.get("encoding")
     read_as = f" (read as {encoding})" if encoding and encoding != "utf-8" else ""
-    console.print(f"  accepted {loaded.events.height:,} rows, rejected {loaded.rejects.height:,}{read_as}")
+    counts = loaded.counts  # from the counts: a load on Spark keeps its accepted rows there, not in memory
+    console.print(f"  accepted {counts['events']:,} rows, rejected {counts['rejects']:,}{read_as}")
     if loaded.rejects.height:
         loaded.write_rejects(rejects_path, raw=raw_rejects)
         reasons = loaded.counts.get("reasons", {})
